@@ -1,0 +1,1 @@
+"""The local stack of real services on loopback: PostgreSQL, MariaDB, Kafka (no Docker)."""

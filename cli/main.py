@@ -1,0 +1,31 @@
+"""The ``strangler`` command: click groups per noun; heavy imports stay inside commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from strangler.core.errors import StranglerError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="strangler")
+def cli() -> None:
+    """strangler: move data out of legacy databases into event streams, table by table."""
+
+
+def main() -> None:
+    """Console-script entry point: maps strangler errors to messages and exit codes."""
+    try:
+        rc = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(rc if isinstance(rc, int) else 0)
+    except StranglerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
