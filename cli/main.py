@@ -25,7 +25,7 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    sys.exit(rc if isinstance(rc, int) else 0)
     except StranglerError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    sys.exit(rc if isinstance(rc, int) else 0)
