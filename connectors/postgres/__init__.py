@@ -1,0 +1,1 @@
+"""PostgreSQL connector: logical replication (pgoutput) and consistent snapshots."""
