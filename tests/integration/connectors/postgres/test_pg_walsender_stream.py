@@ -36,7 +36,8 @@ def _prepare(dsn: str) -> Lsn:
 
 
 def _read_until_commits(stream: ReplicationStream, count: int) -> list[tuple[Lsn, PgOutputMessage]]:
-    decoder, out, deadline = PgOutputDecoder(), [], time.monotonic() + 20
+    decoder, deadline = PgOutputDecoder(), time.monotonic() + 20
+    out: list[tuple[Lsn, PgOutputMessage]] = []
     while sum(isinstance(m, Commit) for _, m in out) < count:
         assert time.monotonic() < deadline, f"timed out; got {out}"
         message = stream.read(0.5)
