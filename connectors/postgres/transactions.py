@@ -1,0 +1,277 @@
+"""Assembling decoded pgoutput messages into committed transactions of ``ChangeEvent``s.
+
+pgoutput (protocol 1) sends a transaction only once it has committed, as Begin, its changes,
+then Commit; protocol 2 may also send a large transaction while it runs, in Stream Start/Stop
+blocks, and decide its fate later with Stream Commit or Stream Abort. Either way a
+``Transaction`` is produced only at commit, so transactions come out in commit order and every
+event carries the commit's end LSN as its position: the position to confirm once the whole
+transaction is safe downstream.
+
+Changes are buffered in memory until their commit (bounded by the transaction's size; spilling
+very large transactions to disk is not done yet).
+
+Unchanged TOAST: an UPDATE that did not touch a large (TOASTed) column does not send it. If the
+old image is the full row (REPLICA IDENTITY FULL) the value is taken from there; otherwise the
+column keeps the ``UNCHANGED_TOAST`` sentinel in ``after``, so no placeholder can be mistaken for
+data: whoever publishes the row must resolve or reject it (``unchanged_columns``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from strangler.connectors.postgres.errors import DecodeError
+from strangler.connectors.postgres.lsn import Lsn
+from strangler.connectors.postgres.messages import (
+    UNCHANGED_TOAST,
+    Begin,
+    Commit,
+    DataType,
+    Delete,
+    Insert,
+    LogicalMessage,
+    OldKind,
+    Origin,
+    PgOutputMessage,
+    Relation,
+    StreamAbort,
+    StreamCommit,
+    StreamStart,
+    StreamStop,
+    Truncate,
+    TupleData,
+    Update,
+)
+from strangler.connectors.postgres.pgtime import to_unix_us
+from strangler.connectors.postgres.relations import RelationCache, table_id
+from strangler.core.events import ChangeEvent, Op, Row, TableId
+
+RowConverter = Callable[[Relation, TupleData], dict[str, Any]]
+"""Turns a tuple into a row (column name → value). Must pass ``UNCHANGED_TOAST`` through."""
+
+
+def text_row(relation: Relation, data: TupleData) -> dict[str, Any]:
+    """The default converter: values as pgoutput sent them (text form, bytes, None, sentinel)."""
+    return {col.name: value for col, value in zip(relation.columns, data.values, strict=True)}
+
+
+def unchanged_columns(row: Row | None) -> list[str]:
+    """Names of the columns whose value is the ``UNCHANGED_TOAST`` sentinel."""
+    return [name for name, value in (row or {}).items() if value is UNCHANGED_TOAST]
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    xid: int
+    commit_lsn: Lsn
+    end_lsn: Lsn
+    """Position of every event, and the LSN to confirm once they are all delivered."""
+    commit_ts_us: int
+    """Commit time, microseconds since the Unix epoch."""
+    origin: str | None
+    events: tuple[ChangeEvent, ...]
+
+
+_Change = Insert | Update | Delete | Truncate
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A change, with the relation definition in force when it arrived."""
+
+    change: _Change
+    relations: tuple[Relation, ...]
+    subxid: int | None = None
+
+
+@dataclass(slots=True)
+class _Open:
+    xid: int
+    changes: list[_Pending] = field(default_factory=list)
+    origin: str | None = None
+
+
+class TransactionAssembler:
+    """Feed messages in stream order; get a ``Transaction`` back at each commit.
+
+    ``key_columns`` overrides the key of a table (otherwise: the replica identity columns that
+    the Relation message flags as key). ``convert`` turns tuples into rows.
+    """
+
+    def __init__(
+        self,
+        *,
+        key_columns: Mapping[TableId, Sequence[str]] | None = None,
+        convert: RowConverter = text_row,
+        cache: RelationCache | None = None,
+    ) -> None:
+        self.cache = cache or RelationCache()
+        self._key_columns = dict(key_columns or {})
+        self._convert = convert
+        self._current: _Open | None = None
+        self._streamed: dict[int, _Open] = {}
+        self._stream_xid: int | None = None
+
+    def feed(self, message: PgOutputMessage) -> Transaction | None:
+        handler = _HANDLERS[type(message)]
+        return handler(self, message)
+
+    # ---- transaction boundaries -----------------------------------------------------------
+
+    def _begin(self, message: Begin) -> None:
+        self._current = _Open(message.xid)
+
+    def _commit(self, message: Commit) -> Transaction:
+        open_tx = self._require_open("C")
+        self._current = None
+        return self._finish(open_tx, message.commit_lsn, message.end_lsn, message.commit_time)
+
+    def _origin(self, message: Origin) -> None:
+        self._require_open("O").origin = message.name
+
+    def _stream_start(self, message: StreamStart) -> None:
+        self._stream_xid = message.xid
+        self._streamed.setdefault(message.xid, _Open(message.xid))
+
+    def _stream_stop(self, message: StreamStop) -> None:
+        self._stream_xid = None
+
+    def _stream_commit(self, message: StreamCommit) -> Transaction:
+        open_tx = self._streamed.pop(message.xid, None) or _Open(message.xid)
+        return self._finish(open_tx, message.commit_lsn, message.end_lsn, message.commit_time)
+
+    def _stream_abort(self, message: StreamAbort) -> None:
+        # A top-level abort names the same xid twice; a subtransaction abort drops only the
+        # changes made in that subtransaction (streamed changes carry the subtransaction's xid).
+        if message.subxid == message.xid:
+            self._streamed.pop(message.xid, None)
+            return
+        open_tx = self._streamed.get(message.xid)
+        if open_tx is not None:
+            open_tx.changes = [p for p in open_tx.changes if p.subxid != message.subxid]
+
+    # ---- catalogue and changes -----------------------------------------------------------
+
+    def _relation(self, message: Relation) -> None:
+        self.cache.add_relation(message)
+
+    def _type(self, message: DataType) -> None:
+        self.cache.add_type(message)
+
+    def _ignore(self, message: LogicalMessage) -> None:
+        """Logical decoding messages carry application data, not row changes."""
+
+    def _change(self, message: _Change) -> None:
+        oids = message.relation_oids if isinstance(message, Truncate) else (message.relation_oid,)
+        pending = _Pending(message, tuple(self.cache.get(oid) for oid in oids), message.xid)
+        self._target(message).changes.append(pending)
+
+    def _target(self, message: _Change) -> _Open:
+        if self._stream_xid is not None:
+            return self._streamed[self._stream_xid]
+        return self._require_open(type(message).__name__[0])
+
+    def _require_open(self, kind: str) -> _Open:
+        if self._current is None:
+            raise DecodeError(kind, 0, "message outside a transaction (no Begin before it)")
+        return self._current
+
+    # ---- events -----------------------------------------------------------------------------
+
+    def _finish(
+        self, open_tx: _Open, commit_lsn: Lsn, end_lsn: Lsn, commit_time: int
+    ) -> Transaction:
+        ts_us = to_unix_us(commit_time)  # type: ignore[arg-type]
+        build = _EventBuilder(self, end_lsn, ts_us, str(open_tx.xid))
+        events = tuple(e for p in open_tx.changes for e in build.events(p))
+        return Transaction(open_tx.xid, commit_lsn, end_lsn, ts_us, open_tx.origin, events)
+
+    def key_of(self, relation: Relation, row: Row) -> dict[str, Any] | None:
+        """The key columns' values of ``row``; None for a table without key columns."""
+        names = self._key_columns.get(table_id(relation))
+        if names is None:
+            names = [c.name for c in relation.columns if c.is_key]
+        return {name: row[name] for name in names} if names else None
+
+    def convert(self, relation: Relation, data: TupleData) -> dict[str, Any]:
+        return self._convert(relation, data)
+
+
+@dataclass(frozen=True, slots=True)
+class _EventBuilder:
+    assembler: TransactionAssembler
+    position: Lsn
+    commit_ts_us: int
+    tx_id: str
+
+    def events(self, pending: _Pending) -> list[ChangeEvent]:
+        change = pending.change
+        if isinstance(change, Truncate):
+            return [self._event(r, Op.TRUNCATE, None, None, None) for r in pending.relations]
+        relation = pending.relations[0]
+        if isinstance(change, Insert):
+            after = self.assembler.convert(relation, change.new)
+            return [self._event(relation, Op.CREATE, self._key(relation, after), None, after)]
+        if isinstance(change, Update):
+            return [self._update(relation, change)]
+        before = self._old_row(relation, change.old_kind, change.old)
+        return [self._event(relation, Op.DELETE, self._key(relation, before), before, None)]
+
+    def _update(self, relation: Relation, change: Update) -> ChangeEvent:
+        new = _fill_unchanged(change.new, change.old if change.old_kind is OldKind.FULL else None)
+        after = self.assembler.convert(relation, new)
+        before = None
+        if change.old_kind is not None and change.old is not None:
+            before = self._old_row(relation, change.old_kind, change.old)
+        return self._event(relation, Op.UPDATE, self._key(relation, after), before, after)
+
+    def _old_row(self, relation: Relation, kind: OldKind, old: TupleData) -> dict[str, Any]:
+        """A key-only old tuple ('K') has NULLs outside the key: keep only the key columns."""
+        row = self.assembler.convert(relation, old)
+        if kind is OldKind.FULL:
+            return row
+        return {c.name: row[c.name] for c in relation.columns if c.is_key}
+
+    def _key(self, relation: Relation, row: Row) -> dict[str, Any] | None:
+        return self.assembler.key_of(relation, row)
+
+    def _event(
+        self, relation: Relation, op: Op, key: Row | None, before: Row | None, after: Row | None
+    ) -> ChangeEvent:
+        table = table_id(relation)
+        return ChangeEvent(
+            table, op, key, before, after, self.position, self.commit_ts_us, self.tx_id
+        )
+
+
+def _fill_unchanged(new: TupleData, full_old: TupleData | None) -> TupleData:
+    """Take unchanged TOAST values from a full old image, where there is one."""
+    if full_old is None or UNCHANGED_TOAST not in new.values:
+        return new
+    merged = (
+        old if value is UNCHANGED_TOAST and old is not UNCHANGED_TOAST else value
+        for value, old in zip(new.values, full_old.values, strict=True)
+    )
+    return TupleData(tuple(merged))
+
+
+_Handler = Callable[[TransactionAssembler, Any], Transaction | None]
+
+_HANDLERS: dict[type, _Handler] = {
+    Begin: TransactionAssembler._begin,
+    Commit: TransactionAssembler._commit,
+    Origin: TransactionAssembler._origin,
+    Relation: TransactionAssembler._relation,
+    DataType: TransactionAssembler._type,
+    Insert: TransactionAssembler._change,
+    Update: TransactionAssembler._change,
+    Delete: TransactionAssembler._change,
+    Truncate: TransactionAssembler._change,
+    LogicalMessage: TransactionAssembler._ignore,
+    StreamStart: TransactionAssembler._stream_start,
+    StreamStop: TransactionAssembler._stream_stop,
+    StreamCommit: TransactionAssembler._stream_commit,
+    StreamAbort: TransactionAssembler._stream_abort,
+}
