@@ -49,8 +49,11 @@ class UnknownRelation(PostgresError):
 class ValueParseError(PostgresError):
     """A column's text value could not be converted for the column's type."""
 
-    def __init__(self, type_name: str, text: str, problem: str) -> None:
+    def __init__(self, type_name: str, text: str, problem: str, where: str = "") -> None:
         shown = text if len(text) <= 60 else text[:57] + "..."
-        super().__init__(f"cannot convert {type_name} value {shown!r}: {problem}")
+        place = f" in {where}" if where else ""
+        super().__init__(f"cannot convert {type_name} value {shown!r}{place}: {problem}")
         self.type_name = type_name
         self.text = text
+        self.problem = problem
+        self.where = where

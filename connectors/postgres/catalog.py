@@ -1,0 +1,53 @@
+"""Reading the catalog facts pgoutput does not send: type definitions and NOT NULL columns.
+
+This is the only database access the type mapping needs, and it is kept off the decode path:
+call it on an ordinary (non-replication) connection when a Relation message names types or a
+relation not seen before, then decode with the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+from strangler.connectors.postgres.messages import Oid
+from strangler.connectors.postgres.types import SCALARS, TypeInfo
+
+_TYPES = """
+SELECT t.oid, n.nspname, t.typname, t.typtype, t.typcategory, t.typelem, t.typbasetype,
+       t.typtypmod, t.typdelim
+FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+WHERE t.oid = ANY(%s)
+"""
+
+_NOT_NULL = """
+SELECT attname FROM pg_catalog.pg_attribute
+WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped AND attnotnull
+"""
+
+
+def load_types(conn: psycopg.Connection[Any], oids: Iterable[int]) -> dict[int, TypeInfo]:
+    """``TypeInfo`` for ``oids`` and, transitively, their element and base types."""
+    found: dict[int, TypeInfo] = {}
+    wanted = {oid for oid in oids if oid not in SCALARS}
+    while wanted:
+        rows = conn.execute(_TYPES, (sorted(wanted),)).fetchall()
+        infos = [_type_info(row) for row in rows]
+        found.update((info.oid, info) for info in infos)
+        referenced = {oid for info in infos for oid in (info.element, info.base) if oid}
+        wanted = {oid for oid in referenced if oid not in SCALARS and oid not in found}
+    return found
+
+
+def not_null_columns(conn: psycopg.Connection[Any], relation_oid: int) -> frozenset[str]:
+    rows = conn.execute(_NOT_NULL, (relation_oid,)).fetchall()
+    return frozenset(str(row[0]) for row in rows)
+
+
+def _type_info(row: tuple[Any, ...]) -> TypeInfo:
+    oid, namespace, name, typtype, category, element, base, typmod, delimiter = row
+    return TypeInfo(
+        Oid(int(oid)), namespace, name, typtype, category, Oid(int(element)), Oid(int(base)),
+        typmod, delimiter,
+    )  # fmt: skip
