@@ -15,6 +15,18 @@ def cli() -> None:
     """strangler: move data out of legacy databases into event streams, table by table."""
 
 
+def _register_commands() -> None:
+    # one line per noun; each module keeps its heavy imports inside its commands
+    from strangler.cli.dev import dev
+    from strangler.cli.validate import validate
+
+    cli.add_command(dev)
+    cli.add_command(validate)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Console-script entry point: maps strangler errors to messages and exit codes."""
     try:

@@ -48,7 +48,7 @@ class Position(ABC):
     def __lt__(self, other: Any) -> bool: ...
 
     def __le__(self, other: Any) -> bool:
-        return self == other or self < other
+        return bool(self == other or self < other)
 
 
 @dataclass(frozen=True, slots=True)

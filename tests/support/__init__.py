@@ -1,0 +1,1 @@
+"""Test support: real services for integration tests, and helpers to isolate tests."""
