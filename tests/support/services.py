@@ -38,17 +38,18 @@ def services_required() -> bool:
     return any(f.lower() not in ("", "0", "false", "no") for f in flags)
 
 
-def test_stack_settings() -> StackSettings:
+def stack_settings_for_tests() -> StackSettings:
     """A stack of its own for tests, so they never touch a developer's dev stack data."""
     base = os.environ.get("STRANGLER_TEST_DIR") or str(
         Path(tempfile.gettempdir()) / f"strangler-test-{os.geteuid()}"
     )
+    offset = int(os.environ.get("STRANGLER_TEST_PORT_OFFSET", "0"))  # two suites side by side
     return StackSettings(
         base_dir=Path(base),
-        pg_port=56532,
-        mysql_port=56406,
-        kafka_port=59192,
-        kafka_controller_port=59193,
+        pg_port=56532 + offset,
+        mysql_port=56406 + offset,
+        kafka_port=59192 + offset,
+        kafka_controller_port=59193 + offset,
     )
 
 
@@ -81,7 +82,7 @@ class Services:
 
     def _from_local_stack(self, name: str) -> str:
         if self._stack is None:
-            self._stack = Stack(test_stack_settings())
+            self._stack = Stack(stack_settings_for_tests())
         try:
             result = self._stack.up([name])
         except StranglerError as exc:
