@@ -6,6 +6,7 @@ import time
 
 import psycopg
 import pytest
+
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import (
     Begin,
