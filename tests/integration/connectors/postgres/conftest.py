@@ -9,12 +9,12 @@ import psycopg
 import pytest
 
 from strangler.connectors.postgres.lsn import Lsn
-from strangler.connectors.postgres.messages import Commit, PgOutputMessage
+from strangler.connectors.postgres.messages import Commit, PgOutputMessage, StreamCommit
 from strangler.connectors.postgres.pgoutput import PgOutputDecoder
 from strangler.connectors.postgres.pgtext import libpq_options
 from strangler.connectors.postgres.walsender import ReplicationStream, XLogData
 
-ReadSlot = Callable[[str, str, Lsn, int], list[PgOutputMessage]]
+ReadSlot = Callable[..., list[PgOutputMessage]]
 MakeSlot = Callable[[str], Lsn]
 
 
@@ -28,19 +28,24 @@ def _create_slot(dsn: str, slot: str) -> Lsn:
     return Lsn.parse(str(row[0]))
 
 
-def _read(dsn: str, slot: str, start: Lsn, publication: str, commits: int) -> list[PgOutputMessage]:
+def _read(
+    dsn: str, slot: str, start: Lsn, publication: str, commits: int, **options: str
+) -> list[PgOutputMessage]:
+    """Messages up to the n-th (Stream) Commit; ``options`` are extra pgoutput options, and
+    ``session`` extra libpq ``options`` for the walsender session."""
+    session = options.pop("session", "")
     conn = psycopg.connect(
         dsn,
         replication="database",
         autocommit=True,
         prepare_threshold=None,
-        options=libpq_options(),
+        options=f"{libpq_options()} {session}",
     )
     out: list[PgOutputMessage] = []
     decoder, deadline = PgOutputDecoder(), time.monotonic() + 30
     with conn:
-        stream = ReplicationStream.start(conn, slot, start, [publication])
-        while sum(isinstance(m, Commit) for m in out) < commits:
+        stream = ReplicationStream.start(conn, slot, start, [publication], options)
+        while sum(isinstance(m, Commit | StreamCommit) for m in out) < commits:
             assert time.monotonic() < deadline, f"timed out after {out}"
             message = stream.read(0.5)
             if isinstance(message, XLogData):
@@ -51,10 +56,12 @@ def _read(dsn: str, slot: str, start: Lsn, publication: str, commits: int) -> li
 
 @pytest.fixture
 def read_slot(pg_database: str) -> ReadSlot:
-    """``read_slot(slot, publication, start, commits)``: messages up to the n-th Commit."""
+    """``read_slot(slot, publication, start, commits, **options)``: see ``_read``."""
 
-    def read(slot: str, publication: str, start: Lsn, commits: int) -> list[PgOutputMessage]:
-        return _read(pg_database, slot, start, publication, commits)
+    def read(
+        slot: str, publication: str, start: Lsn, commits: int, **options: str
+    ) -> list[PgOutputMessage]:
+        return _read(pg_database, slot, start, publication, commits, **options)
 
     return read
 

@@ -9,7 +9,13 @@ import pytest
 
 from strangler.connectors.postgres.catalog import load_types
 from strangler.connectors.postgres.lsn import Lsn
-from strangler.connectors.postgres.messages import UNCHANGED_TOAST, PgOutputMessage, Relation
+from strangler.connectors.postgres.messages import (
+    UNCHANGED_TOAST,
+    PgOutputMessage,
+    Relation,
+    StreamAbort,
+    StreamStart,
+)
 from strangler.connectors.postgres.rows import RowDecoder
 from strangler.connectors.postgres.transactions import Transaction, TransactionAssembler
 from strangler.connectors.postgres.types import TypeInfo
@@ -17,7 +23,7 @@ from strangler.core.events import Op, TableId
 
 pytestmark = pytest.mark.integration
 
-ReadSlot = Callable[[str, str, Lsn, int], list[PgOutputMessage]]
+ReadSlot = Callable[..., list[PgOutputMessage]]
 MakeSlot = Callable[[str], Lsn]
 BIG = "x" * 100_000  # compressible, but above the TOAST threshold: stored out of line
 BIG_STORAGE = "ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL"  # no compression
@@ -130,3 +136,40 @@ def test_partitions_publish_as_the_root(
         (TableId("public", "events"), {"id": 1, "region": "eu"}),
         (TableId("public", "events"), {"id": 2, "region": "us"}),
     ]
+
+
+def test_streamed_large_transaction_with_rolled_back_savepoint(
+    pg_database: str, make_slot: MakeSlot, read_slot: ReadSlot
+) -> None:
+    _execute(
+        pg_database,
+        "CREATE TABLE big (id int PRIMARY KEY, pad text)",
+        "CREATE PUBLICATION pub FOR TABLE big",
+    )
+    start = make_slot("s_stream")
+    _execute(
+        pg_database,
+        """BEGIN;
+           INSERT INTO big SELECT g, repeat('p', 200) FROM generate_series(1, 2000) g;
+           SAVEPOINT sp;
+           INSERT INTO big SELECT g, repeat('q', 200) FROM generate_series(2001, 4000) g;
+           ROLLBACK TO SAVEPOINT sp;
+           INSERT INTO big VALUES (5000, 'last');
+           COMMIT""",
+    )
+    # 64kB of decoding memory forces the server to stream the transaction before it commits
+    messages = read_slot(
+        "s_stream",
+        "pub",
+        start,
+        1,
+        proto_version="2",
+        streaming="on",
+        session="-c logical_decoding_work_mem=64kB",
+    )
+    assert any(isinstance(m, StreamStart) for m in messages)
+    assert any(isinstance(m, StreamAbort) for m in messages)  # the savepoint's subtransaction
+    [transaction] = _assemble(pg_database, messages)
+    ids = [e.key["id"] for e in transaction.events if e.key is not None]
+    assert ids == [*range(1, 2001), 5000]
+    assert {e.op for e in transaction.events} == {Op.CREATE}
