@@ -1,4 +1,5 @@
-"""Reading the catalog facts pgoutput does not send: type definitions and NOT NULL columns.
+"""Reading catalog facts pgoutput does not send: type definitions, NOT NULL columns, and a
+table's description for snapshots.
 
 This is the only database access the type mapping needs, and it is kept off the decode path:
 call it on an ordinary (non-replication) connection when a Relation message names types or a
@@ -11,8 +12,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import psycopg
-from strangler.connectors.postgres.messages import Oid
+
+from strangler.connectors.postgres.errors import PostgresError
+from strangler.connectors.postgres.messages import Oid, Relation, RelationColumn, ReplicaIdentity
 from strangler.connectors.postgres.types import SCALARS, TypeInfo
+from strangler.core.events import TableId
 
 _TYPES = """
 SELECT t.oid, n.nspname, t.typname, t.typtype, t.typcategory, t.typelem, t.typbasetype,
@@ -25,6 +29,34 @@ _NOT_NULL = """
 SELECT attname FROM pg_catalog.pg_attribute
 WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped AND attnotnull
 """
+
+
+_DESCRIBE = """
+SELECT c.oid, n.nspname, c.relname, c.relreplident,
+       array_agg(a.attname ORDER BY a.attnum), array_agg(a.atttypid ORDER BY a.attnum),
+       array_agg(a.atttypmod ORDER BY a.attnum),
+       array_agg(coalesce(a.attnum = ANY(i.indkey), false) ORDER BY a.attnum)
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary
+WHERE n.nspname = %s AND c.relname = %s
+GROUP BY c.oid, n.nspname, c.relname, c.relreplident
+"""
+
+
+def describe_table(conn: psycopg.Connection[Any], table: TableId) -> Relation:
+    """The table as pgoutput would describe it, with the primary key columns flagged as key
+    (the snapshot reads tables through the same row decoding as the stream)."""
+    row = conn.execute(_DESCRIBE, (table.schema, table.name)).fetchone()
+    if row is None:
+        raise PostgresError(f"table {table} does not exist", fix="check the table name and schema")
+    oid, namespace, name, identity, names, types, typmods, keys = row
+    columns = tuple(
+        RelationColumn(bool(k), n, Oid(int(t)), int(m))
+        for n, t, m, k in zip(names, types, typmods, keys, strict=True)
+    )
+    return Relation(None, Oid(int(oid)), namespace, name, ReplicaIdentity(identity), columns)
 
 
 def load_types(conn: psycopg.Connection[Any], oids: Iterable[int]) -> dict[int, TypeInfo]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+
 from strangler.connectors.postgres.errors import PostgresError
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import PgTimestamp

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from strangler.connectors.postgres.errors import LsnError
 from strangler.connectors.postgres.lsn import ZERO, Lsn
 from strangler.core.errors import StranglerError

@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from strangler.connectors.postgres import pgtext
 from strangler.connectors.postgres.arrays import parse_array
 from strangler.connectors.postgres.errors import ValueParseError

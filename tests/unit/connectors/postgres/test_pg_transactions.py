@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+
 from strangler.connectors.postgres.errors import DecodeError, UnknownRelation
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import (

@@ -4,6 +4,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+
 from strangler.connectors.postgres.errors import PostgresError, ValueParseError
 from strangler.connectors.postgres.messages import (
     UNCHANGED_TOAST,

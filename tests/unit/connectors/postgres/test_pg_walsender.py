@@ -3,6 +3,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+
 from strangler.connectors.postgres.errors import DecodeError
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import PgTimestamp

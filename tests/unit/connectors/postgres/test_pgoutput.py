@@ -7,6 +7,7 @@ import struct
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from strangler.connectors.postgres.errors import DecodeError
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import (

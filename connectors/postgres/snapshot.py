@@ -1,0 +1,134 @@
+"""Reading tables as of a replication slot's consistent point (the initial snapshot).
+
+The slot's exported snapshot is imported into a REPEATABLE READ, READ ONLY transaction, so
+every table is read exactly as it was when the slot was created; streaming then starts at the
+slot's consistent point and neither loses nor repeats a change.
+
+Each table is read in key order, ``chunk_rows`` rows at a time, by keyset pagination
+(``WHERE (k1, k2) > (last1, last2) ORDER BY k1, k2 LIMIT n``): memory stays bounded and every
+chunk is an index range scan. Rows travel as ``COPY … TO STDOUT`` text (faster than a result
+set) and are decoded by the same ``RowDecoder`` as the stream, under the same session settings,
+so a snapshot row and a streamed row of the same data are equal values. The last key of a chunk
+goes back into the next query as untyped literals of its text form, which PostgreSQL resolves
+to the key columns' types. A table without a primary key is read in one pass, unordered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from strangler.connectors.postgres.catalog import describe_table, load_types
+from strangler.connectors.postgres.copytext import parse_copy_rows
+from strangler.connectors.postgres.lsn import Lsn
+from strangler.connectors.postgres.messages import Relation, TupleData
+from strangler.connectors.postgres.pgtext import SESSION_SETTINGS
+from strangler.connectors.postgres.relations import table_id
+from strangler.connectors.postgres.rows import RowDecoder
+from strangler.connectors.postgres.types import TypeInfo
+from strangler.core.events import ChangeEvent, Op, TableId
+
+_Text = tuple[str | None, ...]
+
+
+class SnapshotReader:
+    """Reads tables inside one transaction that has imported ``snapshot_name``.
+
+    ``conn`` is an ordinary connection of its own (not autocommit); ``position`` is the slot's
+    consistent point, carried by every event. Use as a context manager: the transaction ends
+    (rolled back: it only read) on exit.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        snapshot_name: str,
+        position: Lsn,
+        *,
+        chunk_rows: int = 10_000,
+    ) -> None:
+        self._conn = conn
+        self._snapshot = snapshot_name
+        self.position = position
+        self.chunk_rows = chunk_rows
+        self.catalog: dict[int, TypeInfo] = {}
+        self._decode = RowDecoder(self.catalog)
+
+    def __enter__(self) -> SnapshotReader:
+        self._conn.autocommit = False
+        self._conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        self._conn.read_only = True
+        # SET TRANSACTION SNAPSHOT must be the first statement of the transaction
+        self._conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(self._snapshot))
+        for name, value in SESSION_SETTINGS.items():
+            self._conn.execute("SELECT pg_catalog.set_config(%s, %s, true)", (name, value))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._conn.rollback()
+
+    def describe(self, table: TableId, key: Sequence[str] | None = None) -> Relation:
+        """The table's description (``key`` overrides the primary key), types loaded."""
+        relation = describe_table(self._conn, table)
+        if key is not None:
+            relation = _with_key(relation, key)
+        self.catalog.update(load_types(self._conn, [c.type_oid for c in relation.columns]))
+        return relation
+
+    def read(self, relation: Relation) -> Iterator[list[ChangeEvent]]:
+        """The table's rows as snapshot-read events, one list per chunk."""
+        key = [c.name for c in relation.columns if c.is_key]
+        chunks = self._chunks(relation, key) if key else iter([self._copy(relation, [], None)])
+        for rows in chunks:
+            yield [self._event(relation, key, row) for row in rows]
+
+    def _chunks(self, relation: Relation, key: list[str]) -> Iterator[list[_Text]]:
+        last: _Text | None = None
+        while True:
+            rows = self._copy(relation, key, last)
+            if rows:
+                yield rows
+            if len(rows) < self.chunk_rows:
+                return
+            positions = [i for i, c in enumerate(relation.columns) if c.name in key]
+            last = tuple(rows[-1][i] for i in positions)
+
+    def _copy(self, relation: Relation, key: list[str], after: _Text | None) -> list[_Text]:
+        query = _select(relation, key, after, self.chunk_rows)
+        copy_sql = sql.SQL("COPY ({}) TO STDOUT").format(query)
+        data = bytearray()
+        with self._conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for block in copy:
+                data += block
+        return parse_copy_rows(bytes(data))
+
+    def _event(self, relation: Relation, key: list[str], text: _Text) -> ChangeEvent:
+        row = self._decode(relation, TupleData(text))
+        key_row = {name: row[name] for name in key} if key else None
+        return ChangeEvent(table_id(relation), Op.READ, key_row, None, row, self.position)
+
+
+def _select(relation: Relation, key: list[str], after: _Text | None, limit: int) -> sql.Composed:
+    columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in relation.columns)
+    table = sql.Identifier(relation.namespace, relation.name)
+    query = sql.SQL("SELECT {} FROM {}").format(columns, table)
+    if not key:
+        return query
+    key_list = sql.SQL(", ").join(sql.Identifier(name) for name in key)
+    if after is not None:
+        # key columns are NOT NULL (primary key), so the row comparison is total
+        values = sql.SQL(", ").join(sql.Literal(v) for v in after)
+        query += sql.SQL(" WHERE ({}) > ({})").format(key_list, values)
+    return query + sql.SQL(" ORDER BY {} LIMIT {}").format(key_list, sql.Literal(limit))
+
+
+def _with_key(relation: Relation, key: Sequence[str]) -> Relation:
+    columns = tuple(
+        type(c)(c.name in key, c.name, c.type_oid, c.type_modifier) for c in relation.columns
+    )
+    return Relation(
+        None, relation.oid, relation.namespace, relation.name, relation.replica_identity, columns
+    )
