@@ -27,8 +27,10 @@ from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import PgOutputMessage, Relation
 from strangler.connectors.postgres.pgtext import SESSION_SETTINGS
 from strangler.connectors.postgres.rows import RowDecoder, table_schema
+from strangler.connectors.postgres.snapshot import SnapshotReader
 from strangler.connectors.postgres.transactions import Transaction, TransactionAssembler
 from strangler.connectors.postgres.types import TypeInfo
+from strangler.core.events import TableId
 from strangler.core.schema import TableSchema, value_record, value_schema
 
 ReadSlot = Callable[..., list[PgOutputMessage]]
@@ -227,6 +229,23 @@ def test_every_mapped_type_round_trips(
     assert mismatches == {}
     assert full["id"] == 1
     assert nulls == {"id": 2, **{name: None for name in expected}}
+    streamed = [t.events[0].after for t in transactions]
+    snapshot = _snapshot_rows(pg_database)
+    assert len(snapshot) == 2
+    for got, want in zip(snapshot, streamed, strict=True):
+        assert want is not None
+        assert {k: v for k, v in got.items() if not _same(v, want[k])} == {}
+
+
+def _snapshot_rows(dsn: str) -> list[dict[str, Any]]:
+    """The same rows read by SnapshotReader (COPY text), under an exported snapshot."""
+    with psycopg.connect(dsn) as exporter:
+        exporter.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        row = exporter.execute("SELECT pg_export_snapshot()").fetchone()
+        assert row is not None
+        with psycopg.connect(dsn) as conn, SnapshotReader(conn, row[0], Lsn(0)) as reader:
+            relation = reader.describe(TableId("public", "every_type"))
+            return [dict(e.after or {}) for chunk in reader.read(relation) for e in chunk]
 
 
 def test_numeric_nan_in_constrained_numeric_is_a_clear_error(
