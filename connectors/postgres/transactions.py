@@ -7,8 +7,9 @@ blocks, and decide its fate later with Stream Commit or Stream Abort. Either way
 event carries the commit's end LSN as its position: the position to confirm once the whole
 transaction is safe downstream.
 
-Changes are buffered in memory until their commit (bounded by the transaction's size; spilling
-very large transactions to disk is not done yet).
+Changes are held until their commit in a ``SpillBuffer``: the first ``max_in_memory`` changes
+of a transaction in memory, the rest in a temporary file, so memory stays bounded however large
+the transaction. ``Transaction.events()`` then produces the events lazily, one at a time.
 
 Unchanged TOAST: an UPDATE that did not touch a large (TOASTed) column does not send it. If the
 old image is the full row (REPLICA IDENTITY FULL) the value is taken from there; otherwise the
@@ -18,7 +19,7 @@ data: whoever publishes the row must resolve or reject it (``unchanged_columns``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from strangler.connectors.postgres.messages import (
     OldKind,
     Origin,
     PgOutputMessage,
+    PgTimestamp,
     Relation,
     StreamAbort,
     StreamCommit,
@@ -46,6 +48,7 @@ from strangler.connectors.postgres.messages import (
 )
 from strangler.connectors.postgres.pgtime import to_unix_us
 from strangler.connectors.postgres.relations import RelationCache, table_id
+from strangler.connectors.postgres.spill import SpillBuffer
 from strangler.core.events import ChangeEvent, Op, Row, TableId
 
 RowConverter = Callable[[Relation, TupleData], dict[str, Any]]
@@ -71,7 +74,13 @@ class Transaction:
     commit_ts_us: int
     """Commit time, microseconds since the Unix epoch."""
     origin: str | None
-    events: tuple[ChangeEvent, ...]
+    changes: int
+    """Number of row changes and truncates received (a truncate of n tables gives n events)."""
+    _events: Callable[[], Iterator[ChangeEvent]] = field(repr=False, compare=False)
+
+    def events(self) -> Iterator[ChangeEvent]:
+        """The transaction's events in order, built lazily (may be called again)."""
+        return self._events()
 
 
 _Change = Insert | Update | Delete | Truncate
@@ -89,8 +98,13 @@ class _Pending:
 @dataclass(slots=True)
 class _Open:
     xid: int
-    changes: list[_Pending] = field(default_factory=list)
+    changes: SpillBuffer[_Pending]
     origin: str | None = None
+    aborted: set[int] = field(default_factory=set)
+    """Subtransactions rolled back (protocol 2): their changes are skipped."""
+
+    def pending(self) -> Iterator[_Pending]:
+        return (p for p in self.changes if p.subxid not in self.aborted)
 
 
 class TransactionAssembler:
@@ -98,6 +112,7 @@ class TransactionAssembler:
 
     ``key_columns`` overrides the key of a table (otherwise: the replica identity columns that
     the Relation message flags as key). ``convert`` turns tuples into rows.
+    ``max_in_memory``: changes per transaction held in memory before spilling to disk.
     """
 
     def __init__(
@@ -106,7 +121,9 @@ class TransactionAssembler:
         key_columns: Mapping[TableId, Sequence[str]] | None = None,
         convert: RowConverter = text_row,
         cache: RelationCache | None = None,
+        max_in_memory: int = 10_000,
     ) -> None:
+        self._max_in_memory = max_in_memory
         self.cache = cache or RelationCache()
         self._key_columns = dict(key_columns or {})
         self._convert = convert
@@ -120,8 +137,11 @@ class TransactionAssembler:
 
     # ---- transaction boundaries -----------------------------------------------------------
 
+    def _open(self, xid: int) -> _Open:
+        return _Open(xid, SpillBuffer(self._max_in_memory))
+
     def _begin(self, message: Begin) -> None:
-        self._current = _Open(message.xid)
+        self._current = self._open(message.xid)
 
     def _commit(self, message: Commit) -> Transaction:
         open_tx = self._require_open("C")
@@ -133,24 +153,27 @@ class TransactionAssembler:
 
     def _stream_start(self, message: StreamStart) -> None:
         self._stream_xid = message.xid
-        self._streamed.setdefault(message.xid, _Open(message.xid))
+        if message.xid not in self._streamed:
+            self._streamed[message.xid] = self._open(message.xid)
 
     def _stream_stop(self, message: StreamStop) -> None:
         self._stream_xid = None
 
     def _stream_commit(self, message: StreamCommit) -> Transaction:
-        open_tx = self._streamed.pop(message.xid, None) or _Open(message.xid)
+        open_tx = self._streamed.pop(message.xid, None) or self._open(message.xid)
         return self._finish(open_tx, message.commit_lsn, message.end_lsn, message.commit_time)
 
     def _stream_abort(self, message: StreamAbort) -> None:
         # A top-level abort names the same xid twice; a subtransaction abort drops only the
         # changes made in that subtransaction (streamed changes carry the subtransaction's xid).
         if message.subxid == message.xid:
-            self._streamed.pop(message.xid, None)
+            dropped = self._streamed.pop(message.xid, None)
+            if dropped is not None:
+                dropped.changes.close()
             return
         open_tx = self._streamed.get(message.xid)
         if open_tx is not None:
-            open_tx.changes = [p for p in open_tx.changes if p.subxid != message.subxid]
+            open_tx.aborted.add(message.subxid)
 
     # ---- catalogue and changes -----------------------------------------------------------
 
@@ -181,12 +204,16 @@ class TransactionAssembler:
     # ---- events -----------------------------------------------------------------------------
 
     def _finish(
-        self, open_tx: _Open, commit_lsn: Lsn, end_lsn: Lsn, commit_time: int
+        self, open_tx: _Open, commit_lsn: Lsn, end_lsn: Lsn, commit_time: PgTimestamp
     ) -> Transaction:
-        ts_us = to_unix_us(commit_time)  # type: ignore[arg-type]
+        ts_us = to_unix_us(commit_time)
         build = _EventBuilder(self, end_lsn, ts_us, str(open_tx.xid))
-        events = tuple(e for p in open_tx.changes for e in build.events(p))
-        return Transaction(open_tx.xid, commit_lsn, end_lsn, ts_us, open_tx.origin, events)
+
+        def events() -> Iterator[ChangeEvent]:
+            return (e for p in open_tx.pending() for e in build.events(p))
+
+        count = sum(1 for _ in open_tx.pending()) if open_tx.aborted else len(open_tx.changes)
+        return Transaction(open_tx.xid, commit_lsn, end_lsn, ts_us, open_tx.origin, count, events)
 
     def key_of(self, relation: Relation, row: Row) -> dict[str, Any] | None:
         """The key columns' values of ``row``; None for a table without key columns."""

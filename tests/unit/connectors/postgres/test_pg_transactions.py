@@ -97,7 +97,7 @@ def test_insert_update_delete_in_one_transaction() -> None:
         Lsn(0x58),
         UNIX_TS,
     )
-    create, update, delete = tx.events
+    create, update, delete = list(tx.events())
     assert create.op is Op.CREATE and create.table == TableId("shop", "orders")
     assert create.key == {"id": "1"} and create.before is None
     assert create.after == {"id": "1", "note": "a", "doc": "x"}
@@ -105,7 +105,7 @@ def test_insert_update_delete_in_one_transaction() -> None:
     assert update.after["note"] == "b"
     assert delete.op is Op.DELETE and delete.after is None
     assert delete.key == {"id": "1"} and delete.before == {"id": "1"}
-    for event in tx.events:
+    for event in tx.events():
         assert event.position == Lsn(0x58)
         assert event.commit_ts_us == UNIX_TS and event.tx_id == "7"
 
@@ -123,13 +123,13 @@ def test_transactions_come_out_in_commit_order_with_their_own_positions() -> Non
         ]
     )
     assert [t.xid for t in txs] == [1, 2]
-    assert [t.events[0].position for t in txs] == [Lsn(0x18), Lsn(0x28)]
-    assert txs[0].events[0].position < txs[1].events[0].position
+    assert [next(t.events()).position for t in txs] == [Lsn(0x18), Lsn(0x28)]
+    assert next(txs[0].events()).position < next(txs[1].events()).position
 
 
 def test_truncate_gives_one_event_per_table() -> None:
     [tx] = run([ORDERS, ITEMS, begin(3, 1), Truncate(None, False, False, (T1, T2)), commit(1, 2)])
-    assert [(e.op, e.table, e.key, e.before, e.after) for e in tx.events] == [
+    assert [(e.op, e.table, e.key, e.before, e.after) for e in tx.events()] == [
         (Op.TRUNCATE, TableId("shop", "orders"), None, None, None),
         (Op.TRUNCATE, TableId("pg_catalog", "items"), None, None, None),
     ]
@@ -144,7 +144,7 @@ def test_unchanged_toast_stays_a_sentinel_without_a_full_old_image() -> None:
             commit(1, 2),
         ]
     )
-    after = tx.events[0].after
+    after = next(tx.events()).after
     assert after is not None and after["doc"] is UNCHANGED_TOAST
     assert unchanged_columns(after) == ["doc"]
 
@@ -155,7 +155,7 @@ def test_unchanged_toast_is_taken_from_a_full_old_image() -> None:
         None, T1, OldKind.FULL, row("1", "old", "big text"), row("1", "new", UNCHANGED_TOAST)
     )
     [tx] = run([full, begin(1, 1), update, commit(1, 2)])
-    event = tx.events[0]
+    event = next(tx.events())
     assert event.after == {"id": "1", "note": "new", "doc": "big text"}
     assert event.before == {"id": "1", "note": "old", "doc": "big text"}
     assert unchanged_columns(event.after) == []
@@ -164,7 +164,7 @@ def test_unchanged_toast_is_taken_from_a_full_old_image() -> None:
 def test_key_change_update_carries_key_only_before_image() -> None:
     update = Update(None, T1, OldKind.KEY, row("1", None, None), row("2", "n", "d"))
     [tx] = run([ORDERS, begin(1, 1), update, commit(1, 2)])
-    event = tx.events[0]
+    event = next(tx.events())
     assert event.before == {"id": "1"} and event.key == {"id": "2"}
 
 
@@ -173,12 +173,12 @@ def test_configured_key_overrides_replica_identity() -> None:
         [ITEMS, begin(1, 1), Insert(None, T2, row("sku-9")), commit(1, 2)],
         key_columns={TableId("pg_catalog", "items"): ["sku"]},
     )
-    assert tx.events[0].key == {"sku": "sku-9"}
+    assert next(tx.events()).key == {"sku": "sku-9"}
 
 
 def test_table_without_key_columns_has_no_key() -> None:
     [tx] = run([ITEMS, begin(1, 1), Insert(None, T2, row("a")), commit(1, 2)])
-    assert tx.events[0].key is None
+    assert next(tx.events()).key is None
 
 
 def test_changes_use_the_relation_definition_in_force_when_they_arrived() -> None:
@@ -193,13 +193,13 @@ def test_changes_use_the_relation_definition_in_force_when_they_arrived() -> Non
             commit(1, 2),
         ]
     )
-    assert [e.table.name for e in tx.events] == ["orders", "orders_v2"]
+    assert [e.table.name for e in tx.events()] == ["orders", "orders_v2"]
 
 
 def test_origin_recorded_and_logical_messages_ignored() -> None:
     message = LogicalMessage(None, True, Lsn(1), "app", b"x")
     [tx] = run([begin(1, 1), Origin(Lsn(9), "node_a"), message, commit(1, 2)])
-    assert tx.origin == "node_a" and tx.events == ()
+    assert tx.origin == "node_a" and list(tx.events()) == []
     assert run([LogicalMessage(None, False, Lsn(1), "app", b"x")]) == []
 
 
@@ -233,7 +233,7 @@ def test_streamed_transactions_interleave_abort_and_commit() -> None:
     )  # fmt: skip
     [tx] = txs
     assert tx.xid == 10 and tx.end_lsn == Lsn(0x98)
-    assert [e.key for e in tx.events] == [{"id": "a"}, {"id": "b"}]
+    assert [e.key for e in tx.events()] == [{"id": "a"}, {"id": "b"}]
 
 
 def test_assembles_from_decoded_bytes() -> None:
@@ -246,4 +246,23 @@ def test_assembles_from_decoded_bytes() -> None:
     ]
     out = [assembler.feed(decoder.decode(encode_message(m))) for m in stream]
     tx = out[-1]
-    assert tx is not None and tx.events[0].after == {"id": "1", "note": "é", "doc": None}
+    assert tx is not None and next(tx.events()).after == {"id": "1", "note": "é", "doc": None}
+
+
+def test_large_transactions_spill_to_disk_with_the_same_events() -> None:
+    inserts = [Insert(None, T1, row(str(i), None, None)) for i in range(50)]
+    messages = [ORDERS, begin(1, 1), *inserts, commit(1, 2)]
+    [small] = run(messages, max_in_memory=5)
+    [large] = run(messages)
+    assert small.changes == large.changes == 50
+    assert list(small.events()) == list(large.events())
+    assert list(small.events()) == list(small.events())  # may be read again
+
+
+def test_streamed_subtransaction_abort_after_spilling() -> None:
+    stream = [ORDERS, StreamStart(10, True)]
+    stream += [Insert(10 if i % 2 else 11, T1, row(str(i), None, None)) for i in range(10)]
+    stream += [StreamStop(), StreamAbort(10, 11), StreamCommit(10, 0, Lsn(9), Lsn(10), PG_TS)]
+    [tx] = run(stream, max_in_memory=3)
+    assert tx.changes == 5
+    assert [e.key for e in tx.events()] == [{"id": str(i)} for i in range(1, 10, 2)]
