@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import shutil
 import tempfile
@@ -14,8 +13,8 @@ from pathlib import Path
 
 from strangler.cli.devstack.errors import DevStackError, ServiceStartFailed
 from strangler.cli.devstack.prereqs import java_program, maven_program
-from strangler.cli.devstack.process import ProcessRecord, port_open, run, spawn, terminate
-from strangler.cli.devstack.service import Service
+from strangler.cli.devstack.process import ProcessRecord, port_open, run, terminate
+from strangler.cli.devstack.service import SpawnedService
 from strangler.cli.devstack.settings import HOST
 
 # Single node: every internal topic gets replication factor 1, or transactions, consumer-group
@@ -72,7 +71,7 @@ def new_cluster_id() -> str:
             return text
 
 
-class Kafka(Service):
+class Kafka(SpawnedService):
     """One broker+controller in <base>/kafka; jars in the user's cache."""
 
     name = "kafka"
@@ -85,10 +84,6 @@ class Kafka(Service):
     def libs(self) -> Path:
         return cache_root() / f"kafka-{self.settings.kafka_version}" / "libs"
 
-    @property
-    def record_file(self) -> Path:
-        return self.home / "process.json"
-
     def prepare(self) -> None:
         java_program()
         self.ensure_jars()
@@ -98,13 +93,6 @@ class Kafka(Service):
 
     def env(self) -> dict[str, str]:
         return {"STRANGLER_KAFKA_BOOTSTRAP": self.endpoint()}
-
-    def pid(self) -> int | None:
-        try:
-            record = ProcessRecord(**json.loads(self.record_file.read_text()))
-        except FileNotFoundError:
-            return None
-        return record.pid if record.alive() else None
 
     def ensure_jars(self) -> None:
         """Resolve the broker's runtime class path with Maven, once per Kafka version."""
@@ -148,35 +136,17 @@ class Kafka(Service):
         if self.pid() is not None:
             return
         s = self.settings
-        for port, option in (
-            (s.kafka_port, "--kafka-port"),
-            (s.kafka_controller_port, "--kafka-controller-port"),
-        ):
-            if port_open(port):
-                raise ServiceStartFailed(
-                    self.name,
-                    f"port {port} is in use by another program (choose another with {option})",
-                    None,
-                )
+        self.ensure_ports_free(
+            {s.kafka_port: "--kafka-port", s.kafka_controller_port: "--kafka-controller-port"}
+        )
         self.prepare()
         props = self._write_config()
         self._format(props)
-        proc = spawn(
+        pid = self.spawn(
             [*self._java(), f"-Dkafka.logs.dir={self.home / 'logs'}", "kafka.Kafka", str(props)],
             self.log,
         )
-        record = ProcessRecord.of(proc.pid)
-        if record is not None:
-            self.record_file.write_text(json.dumps(record.to_json()))
-        self._await_ready(proc.pid)
-
-    def stop(self) -> None:
-        try:
-            record = ProcessRecord(**json.loads(self.record_file.read_text()))
-        except FileNotFoundError:
-            return
-        terminate(record, timeout=60)
-        self.record_file.unlink(missing_ok=True)
+        self._await_ready(pid)
 
     def _java(self) -> list[str]:
         log4j = resources.files("strangler.cli.devstack").joinpath("log4j2.properties")

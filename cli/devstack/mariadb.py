@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
 
 from strangler.cli.devstack.errors import ServiceStartFailed
 from strangler.cli.devstack.prereqs import mariadb_programs, service_user
-from strangler.cli.devstack.process import ProcessRecord, port_open, run, spawn, terminate
-from strangler.cli.devstack.service import Service
+from strangler.cli.devstack.process import ProcessRecord, run
+from strangler.cli.devstack.service import SpawnedService
 from strangler.cli.devstack.settings import HOST
 
 # binlog_row_metadata=FULL puts column names in the binlog (without it rows arrive as
@@ -45,7 +44,7 @@ BOOTSTRAP_SQL = [
 ]
 
 
-class MariaDB(Service):
+class MariaDB(SpawnedService):
     """A server in <base>/mariadb, dropping to the mysql account when we are root."""
 
     name = "mariadb"
@@ -62,10 +61,6 @@ class MariaDB(Service):
     def cnf(self) -> Path:
         return self.home / "my.cnf"
 
-    @property
-    def record_file(self) -> Path:
-        return self.home / "process.json"
-
     def prepare(self) -> None:
         mariadb_programs()
         service_user("mysql")
@@ -76,41 +71,15 @@ class MariaDB(Service):
     def env(self) -> dict[str, str]:
         return {"STRANGLER_MYSQL_URL": self.endpoint()}
 
-    def pid(self) -> int | None:
-        record = self._record()
-        return record.pid if record is not None and record.alive() else None
-
-    def _record(self) -> ProcessRecord | None:
-        try:
-            data = json.loads(self.record_file.read_text())
-        except FileNotFoundError:
-            return None
-        return ProcessRecord(**data)
-
     def start(self) -> None:
         if self.pid() is not None:
             return
-        if port_open(self.settings.mysql_port):
-            raise ServiceStartFailed(
-                self.name,
-                f"port {self.settings.mysql_port} is in use by another program "
-                "(choose another with --mysql-port or STRANGLER_DEV_MYSQL_PORT)",
-                None,
-            )
+        self.ensure_ports_free({self.settings.mysql_port: "--mysql-port"})
         server, _ = mariadb_programs()
         self._install()
-        proc = spawn([str(server), f"--defaults-file={self.cnf}"], self.home / "stdout.log")
-        record = ProcessRecord.of(proc.pid)
-        if record is not None:
-            self.record_file.write_text(json.dumps(record.to_json()))
-        self._await_ready(proc.pid)
+        pid = self.spawn([str(server), f"--defaults-file={self.cnf}"], self.home / "stdout.log")
+        self._await_ready(pid)
         self._bootstrap()
-
-    def stop(self) -> None:
-        record = self._record()
-        if record is not None:
-            terminate(record, timeout=60)
-            self.record_file.unlink(missing_ok=True)
 
     def _install(self) -> None:
         """Write my.cnf (every start: the port may have changed); create system tables once."""

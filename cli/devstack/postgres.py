@@ -9,7 +9,7 @@ from pathlib import Path
 
 from strangler.cli.devstack.errors import ServiceStartFailed
 from strangler.cli.devstack.prereqs import as_user, postgres_bindir, service_user
-from strangler.cli.devstack.process import ProcessRecord, port_open, run
+from strangler.cli.devstack.process import ProcessRecord, run
 from strangler.cli.devstack.service import Service
 from strangler.cli.devstack.settings import HOST
 
@@ -63,13 +63,7 @@ class Postgres(Service):
     def start(self) -> None:
         if self.pid() is not None:
             return
-        if port_open(self.settings.pg_port):
-            raise ServiceStartFailed(
-                self.name,
-                f"port {self.settings.pg_port} is in use by another program "
-                "(choose another with --pg-port or STRANGLER_DEV_PG_PORT)",
-                None,
-            )
+        self.ensure_ports_free({self.settings.pg_port: "--pg-port"})
         self._init_cluster()
         self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log), "-o", self._server_options())
         self._await_ready()

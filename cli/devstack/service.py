@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from strangler.cli.devstack.errors import ServiceStartFailed
+from strangler.cli.devstack.process import ProcessRecord, port_open, spawn, terminate
 from strangler.cli.devstack.settings import StackSettings
 
 
@@ -64,3 +68,45 @@ class Service(ABC):
     def status(self) -> ServiceStatus:
         pid = self.pid()
         return ServiceStatus(self.name, pid is not None, self.endpoint(), pid, str(self.log))
+
+    def ensure_ports_free(self, ports: dict[int, str]) -> None:
+        """Fail before starting if another program holds a port (port -> option to change it)."""
+        for port, option in ports.items():
+            if port_open(port):
+                raise ServiceStartFailed(
+                    self.name,
+                    f"port {port} is in use by another program (choose another with {option})",
+                    None,
+                )
+
+
+class SpawnedService(Service):
+    """A server we start directly: we record its pid and start time, and stop only that."""
+
+    @property
+    def record_file(self) -> Path:
+        return self.home / "process.json"
+
+    def recorded(self) -> ProcessRecord | None:
+        try:
+            return ProcessRecord(**json.loads(self.record_file.read_text()))
+        except FileNotFoundError:
+            return None
+
+    def pid(self) -> int | None:
+        record = self.recorded()
+        return record.pid if record is not None and record.alive() else None
+
+    def spawn(self, argv: Sequence[str], log: Path) -> int:
+        """Start the server process in the background and remember it; returns its pid."""
+        proc = spawn(argv, log)
+        record = ProcessRecord.of(proc.pid)
+        if record is not None:
+            self.record_file.write_text(json.dumps(record.to_json()))
+        return proc.pid
+
+    def stop(self) -> None:
+        record = self.recorded()
+        if record is not None:
+            terminate(record, timeout=60)
+            self.record_file.unlink(missing_ok=True)
