@@ -14,7 +14,7 @@ import re
 
 from strangler.connectors.postgres.errors import ValueParseError
 
-_BOUNDS = re.compile(r"(\[-?\d+:-?\d+\])+=")
+_BOUNDS = re.compile(r"\A(\[-?\d+:-?\d+\])+=")
 
 
 def parse_array(text: str, delimiter: str = ",") -> list[str | None]:

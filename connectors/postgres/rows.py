@@ -20,11 +20,17 @@ class RowDecoder:
     """A ``RowConverter`` for ``TransactionAssembler``: parses each text value by its type.
 
     NULL stays None and ``UNCHANGED_TOAST`` passes through untouched (it is not a value).
+    Column types are resolved once per Relation and cached: load the types a Relation uses
+    into ``catalog`` before its rows are converted, and call ``refresh()`` after changing
+    entries of types already in use (``ALTER DOMAIN``, a recreated enum).
     """
 
     def __init__(self, catalog: Mapping[int, TypeInfo]) -> None:
         self.catalog = catalog
         self._types: dict[Relation, tuple[ColumnType, ...]] = {}
+
+    def refresh(self) -> None:
+        self._types.clear()
 
     def __call__(self, relation: Relation, data: TupleData) -> dict[str, Any]:
         types = self._types.get(relation)

@@ -24,7 +24,7 @@ from psycopg import sql
 from strangler.connectors.postgres.catalog import describe_table, load_types
 from strangler.connectors.postgres.copytext import parse_copy_rows
 from strangler.connectors.postgres.lsn import Lsn
-from strangler.connectors.postgres.messages import Relation, TupleData
+from strangler.connectors.postgres.messages import Relation, RelationColumn, TupleData
 from strangler.connectors.postgres.pgtext import SESSION_SETTINGS
 from strangler.connectors.postgres.relations import table_id
 from strangler.connectors.postgres.rows import RowDecoder
@@ -71,7 +71,10 @@ class SnapshotReader:
         self._conn.rollback()
 
     def describe(self, table: TableId, key: Sequence[str] | None = None) -> Relation:
-        """The table's description (``key`` overrides the primary key), types loaded."""
+        """The table's description (``key`` overrides the primary key), types loaded.
+
+        An overriding key must be unique and NOT NULL, as a primary key is: chunks are cut by
+        comparing key values, and NULLs would fall out of every range."""
         relation = describe_table(self._conn, table)
         if key is not None:
             relation = _with_key(relation, key)
@@ -127,7 +130,7 @@ def _select(relation: Relation, key: list[str], after: _Text | None, limit: int)
 
 def _with_key(relation: Relation, key: Sequence[str]) -> Relation:
     columns = tuple(
-        type(c)(c.name in key, c.name, c.type_oid, c.type_modifier) for c in relation.columns
+        RelationColumn(c.name in key, c.name, c.type_oid, c.type_modifier) for c in relation.columns
     )
     return Relation(
         None, relation.oid, relation.namespace, relation.name, relation.replica_identity, columns

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from strangler.connectors.postgres.copytext import parse_copy_line, parse_copy_rows
 from strangler.connectors.postgres.errors import DecodeError
@@ -42,3 +44,25 @@ def test_invalid_slot_names(name: str) -> None:
     with pytest.raises(SlotError) as info:
         check_slot_name(name)
     assert info.value.fix is not None
+
+
+def _copy_escape(value: str | None) -> bytes:
+    """COPY text format escaping as PostgreSQL's CopyAttributeOutText writes it."""
+    if value is None:
+        return b"\\N"
+    table = {
+        "\\": "\\\\",
+        "\b": "\\b",
+        "\f": "\\f",
+        "\n": "\\n",
+        "\r": "\\r",
+        "\t": "\\t",
+        "\v": "\\v",
+    }
+    return "".join(table.get(ch, ch) for ch in value).encode()
+
+
+@given(st.lists(st.lists(st.one_of(st.none(), st.text()), min_size=1, max_size=5), max_size=5))
+def test_round_trip_against_copy_escaping(rows: list[list[str | None]]) -> None:
+    data = b"".join(b"\t".join(_copy_escape(v) for v in row) + b"\n" for row in rows)
+    assert parse_copy_rows(data) == [tuple(row) for row in rows]

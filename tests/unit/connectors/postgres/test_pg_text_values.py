@@ -5,6 +5,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from strangler.connectors.postgres import pgtext
 from strangler.connectors.postgres.arrays import parse_array
@@ -103,6 +105,7 @@ def test_session_settings_as_libpq_options() -> None:
         ('{"a,b","say \\"hi\\"","NULL",null,""}', ["a,b", 'say "hi"', "NULL", None, ""]),
         ('{"back\\\\slash","{}"}', ["back\\slash", "{}"]),
         ("[0:1]={x,y}", ["x", "y"]),
+        ("{x[1:2]=y}", ["x[1:2]=y"]),
         ("{é,日本}", ["é", "日本"]),
     ],
 )
@@ -118,3 +121,23 @@ def test_parse_array_other_delimiter() -> None:
 def test_parse_array_rejects(text: str) -> None:
     with pytest.raises(ValueParseError):
         parse_array(text)
+
+
+def _array_literal(items: list[str | None]) -> str:
+    """An array literal quoted as PostgreSQL's array_out does it."""
+
+    def element(item: str | None) -> str:
+        if item is None:
+            return "NULL"
+        needs_quotes = item == "" or item.upper() == "NULL" or any(c in item for c in '{},"\\ \t\n')
+        escaped = item.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"' if needs_quotes else item
+
+    return "{" + ",".join(element(i) for i in items) + "}"
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.text(st.characters(exclude_categories=["Cs"]))), max_size=6)
+)
+def test_array_round_trip_against_array_out_quoting(items: list[str | None]) -> None:
+    assert parse_array(_array_literal(items)) == items
