@@ -168,11 +168,17 @@ class ReplicationStream:
         if nbytes == 0:
             if not select.select([self._pgconn.socket], [], [], timeout)[0]:
                 return None
-            self._pgconn.consume_input()
+            self._consume_input()
             nbytes, data = self._get_copy_data()
         if nbytes == -1:
             raise ReplicationError(f"the server ended replication: {self._final_error()}")
         return bytes(data) if nbytes > 0 else None
+
+    def _consume_input(self) -> None:
+        try:
+            self._pgconn.consume_input()
+        except psycopg.OperationalError as exc:
+            raise ReplicationError(f"replication connection lost: {exc}") from exc
 
     def _get_copy_data(self) -> tuple[int, memoryview]:
         try:

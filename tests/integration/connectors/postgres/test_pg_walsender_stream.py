@@ -18,7 +18,12 @@ from strangler.connectors.postgres.messages import (
     TupleData,
 )
 from strangler.connectors.postgres.pgoutput import PgOutputDecoder
-from strangler.connectors.postgres.walsender import ReplicationStream, XLogData
+from strangler.connectors.postgres.walsender import (
+    Keepalive,
+    ReplicationError,
+    ReplicationStream,
+    XLogData,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -79,3 +84,50 @@ def test_stream_decode_confirm_and_stop(pg_database: str) -> None:
         stream.confirm(last_commit.end_lsn)
         stream.stop()
     assert Lsn.parse(_confirmed_flush(pg_database)) == last_commit.end_lsn
+
+
+def test_keepalives_are_answered_so_an_idle_stream_survives(pg_database: str) -> None:
+    start = _prepare(pg_database)
+    conn = psycopg.connect(
+        pg_database,
+        replication="database",
+        autocommit=True,
+        prepare_threshold=None,
+        options="-c wal_sender_timeout=1s",  # the server drops a silent client after 1 s
+    )
+    with conn:
+        stream = ReplicationStream.start(conn, "s_walsender", start, ["Pub, One"])
+        _read_until_commits(stream, 1)
+        idle_until, asked = time.monotonic() + 3, 0
+        while time.monotonic() < idle_until:
+            message = stream.read(0.2)
+            asked += isinstance(message, Keepalive) and message.reply_requested
+        assert asked >= 1
+        with psycopg.connect(pg_database, autocommit=True) as other:
+            other.execute("""INSERT INTO "Mixed Case" VALUES (2, 'still here')""")
+        got = _read_until_commits(stream, 1)
+        inserts = [m for _, m in got if isinstance(m, Insert)]
+        assert [m.new.values for m in inserts] == [("2", "still here")]
+        stream.stop()
+
+
+def test_a_dropped_connection_is_a_retriable_replication_error(pg_database: str) -> None:
+    start = _prepare(pg_database)
+    conn = psycopg.connect(
+        pg_database, replication="database", autocommit=True, prepare_threshold=None
+    )
+    try:
+        stream = ReplicationStream.start(conn, "s_walsender", start, ["Pub, One"])
+        _read_until_commits(stream, 1)
+        with psycopg.connect(pg_database, autocommit=True) as other:
+            other.execute(
+                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                "WHERE slot_name = 's_walsender'"
+            )
+        with pytest.raises(ReplicationError) as info:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                stream.read(0.2)
+        assert info.value.retriable
+    finally:
+        conn.close()  # not `with conn`: leaving it would try to COMMIT on a dead connection
