@@ -1,0 +1,1 @@
+"""MySQL/MariaDB connector: consistent snapshot, then the row-based binlog."""
