@@ -57,3 +57,13 @@ class ValueParseError(PostgresError):
         self.text = text
         self.problem = problem
         self.where = where
+
+
+class ReplicationError(PostgresError):
+    """The replication stream broke: the server ended it or the connection was lost."""
+
+    retriable = True
+
+
+class SlotError(PostgresError):
+    """A replication slot could not be created, found or dropped."""

@@ -32,6 +32,7 @@ SESSION_SETTINGS: Final[dict[str, str]] = {
     "extra_float_digits": "3",
     "bytea_output": "hex",
     "client_encoding": "UTF8",
+    "lc_monetary": "C",  # money's text form depends on it
 }
 """Session settings the text parsers rely on (set them on the replication connection)."""
 

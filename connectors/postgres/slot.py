@@ -16,14 +16,10 @@ from typing import Any
 
 import psycopg
 
-from strangler.connectors.postgres.errors import PostgresError
+from strangler.connectors.postgres.errors import SlotError
 from strangler.connectors.postgres.lsn import Lsn
 
 _SLOT_NAME = re.compile(r"[a-z0-9_]{1,63}\Z")
-
-
-class SlotError(PostgresError):
-    """A replication slot could not be created, found or dropped."""
 
 
 @dataclass(frozen=True, slots=True)

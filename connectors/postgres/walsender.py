@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from strangler.connectors.postgres.errors import PostgresError
+from strangler.connectors.postgres.errors import ReplicationError
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import PgTimestamp
 from strangler.connectors.postgres.pgtime import pg_now
@@ -75,12 +75,6 @@ def encode_standby_status(
     client they mean the same thing, the end LSN of the last transaction made durable."""
     wrote = flushed if written is None else written
     return _STATUS.pack(b"r", wrote.value, flushed.value, flushed.value, now, int(reply))
-
-
-class ReplicationError(PostgresError):
-    """The replication stream broke: the server ended it or the connection was lost."""
-
-    retriable = True
 
 
 def quote_identifier(name: str) -> str:

@@ -7,6 +7,7 @@ import time
 import psycopg
 import pytest
 
+from strangler.connectors.postgres.errors import ReplicationError
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import (
     Begin,
@@ -18,12 +19,7 @@ from strangler.connectors.postgres.messages import (
     TupleData,
 )
 from strangler.connectors.postgres.pgoutput import PgOutputDecoder
-from strangler.connectors.postgres.walsender import (
-    Keepalive,
-    ReplicationError,
-    ReplicationStream,
-    XLogData,
-)
+from strangler.connectors.postgres.walsender import Keepalive, ReplicationStream, XLogData
 
 pytestmark = pytest.mark.integration
 

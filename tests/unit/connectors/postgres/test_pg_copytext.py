@@ -5,8 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from strangler.connectors.postgres.copytext import parse_copy_line, parse_copy_rows
-from strangler.connectors.postgres.errors import DecodeError
-from strangler.connectors.postgres.slot import SlotError, check_slot_name
+from strangler.connectors.postgres.errors import DecodeError, SlotError
+from strangler.connectors.postgres.slot import check_slot_name
 
 pytestmark = pytest.mark.unit
 
