@@ -1,0 +1,206 @@
+"""Applying batches of decoded records to a view, exactly once.
+
+One batch is one database transaction: for each topic, the table is created or evolved, the
+batch is compacted by key in log order, a truncate clears the table, the surviving changes are
+upserted or deleted under the per-key position guard, bad records go to the dead-letter table,
+and the next offset of every partition in the batch is stored, all committed together.
+Re-applying a batch (after a crash between commit and anything else) changes nothing, and a
+restart seeks to the stored offsets, so no record is applied twice nor skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from strangler.materializers.compaction import CompactedBatch, compact
+from strangler.materializers.config import BadRecordPolicy, TopicConfig, ViewConfig
+from strangler.materializers.errors import MaterializerError, RecordError, ViewStopped
+from strangler.materializers.records import BadRecord, ChangeRecord, Received
+from strangler.materializers.shapes import RowShape, row_shape
+from strangler.materializers.tables import TableSpec, evolve, table_spec
+from strangler.materializers.target import Partition, StagedRow, TableState, Target
+
+ShapeKey = tuple[str, int | None, int | None]
+"""(topic, key schema id, value schema id)."""
+
+
+def next_offsets(batch: Sequence[Received]) -> dict[Partition, int]:
+    """The offset after the last record of each partition in ``batch``."""
+    out: dict[Partition, int] = {}
+    for record in batch:
+        place = (record.topic, record.partition)
+        out[place] = max(out.get(place, 0), record.offset + 1)
+    return out
+
+
+def _first_bad(batch: Sequence[Received]) -> int | None:
+    return next((i for i, r in enumerate(batch) if isinstance(r, BadRecord)), None)
+
+
+@dataclass(slots=True)
+class _TopicWork:
+    """One topic's share of a batch while it is being applied."""
+
+    config: TopicConfig
+    records: list[ChangeRecord] = field(default_factory=list)
+
+
+class Applier:
+    """Applies batches to one view in one target (see the module docstring)."""
+
+    def __init__(self, view: ViewConfig, target: Target) -> None:
+        self.view = view
+        self.target = target
+        self.topics = {t.topic: t for t in view.topics}
+        self._shapes: dict[ShapeKey, tuple[TableSpec, RowShape]] = {}
+
+    def stored_offsets(self) -> dict[Partition, int]:
+        """Where to resume: the next offset per partition, as committed with the rows."""
+        return self.target.load_offsets(self.view.name)
+
+    def apply(self, batch: Sequence[Received]) -> None:
+        """Apply ``batch`` (records in log order) in one transaction; raise ``ViewStopped``
+        at the first bad record when the view stops on bad records (after applying what
+        came before it)."""
+        bad_at = _first_bad(batch)
+        if bad_at is not None and self.view.on_bad_record is BadRecordPolicy.STOP:
+            self._transaction(batch[:bad_at])
+            bad = batch[bad_at]
+            assert isinstance(bad, BadRecord)
+            raise ViewStopped(
+                f"view {self.view.name}: bad record at {bad.topic}[{bad.partition}]@"
+                f"{bad.offset}: {bad.error}",
+                fix="fix or skip the record, or set on_bad_record: dead_letter",
+            )
+        self._transaction(batch)
+
+    def _transaction(self, batch: Sequence[Received]) -> None:
+        if not batch:
+            return
+        self.target.begin()
+        try:
+            self._apply(batch)
+        except BaseException:
+            self.target.rollback()
+            raise
+        self.target.commit()
+
+    def _apply(self, batch: Sequence[Received]) -> None:
+        tables = self.target.load_tables(self.view.name)
+        bad = [r for r in batch if isinstance(r, BadRecord)]
+        for topic, work in self._by_topic(batch).items():
+            bad.extend(self._apply_topic(topic, work, tables))
+        if bad:
+            self.target.dead_letter(self.view.name, bad)
+        self.target.save_offsets(self.view.name, next_offsets(batch))
+
+    def _by_topic(self, batch: Sequence[Received]) -> dict[str, _TopicWork]:
+        out: dict[str, _TopicWork] = {}
+        for record in batch:
+            if isinstance(record, ChangeRecord):
+                config = self.topics.get(record.topic)
+                if config is None:
+                    raise MaterializerError(
+                        f"view {self.view.name} does not follow topic {record.topic}"
+                    )
+                out.setdefault(record.topic, _TopicWork(config)).records.append(record)
+        return out
+
+    def _apply_topic(
+        self, topic: str, work: _TopicWork, tables: dict[str, TableState]
+    ) -> list[BadRecord]:
+        state = self._follow_schemas(topic, work, tables.get(topic))
+        if state is None:
+            return []  # only truncates of a table that does not exist yet
+        compacted = compact(work.records)
+        state = self._truncate(topic, state, compacted)
+        rows, bad = self._stage(topic, state, compacted)
+        self.target.apply(state.spec, rows)
+        return bad
+
+    def _truncate(self, topic: str, state: TableState, compacted: CompactedBatch) -> TableState:
+        position = compacted.truncate
+        if position is None:
+            return state
+        self.target.truncate(state.spec, position)
+        mark = position if state.truncated_at is None else max(position, state.truncated_at)
+        state = TableState(state.spec, mark)
+        self.target.save_table(self.view.name, topic, state)
+        return state
+
+    def _follow_schemas(
+        self, topic: str, work: _TopicWork, state: TableState | None
+    ) -> TableState | None:
+        """Create the table, or evolve it to every value schema in the batch."""
+        seen: set[tuple[int | None, int | None]] = set()
+        changed = False
+        for record in work.records:
+            ids = _schema_ids(record)
+            if record.key_schema is None or ids in seen:
+                continue
+            seen.add(ids)
+            new = table_spec(work.config, record.key_schema.schema, _schema(record))
+            if state is None:
+                state, changed = TableState(new, None), True
+                self.target.create_table(new)
+                continue
+            evolution = evolve(state.spec, new)
+            if evolution.changes:
+                self.target.alter_table(evolution)
+                state, changed = TableState(evolution.spec, state.truncated_at), True
+        if state is not None and changed:
+            self.target.save_table(self.view.name, topic, state)
+        return state
+
+    def _shape(self, topic: str, spec: TableSpec, record: ChangeRecord) -> RowShape:
+        key = (topic, *_schema_ids(record))
+        cached = self._shapes.get(key)
+        if cached is not None and cached[0] == spec:
+            return cached[1]
+        assert record.key_schema is not None
+        shape = row_shape(
+            spec,
+            self.target.dialect,
+            record.key_schema.schema,
+            _schema(record),
+            self.topics[topic].filter,
+        )
+        self._shapes[key] = (spec, shape)
+        return shape
+
+    def _stage(
+        self, topic: str, state: TableState, compacted: CompactedBatch
+    ) -> tuple[list[StagedRow], list[BadRecord]]:
+        rows: list[StagedRow] = []
+        bad: list[BadRecord] = []
+        mark = state.truncated_at
+        for record in compacted.changes.values():
+            if mark is not None and record.position < mark:
+                continue
+            try:
+                rows.append(self._staged(topic, state.spec, record))
+            except (RecordError, ValueError, TypeError, KeyError) as exc:
+                bad.append(_bad(record, f"cannot apply: {exc!r}"))
+        return rows, bad
+
+    def _staged(self, topic: str, spec: TableSpec, record: ChangeRecord) -> StagedRow:
+        shape = self._shape(topic, spec, record)
+        assert record.key is not None
+        if record.value is None or not shape.keeps(record.value):
+            return StagedRow(True, record.position, shape.key_params(record.key))
+        return StagedRow(False, record.position, shape.params(record.key, record.value))
+
+
+def _schema_ids(record: ChangeRecord) -> tuple[int | None, int | None]:
+    key, value = record.key_schema, record.value_schema
+    return (key.id if key else None, value.id if value else None)
+
+
+def _schema(record: ChangeRecord) -> Mapping[str, Any] | None:
+    return record.value_schema.schema if record.value_schema else None
+
+
+def _bad(record: ChangeRecord, error: str) -> BadRecord:
+    return BadRecord(record.topic, record.partition, record.offset, error)

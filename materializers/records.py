@@ -1,0 +1,62 @@
+"""Decoded table-topic records, ready to apply, and records that could not be decoded.
+
+A ``ChangeRecord`` is one Kafka record of a table topic after decoding: its place in Kafka
+(topic, partition, offset), the operation, the position sort key, and the key and value
+records (Avro field name → value) with the writer schemas they were decoded with.
+
+- Upsert: ``value`` is the row. Delete: ``value`` is None (a tombstone).
+- Truncate (header ``op`` = ``t``): ``key`` and ``value`` are None; the producer sends one to
+  every partition of the topic. It clears the view table of rows at or before its position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from strangler.core.events import Op
+
+
+@dataclass(frozen=True, slots=True)
+class WriterSchema:
+    """A schema as registered: its registry id and its parsed JSON form."""
+
+    id: int
+    schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    """One decoded record of a table topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    op: Op
+    position: bytes
+    """Sort key of the source position (``positions.sort_key``)."""
+    key: Mapping[str, Any] | None
+    value: Mapping[str, Any] | None
+    key_schema: WriterSchema | None = None
+    value_schema: WriterSchema | None = None
+
+    @property
+    def is_truncate(self) -> bool:
+        return self.op is Op.TRUNCATE
+
+
+@dataclass(frozen=True, slots=True)
+class BadRecord:
+    """A record that could not be decoded or applied, bound for the dead-letter table."""
+
+    topic: str
+    partition: int
+    offset: int
+    error: str
+    key: bytes | None = None
+    value: bytes | None = None
+
+
+Received = ChangeRecord | BadRecord
+"""What the consumer hands the applier, in log order."""

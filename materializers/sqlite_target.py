@@ -1,0 +1,144 @@
+"""A view in a SQLite file: WAL mode, one ``BEGIN IMMEDIATE`` transaction per batch.
+
+Changes are applied row by row with ``executemany`` over prepared statements that carry the
+per-key guard themselves (numbered parameters, so the key and position are bound once):
+
+- delete: remember the key's delete position unless the row holds a newer one, then delete
+  the row if it is not newer than the delete;
+- upsert: insert unless the key was deleted at a newer position; on conflict update only if
+  the stored row is not newer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from strangler.materializers.columns import Dialect
+from strangler.materializers.config import SqliteSync
+from strangler.materializers.errors import TargetError
+from strangler.materializers.identifiers import column_list, quote
+from strangler.materializers.records import BadRecord
+from strangler.materializers.statements import DELETED_SUFFIX, Sql
+from strangler.materializers.tables import POSITION_COLUMN, Evolution, TableSpec
+from strangler.materializers.target import Partition, StagedRow, TableState
+
+
+def _key_match(spec: TableSpec, table: str) -> str:
+    """``"t"."k1" = ?1 AND "t"."k2" = ?2``."""
+    return " AND ".join(f"{table}.{quote(c.name)} = ?{i}" for i, c in enumerate(spec.key, start=1))
+
+
+def delete_statements(spec: TableSpec) -> tuple[str, str]:
+    """(remember the delete, delete the row); parameters: key values, then the position."""
+    n, table, deleted = len(spec.key), quote(spec.name), quote(spec.name + DELETED_SUFFIX)
+    pos, p = quote(POSITION_COLUMN), f"?{len(spec.key) + 1}"
+    keys = column_list(c.name for c in spec.key)
+    remember = (
+        f"INSERT INTO {deleted} ({keys}, {pos}) "
+        f"SELECT {', '.join(f'?{i}' for i in range(1, n + 2))} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {_key_match(spec, table)} "
+        f"AND {table}.{pos} > {p}) "
+        f"ON CONFLICT ({keys}) DO UPDATE SET {pos} = excluded.{pos} "
+        f"WHERE excluded.{pos} > {deleted}.{pos}"
+    )
+    delete = f"DELETE FROM {table} WHERE {_key_match(spec, table)} AND {table}.{pos} <= {p}"
+    return remember, delete
+
+
+def upsert_statement(spec: TableSpec) -> str:
+    """Guarded upsert; parameters: key values, value values, then the position."""
+    table, deleted = quote(spec.name), quote(spec.name + DELETED_SUFFIX)
+    pos = quote(POSITION_COLUMN)
+    names = [c.name for c in spec.columns]
+    p = f"?{len(names) + 1}"
+    sets = [f"{quote(n)} = excluded.{quote(n)}" for n in names[len(spec.key) :]]
+    return (
+        f"INSERT INTO {table} ({column_list(names)}, {pos}) "
+        f"SELECT {', '.join(f'?{i}' for i in range(1, len(names) + 2))} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {deleted} WHERE {_key_match(spec, deleted)} "
+        f"AND {deleted}.{pos} > {p}) "
+        f"ON CONFLICT ({column_list(c.name for c in spec.key)}) DO UPDATE SET "
+        f"{', '.join([*sets, f'{pos} = excluded.{pos}'])} WHERE {table}.{pos} <= excluded.{pos}"
+    )
+
+
+class SqliteTarget:
+    """A view database in one SQLite file (see the module docstring)."""
+
+    dialect = Dialect.SQLITE
+
+    def __init__(self, path: Path, synchronous: SqliteSync = SqliteSync.FULL) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.sql = Sql(Dialect.SQLITE)
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(f"PRAGMA synchronous={synchronous.value.upper()}")
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        for statement in self.sql.bookkeeping():
+            self.conn.execute(statement)
+
+    def begin(self) -> None:
+        self._run("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self._run("COMMIT")
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _run(self, statement: str) -> None:
+        try:
+            self.conn.execute(statement)
+        except sqlite3.OperationalError as exc:
+            raise TargetError(f"SQLite {statement} failed: {exc}") from exc
+
+    def load_offsets(self, view: str) -> dict[Partition, int]:
+        rows = self.conn.execute(self.sql.select_offsets(), [view]).fetchall()
+        return {(topic, partition): offset for topic, partition, offset in rows}
+
+    def load_tables(self, view: str) -> dict[str, TableState]:
+        rows = self.conn.execute(self.sql.select_tables(), [view]).fetchall()
+        return {t: TableState(TableSpec.from_json(json.loads(s)), m) for t, s, m in rows}
+
+    def save_table(self, view: str, topic: str, state: TableState) -> None:
+        spec = json.dumps(state.spec.to_json())
+        self.conn.execute(self.sql.upsert_table(), [view, topic, spec, state.truncated_at])
+
+    def create_table(self, spec: TableSpec) -> None:
+        for statement in self.sql.create_table(spec):
+            self.conn.execute(statement)
+
+    def alter_table(self, evolution: Evolution) -> None:
+        # SQLite's columns take any value; a widened type needs no change
+        for statement in self.sql.add_columns(evolution.spec, evolution.added):
+            self.conn.execute(statement)
+
+    def truncate(self, spec: TableSpec, position: bytes) -> None:
+        for statement in self.sql.truncate(spec):
+            self.conn.execute(statement, [position])
+
+    def apply(self, spec: TableSpec, rows: Sequence[StagedRow]) -> None:
+        nkey = len(spec.key)
+        deletes = [(*r.values[:nkey], r.position) for r in rows if r.delete]
+        upserts = [(*r.values, r.position) for r in rows if not r.delete]
+        if deletes:
+            remember, delete = delete_statements(spec)
+            self.conn.executemany(remember, deletes)
+            self.conn.executemany(delete, deletes)
+        if upserts:
+            self.conn.executemany(upsert_statement(spec), upserts)
+
+    def save_offsets(self, view: str, offsets: Mapping[Partition, int]) -> None:
+        rows = [(view, topic, part, offset) for (topic, part), offset in offsets.items()]
+        self.conn.executemany(self.sql.upsert_offset(), rows)
+
+    def dead_letter(self, view: str, records: Sequence[BadRecord]) -> None:
+        rows = [(view, r.topic, r.partition, r.offset, r.error, r.key, r.value) for r in records]
+        self.conn.executemany(self.sql.insert_dead_letter(), rows)

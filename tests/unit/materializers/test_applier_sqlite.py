@@ -1,0 +1,110 @@
+"""The applier against a real SQLite file: upserts, deletes, guard, truncate, offsets."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from strangler.materializers.applier import Applier
+from strangler.materializers.config import ViewConfig
+from strangler.materializers.sqlite_target import SqliteTarget
+from strangler.materializers.tables import POSITION_COLUMN
+from tests.unit.materializers.changelog import TOPIC, Event, normalise, records, replay
+
+pytestmark = pytest.mark.unit
+
+
+def view_config(path: Path, **topic: object) -> ViewConfig:
+    return ViewConfig.model_validate(
+        {
+            "name": "v",
+            "target": {"sqlite": {"path": str(path)}},
+            "topics": [{"topic": TOPIC, "table": "items", **topic}],
+        }
+    )
+
+
+def table(path: Path, name: str = "items") -> tuple[list[str], dict[int, tuple[object, ...]]]:
+    conn = sqlite3.connect(path)
+    cur = conn.execute(f'SELECT * FROM "{name}" ORDER BY 1')
+    names = [d[0] for d in cur.description]
+    keep = [i for i, n in enumerate(names) if n != POSITION_COLUMN][1:]
+    rows = {r[0]: tuple(r[i] for i in keep) for r in cur.fetchall()}
+    conn.close()
+    return [names[i] for i in keep], rows
+
+
+def test_upserts_deletes_and_offsets(tmp_path: Path) -> None:
+    db = tmp_path / "view.db"
+    events = [
+        Event(1, {"name": "a", "amount": 1}),
+        Event(2, {"name": "b", "amount": 2}),
+        Event(1, {"name": "a2", "amount": 3}),
+        Event(2),
+        Event(3, {"name": "c"}),
+    ]
+    applier = Applier(view_config(db), SqliteTarget(db))
+    applier.apply(records(events, range(10, 15)))
+    columns, rows = table(db)
+    assert columns == ["name", "amount"]
+    assert rows == normalise(replay(events), columns)
+    assert applier.stored_offsets() == {(TOPIC, 0): 5}
+
+
+def test_older_position_never_wins(tmp_path: Path) -> None:
+    db = tmp_path / "view.db"
+    applier = Applier(view_config(db), SqliteTarget(db))
+    newer = records([Event(1, {"name": "new"}), Event(2)], [20, 20])
+    older = records([Event(1, {"name": "old"}), Event(2, {"name": "zombie"})], [10, 10])
+    applier.apply(newer)
+    applier.apply(older)
+    assert table(db)[1] == {1: ("new", None)}
+
+
+def test_same_transaction_changes_apply_in_log_order(tmp_path: Path) -> None:
+    db = tmp_path / "view.db"
+    applier = Applier(view_config(db), SqliteTarget(db))
+    applier.apply(records([Event(1, {"name": "x"}), Event(1), Event(1, {"name": "y"})], [5] * 3))
+    assert table(db)[1] == {1: ("y", None)}
+
+
+def test_truncate_clears_rows_before_it_only(tmp_path: Path) -> None:
+    db = tmp_path / "view.db"
+    applier = Applier(view_config(db), SqliteTarget(db))
+    events = [Event(1, {"name": "a"}), Event(None), Event(2, {"name": "b"})]
+    applier.apply(records(events[:1], [1]))
+    applier.apply(records(events[1:], [2, 3]))
+    assert table(db)[1] == {2: ("b", None)}
+
+
+def test_schema_change_adds_a_column(tmp_path: Path) -> None:
+    db = tmp_path / "view.db"
+    applier = Applier(view_config(db), SqliteTarget(db))
+    events = [Event(1, {"name": "a"}), Event(2, {"name": "b", "note": "n"}, version=2)]
+    applier.apply(records(events, [1, 2]))
+    columns, rows = table(db)
+    assert columns == ["name", "amount", "note"]
+    assert rows == {1: ("a", None, None), 2: ("b", None, "n")}
+
+
+def test_filter_deletes_rows_that_stop_matching(tmp_path: Path) -> None:
+    db = tmp_path / "view.db"
+    config = view_config(db, filter={"all": [{"column": "amount", "op": "gt", "value": 10}]})
+    applier = Applier(config, SqliteTarget(db))
+    applier.apply(records([Event(1, {"amount": 50}), Event(2, {"amount": 60})], [1, 2]))
+    applier.apply(records([Event(1, {"amount": 5})], [3]))
+    assert table(db)[1] == {2: (None, 60)}
+
+
+def test_projection_and_rename_with_awkward_names(tmp_path: Path) -> None:
+    db = tmp_path / "view.db"
+    config = view_config(db, columns=["name"], rename={"name": 'Naïve "Name"', "id": "select"})
+    config = config.model_copy(
+        update={"topics": [config.topics[0].model_copy(update={"table": "Order Ünits"})]}
+    )
+    Applier(config, SqliteTarget(db)).apply(records([Event(7, {"name": "x", "amount": 1})], [1]))
+    conn = sqlite3.connect(db)
+    cur = conn.execute('SELECT "select", "Naïve ""Name""" FROM "Order Ünits"')
+    assert cur.fetchall() == [(7, "x")]
