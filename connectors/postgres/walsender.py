@@ -140,8 +140,9 @@ class ReplicationStream:
         return message
 
     def confirm(self, flushed: Lsn) -> None:
-        """Tell the server everything before ``flushed`` is safe; it may then recycle that WAL."""
-        self.confirmed = flushed
+        """Tell the server everything before ``flushed`` is safe; it may then recycle that WAL.
+        A position older than one already confirmed is ignored: confirmation never goes back."""
+        self.confirmed = max(self.confirmed, flushed)
         self.send_status()
 
     def send_status(self, *, reply: bool = False) -> None:
