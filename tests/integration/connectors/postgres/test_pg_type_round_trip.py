@@ -29,7 +29,7 @@ from strangler.connectors.postgres.pgtext import SESSION_SETTINGS
 from strangler.connectors.postgres.rows import RowDecoder, table_schema
 from strangler.connectors.postgres.snapshot import SnapshotReader
 from strangler.connectors.postgres.transactions import Transaction, TransactionAssembler
-from strangler.connectors.postgres.types import TypeInfo
+from strangler.connectors.postgres.types import SCALARS, TypeInfo
 from strangler.core.events import TableId
 from strangler.core.schema import TableSchema, value_record, value_schema
 
@@ -97,6 +97,7 @@ CASES = [
     Case("char(5)", "'ab'"),
     Case('"char"', "'x'"),
     Case("name", "'a_name'"),
+    Case("oid", "4294967295"),
     Case("bytea", "'\\x00ff00'::bytea"),
     Case("bytea", "''::bytea"),
     Case("date", "'2024-02-29'"),
@@ -246,6 +247,16 @@ def _snapshot_rows(dsn: str) -> list[dict[str, Any]]:
         with psycopg.connect(dsn) as conn, SnapshotReader(conn, row[0], Lsn(0)) as reader:
             relation = reader.describe(TableId("public", "every_type"))
             return [dict(e.after or {}) for chunk in reader.read(relation) for e in chunk]
+
+
+def test_every_entry_of_the_type_table_has_a_case(pg_database: str) -> None:
+    _setup(pg_database)
+    with psycopg.connect(pg_database) as conn:
+        rows = conn.execute(
+            "SELECT atttypid FROM pg_attribute WHERE attrelid = 'every_type'::regclass "
+            "AND attnum > 0"
+        ).fetchall()
+    assert set(SCALARS) - {int(row[0]) for row in rows} == set()
 
 
 def test_numeric_nan_in_constrained_numeric_is_a_clear_error(

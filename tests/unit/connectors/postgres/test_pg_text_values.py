@@ -141,3 +141,27 @@ def _array_literal(items: list[str | None]) -> str:
 )
 def test_array_round_trip_against_array_out_quoting(items: list[str | None]) -> None:
     assert parse_array(_array_literal(items)) == items
+
+
+def _pg_time(value: time) -> str:
+    """time_out with DateStyle ISO: fraction only when non-zero, trailing zeros dropped."""
+    text = value.strftime("%H:%M:%S")
+    return f"{text}.{value.microsecond:06d}".rstrip("0") if value.microsecond else text
+
+
+@given(st.dates())
+def test_date_round_trip(value: date) -> None:
+    assert pgtext.parse_date(f"{value.year:04d}-{value.month:02d}-{value.day:02d}") == value
+
+
+@given(st.datetimes(), st.integers(min_value=-15 * 60, max_value=15 * 60))
+def test_timestamptz_round_trip(value: datetime, offset_minutes: int) -> None:
+    zone = timezone(timedelta(minutes=offset_minutes))
+    local = value.replace(tzinfo=UTC).astimezone(zone) if 1 < value.year < 9999 else value
+    if local.year in (1, 9999):
+        return  # the offset could carry the UTC value out of Python's range
+    sign = "-" if offset_minutes < 0 else "+"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    head = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {_pg_time(local.time())}"
+    text = f"{head}{sign}{hours:02d}" + (f":{minutes:02d}" if minutes else "")
+    assert pgtext.parse_timestamp(text) == value.replace(tzinfo=UTC)
