@@ -1,0 +1,76 @@
+"""Table topics: their names, and creating them compacted (or checking that they are)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from strangler.core.errors import ConfigError, ServiceUnavailable
+from strangler.core.events import TableId
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
+
+_LEGAL = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def table_topic(prefix: str, table: TableId) -> str:
+    """``<prefix>.<schema>.<table>``; characters Kafka forbids become ``_``."""
+    name = _LEGAL.sub("_", f"{prefix}.{table.schema}.{table.name}")
+    if len(name) > 249:
+        raise ConfigError(
+            f"topic name for {table} is longer than Kafka's 249 characters",
+            fix="use a shorter topic prefix",
+        )
+    return name
+
+
+def ensure_compacted_topics(
+    admin: AdminClient,
+    names: Iterable[str],
+    partitions: int,
+    replication_factor: int,
+    timeout: float = 30.0,
+) -> list[str]:
+    """Create the missing topics with cleanup.policy=compact; verify the existing ones.
+
+    Returns the names created. An existing topic that is not compacted is an error: a table
+    topic with deletion by time would lose rows of tables that did not change for a while.
+    """
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import ConfigResource, NewTopic, ResourceType
+
+    wanted = sorted(set(names))
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as exc:
+        raise ServiceUnavailable(
+            f"Kafka did not answer: {exc}",
+            fix="check kafka.bootstrap_servers and that the broker runs",
+        ) from exc
+    missing = [n for n in wanted if n not in existing]
+    if missing:
+        futures = admin.create_topics(
+            [
+                NewTopic(n, partitions, replication_factor, config={"cleanup.policy": "compact"})
+                for n in missing
+            ]
+        )
+        for name, future in futures.items():
+            try:
+                future.result(timeout)
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise ServiceUnavailable(f"could not create topic {name}: {exc}") from exc
+    present = [n for n in wanted if n in existing]
+    resources = [ConfigResource(ResourceType.TOPIC, n) for n in present]
+    for resource, future in admin.describe_configs(resources).items() if resources else ():
+        policy = future.result(timeout)["cleanup.policy"].value or ""
+        if "compact" not in policy.split(","):
+            raise ConfigError(
+                f"topic {resource.name} exists with cleanup.policy={policy}, not compact",
+                fix=f"set it: kafka-configs --alter --entity-type topics --entity-name "
+                f"{resource.name} --add-config cleanup.policy=compact (or use another prefix)",
+            )
+    return missing
