@@ -9,7 +9,7 @@ replaces the old entry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from strangler.connectors.postgres.errors import UnknownRelation
 from strangler.connectors.postgres.messages import DataType, Oid, Relation
@@ -21,8 +21,12 @@ class RelationCache:
     relations: dict[Oid, Relation] = field(default_factory=dict)
     types: dict[Oid, DataType] = field(default_factory=dict)
 
-    def add_relation(self, relation: Relation) -> None:
+    def add_relation(self, relation: Relation) -> bool:
+        """Remember ``relation``; True if it is new or differs from what was known (a schema
+        change, or a rename), False for the same definition sent again (a new session)."""
+        previous = self.relations.get(relation.oid)
         self.relations[relation.oid] = relation
+        return previous is None or _without_xid(previous) != _without_xid(relation)
 
     def add_type(self, data_type: DataType) -> None:
         self.types[data_type.oid] = data_type
@@ -32,6 +36,11 @@ class RelationCache:
             return self.relations[oid]
         except KeyError:
             raise UnknownRelation(oid) from None
+
+
+def _without_xid(relation: Relation) -> Relation:
+    """The same definition sent inside and outside a streamed transaction differs only in xid."""
+    return replace(relation, xid=None) if relation.xid is not None else relation
 
 
 def table_id(relation: Relation) -> TableId:
