@@ -7,6 +7,7 @@ from typing import Any
 
 import fastavro
 import pytest
+
 from strangler.core import avro
 from strangler.core.events import TableId
 from strangler.core.schema import (
