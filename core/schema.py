@@ -24,6 +24,14 @@ class SchemaError(StranglerError):
     """A table cannot be described as Avro records (no such key column, a NULL key value)."""
 
 
+class NotData:
+    """Base of markers a source puts where it has no value (PostgreSQL's unchanged TOAST).
+
+    Such a marker must never be published as if it were data: ``value_record`` and
+    ``key_record`` refuse rows that still hold one, naming the columns.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     name: str
@@ -76,15 +84,28 @@ def key_schema(table: TableSchema, namespace: str) -> dict[str, Any]:
 
 def value_record(table: TableSchema, row: Row) -> dict[str, Any]:
     """``row`` (column name → value) renamed to the value record's field names."""
+    _refuse_markers(table, row)
     return {table.field_names[c.name]: row.get(c.name) for c in table.columns}
 
 
 def key_record(table: TableSchema, key: Row) -> dict[str, Any]:
     """``key`` renamed to the key record's field names; a NULL key value is an error."""
+    _refuse_markers(table, key)
     nulls = [name for name in table.key if key.get(name) is None]
     if nulls:
         raise SchemaError(f"{table.table}: key columns {nulls} are NULL; a key cannot be NULL")
     return {table.field_names[name]: key[name] for name in table.key}
+
+
+def _refuse_markers(table: TableSchema, row: Row) -> None:
+    missing = [name for name, value in row.items() if isinstance(value, NotData)]
+    if missing:
+        raise SchemaError(
+            f"{table.table}: columns {missing} have no value in this change "
+            f"({row[missing[0]]!r}), and a placeholder must not be published as data",
+            fix="fill them from the previous row image, or (PostgreSQL) set "
+            "REPLICA IDENTITY FULL on the table",
+        )
 
 
 def _field(table: TableSchema, column: Column, is_nullable: bool) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from enum import Enum, StrEnum
 from typing import Final, Literal, NewType
 
 from strangler.connectors.postgres.lsn import Lsn
+from strangler.core.schema import NotData
 
 PgTimestamp = NewType("PgTimestamp", int)
 """Microseconds since 2000-01-01 00:00:00 UTC, PostgreSQL's internal timestamp epoch."""
@@ -20,11 +21,12 @@ PgTimestamp = NewType("PgTimestamp", int)
 Oid = NewType("Oid", int)
 
 
-class Unchanged(Enum):
+class Unchanged(NotData, Enum):
     """The value of a TOASTed column an UPDATE did not touch: PostgreSQL did not send it.
 
     pgoutput marks such a column with kind ``'u'`` and no data. It is *not* a value: whoever
-    builds a row must take the column from elsewhere (a previous image) or leave it out.
+    builds a row must take the column from elsewhere (a previous image) or leave it out;
+    ``strangler.core.schema`` refuses to encode it (it is a ``NotData``).
     """
 
     TOAST = "u"

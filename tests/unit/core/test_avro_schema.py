@@ -12,6 +12,7 @@ from strangler.core import avro
 from strangler.core.events import TableId
 from strangler.core.schema import (
     Column,
+    NotData,
     SchemaError,
     TableSchema,
     key_record,
@@ -97,3 +98,18 @@ def test_unknown_key_column_rejected() -> None:
 def test_null_key_value_rejected() -> None:
     with pytest.raises(SchemaError):
         key_record(TABLE, {"id": None})
+
+
+class _Missing(NotData):
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+def test_placeholders_are_never_encoded() -> None:
+    row = {"id": 7, "Order Date": None, "order-date": _Missing(), "total": Decimal("1.00")}
+    with pytest.raises(SchemaError) as info:
+        value_record(TABLE, row)
+    assert "order-date" in str(info.value) and "MISSING" in str(info.value)
+    assert info.value.fix is not None
+    with pytest.raises(SchemaError):
+        key_record(TABLE, {"id": _Missing()})

@@ -18,6 +18,7 @@ from strangler.connectors.postgres.rows import RowDecoder, table_schema
 from strangler.connectors.postgres.types import BUILTIN_ARRAYS, SCALARS, TypeInfo, resolve
 from strangler.core import avro
 from strangler.core.events import TableId
+from strangler.core.schema import SchemaError, value_record
 
 pytestmark = pytest.mark.unit
 
@@ -134,3 +135,10 @@ def test_table_schema() -> None:
         ("doc", True, "text"),
         ("mood", True, "mood"),
     ]
+
+
+def test_unchanged_toast_cannot_reach_avro() -> None:
+    row = RowDecoder(CATALOG)(RELATION, TupleData((UID, "1.00", UNCHANGED_TOAST, None)))
+    with pytest.raises(SchemaError) as info:
+        value_record(table_schema(RELATION, CATALOG), row)
+    assert "doc" in str(info.value) and "UNCHANGED_TOAST" in str(info.value)
