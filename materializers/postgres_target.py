@@ -1,0 +1,181 @@
+"""A view in a PostgreSQL schema: each batch is COPYed into a temporary staging table, then
+applied with three set-based statements carrying the per-key guard, in one transaction.
+
+1. remember deletes: upsert the key's delete position into ``T__strangler_deleted``, unless
+   the row holds a newer position;
+2. delete the rows that are not newer than their delete;
+3. upsert the rows, unless the key was deleted at a newer position; on conflict update only
+   if the stored row is not newer.
+
+Several processes of one consumer group may share a view: offsets are per partition, and the
+``_strangler_tables`` rows (shapes, truncate marks) are read ``FOR SHARE`` so a truncate or a
+schema change of one process serialises with the batches of the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+import psycopg
+
+from strangler.materializers.columns import Dialect, sql_type
+from strangler.materializers.errors import TargetError
+from strangler.materializers.identifiers import column_list, quote
+from strangler.materializers.records import BadRecord
+from strangler.materializers.statements import DELETE_FLAG, DELETED_SUFFIX, Sql
+from strangler.materializers.tables import POSITION_COLUMN, Evolution, TableSpec
+from strangler.materializers.target import Partition, StagedRow, TableState
+
+STAGE = quote("_strangler_stage")
+_POS = quote(POSITION_COLUMN)
+_DEL = quote(DELETE_FLAG)
+
+
+def _same_key(spec: TableSpec, left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{quote(c.name)} = {right}.{quote(c.name)}" for c in spec.key)
+
+
+class PostgresStatements:
+    """The set-based apply statements for one table (see the module docstring)."""
+
+    def __init__(self, sql: Sql, spec: TableSpec) -> None:
+        self.sql, self.spec = sql, spec
+        self.table = sql.name(spec.name)
+        self.deleted = sql.name(spec.name + DELETED_SUFFIX)
+        self.keys = column_list(c.name for c in spec.key)
+
+    def create_stage(self) -> str:
+        cols = [self.sql.column_def(c) for c in self.spec.columns]
+        return (
+            f"CREATE TEMP TABLE {STAGE} ({_DEL} boolean NOT NULL, {_POS} bytea NOT NULL, "
+            f"{', '.join(cols)}) ON COMMIT DROP"
+        )
+
+    def copy_stage(self) -> str:
+        names = [DELETE_FLAG, POSITION_COLUMN, *(c.name for c in self.spec.columns)]
+        return f"COPY {STAGE} ({column_list(names)}) FROM STDIN"
+
+    def remember_deletes(self) -> str:
+        keys = ", ".join(f"s.{quote(c.name)}" for c in self.spec.key)
+        return (
+            f"INSERT INTO {self.deleted} AS d ({self.keys}, {_POS}) "
+            f"SELECT {keys}, s.{_POS} FROM {STAGE} s WHERE s.{_DEL} AND NOT EXISTS "
+            f"(SELECT 1 FROM {self.table} r WHERE {_same_key(self.spec, 'r', 's')} "
+            f"AND r.{_POS} > s.{_POS}) "
+            f"ON CONFLICT ({self.keys}) DO UPDATE SET {_POS} = excluded.{_POS} "
+            f"WHERE d.{_POS} < excluded.{_POS}"
+        )
+
+    def delete_rows(self) -> str:
+        return (
+            f"DELETE FROM {self.table} AS r USING {STAGE} s WHERE s.{_DEL} "
+            f"AND {_same_key(self.spec, 'r', 's')} AND r.{_POS} <= s.{_POS}"
+        )
+
+    def upsert_rows(self) -> str:
+        names = [c.name for c in self.spec.columns]
+        sets = [f"{quote(c.name)} = excluded.{quote(c.name)}" for c in self.spec.values]
+        return (
+            f"INSERT INTO {self.table} AS r ({column_list(names)}, {_POS}) "
+            f"SELECT {', '.join(f's.{quote(n)}' for n in names)}, s.{_POS} FROM {STAGE} s "
+            f"WHERE NOT s.{_DEL} AND NOT EXISTS (SELECT 1 FROM {self.deleted} d "
+            f"WHERE {_same_key(self.spec, 'd', 's')} AND d.{_POS} > s.{_POS}) "
+            f"ON CONFLICT ({self.keys}) DO UPDATE SET "
+            f"{', '.join([*sets, f'{_POS} = excluded.{_POS}'])} WHERE r.{_POS} <= excluded.{_POS}"
+        )
+
+
+class PostgresTarget:
+    """A view database in one PostgreSQL schema (see the module docstring)."""
+
+    dialect = Dialect.POSTGRES
+
+    def __init__(self, dsn: str, schema: str = "public") -> None:
+        self.sql = Sql(Dialect.POSTGRES, schema, "%s")
+        try:
+            self.conn = psycopg.connect(dsn, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise TargetError(f"cannot connect to the view database: {exc}") from exc
+        self._execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        for statement in self.sql.bookkeeping():
+            self._execute(statement)
+
+    def _execute(self, statement: str, params: Sequence[object] | None = None) -> None:
+        # statements are built here from quoted identifiers, never from values; psycopg's
+        # typing wants a LiteralString for str queries, and takes bytes as they are
+        self.conn.execute(statement.encode(), params)
+
+    def begin(self) -> None:
+        self._execute("BEGIN")
+
+    def commit(self) -> None:
+        try:
+            self._execute("COMMIT")
+        except psycopg.OperationalError as exc:
+            raise TargetError(f"commit failed: {exc}") from exc
+
+    def rollback(self) -> None:
+        if not self.conn.closed:
+            self._execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def load_offsets(self, view: str) -> dict[Partition, int]:
+        rows = self.conn.execute(self.sql.select_offsets().encode(), [view]).fetchall()
+        return {(topic, partition): offset for topic, partition, offset in rows}
+
+    def load_tables(self, view: str) -> dict[str, TableState]:
+        query = self.sql.select_tables() + " FOR SHARE"
+        rows = self.conn.execute(query.encode(), [view]).fetchall()
+        return {t: TableState(TableSpec.from_json(json.loads(s)), m) for t, s, m in rows}
+
+    def save_table(self, view: str, topic: str, state: TableState) -> None:
+        spec = json.dumps(state.spec.to_json())
+        self._execute(self.sql.upsert_table(), [view, topic, spec, state.truncated_at])
+
+    def create_table(self, spec: TableSpec) -> None:
+        for statement in self.sql.create_table(spec):
+            self._execute(statement)
+
+    def alter_table(self, evolution: Evolution) -> None:
+        for statement in self.sql.add_columns(evolution.spec, evolution.added):
+            self._execute(statement)
+        table = self.sql.name(evolution.spec.name)
+        for col in evolution.widened:
+            new_type = sql_type(col.avro_type).postgres
+            self._execute(f"ALTER TABLE {table} ALTER COLUMN {quote(col.name)} TYPE {new_type}")
+
+    def truncate(self, spec: TableSpec, position: bytes) -> None:
+        for statement in self.sql.truncate(spec):
+            self._execute(statement, [position])
+
+    def apply(self, spec: TableSpec, rows: Sequence[StagedRow]) -> None:
+        if not rows:
+            return
+        statements = PostgresStatements(self.sql, spec)
+        self._execute(statements.create_stage())
+        pad = (None,) * len(spec.values)  # a delete carries only its key
+        width = len(spec.columns)
+        with self.conn.cursor() as cur, cur.copy(statements.copy_stage().encode()) as copy:
+            for row in rows:
+                values = row.values if len(row.values) == width else row.values + pad
+                copy.write_row((row.delete, row.position, *values))
+        for statement in (
+            statements.remember_deletes(),
+            statements.delete_rows(),
+            statements.upsert_rows(),
+        ):
+            self._execute(statement)
+        self._execute(f"DROP TABLE {STAGE}")
+
+    def save_offsets(self, view: str, offsets: Mapping[Partition, int]) -> None:
+        rows = [(view, topic, part, offset) for (topic, part), offset in offsets.items()]
+        with self.conn.cursor() as cur:
+            cur.executemany(self.sql.upsert_offset().encode(), rows)
+
+    def dead_letter(self, view: str, records: Sequence[BadRecord]) -> None:
+        rows = [(view, r.topic, r.partition, r.offset, r.error, r.key, r.value) for r in records]
+        with self.conn.cursor() as cur:
+            cur.executemany(self.sql.insert_dead_letter().encode(), rows)
