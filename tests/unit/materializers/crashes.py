@@ -15,7 +15,7 @@ from strangler.materializers.columns import Dialect
 from strangler.materializers.config import ViewConfig
 from strangler.materializers.records import BadRecord
 from strangler.materializers.tables import Evolution, TableSpec
-from strangler.materializers.target import Partition, StagedRow, Target, TableState
+from strangler.materializers.target import Partition, StagedRow, TableState, Target
 from tests.unit.materializers.changelog import TOPIC, Event, records
 
 
