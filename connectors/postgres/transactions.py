@@ -19,6 +19,7 @@ data: whoever publishes the row must resolve or reject it (``unchanged_columns``
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,8 @@ from strangler.connectors.postgres.messages import (
     TupleData,
     Update,
 )
+from strangler.connectors.postgres.pgoutput import decode_message
+from strangler.connectors.postgres.pgoutput_encoder import encode_message
 from strangler.connectors.postgres.pgtime import to_unix_us
 from strangler.connectors.postgres.relations import RelationCache, table_id
 from strangler.connectors.postgres.spill import SpillBuffer
@@ -95,6 +98,35 @@ class _Pending:
     subxid: int | None = None
 
 
+class _SpillCodec:
+    """Writes a change to disk compactly: its pgoutput bytes plus indexes into the (few)
+    relation definitions of the transaction, which stay in memory. Much faster to read back
+    than pickled dataclasses, and the Relation is not repeated with every change."""
+
+    def __init__(self) -> None:
+        self._relations: list[Relation] = []
+        self._index: dict[int, int] = {}  # id(Relation) -> position; the list keeps them alive
+
+    def dump(self, pending: _Pending) -> bytes:
+        change = pending.change
+        indexes = tuple(self._index_of(r) for r in pending.relations)
+        record = (encode_message(change), change.xid is not None, indexes, pending.subxid)
+        return pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def load(self, data: bytes) -> _Pending:
+        encoded, in_stream, indexes, subxid = pickle.loads(data)
+        change = decode_message(encoded, in_stream=in_stream)
+        relations = tuple(self._relations[i] for i in indexes)
+        return _Pending(change, relations, subxid)  # type: ignore[arg-type]
+
+    def _index_of(self, relation: Relation) -> int:
+        index = self._index.get(id(relation))
+        if index is None:
+            index = self._index[id(relation)] = len(self._relations)
+            self._relations.append(relation)
+        return index
+
+
 @dataclass(slots=True)
 class _Open:
     xid: int
@@ -138,7 +170,8 @@ class TransactionAssembler:
     # ---- transaction boundaries -----------------------------------------------------------
 
     def _open(self, xid: int) -> _Open:
-        return _Open(xid, SpillBuffer(self._max_in_memory))
+        codec = _SpillCodec()
+        return _Open(xid, SpillBuffer(self._max_in_memory, codec.dump, codec.load))
 
     def _begin(self, message: Begin) -> None:
         self._current = self._open(message.xid)
