@@ -116,8 +116,10 @@ class _SpillCodec:
     def load(self, data: bytes) -> _Pending:
         encoded, in_stream, indexes, subxid = pickle.loads(data)
         change = decode_message(encoded, in_stream=in_stream)
+        if not isinstance(change, Insert | Update | Delete | Truncate):
+            raise DecodeError(type(change).__name__, 0, "spilled record is not a row change")
         relations = tuple(self._relations[i] for i in indexes)
-        return _Pending(change, relations, subxid)  # type: ignore[arg-type]
+        return _Pending(change, relations, subxid)
 
     def _index_of(self, relation: Relation) -> int:
         index = self._index.get(id(relation))
