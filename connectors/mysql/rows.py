@@ -1,0 +1,75 @@
+"""A table version's codec: its ``TableSchema`` and the converters of its columns, in order.
+
+The same ``TableCodec`` shape serves the snapshot (columns from ``information_schema``) and the
+stream (columns from the TABLE_MAP event that precedes every row event), so one table yields one
+Avro schema whichever path read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from strangler.connectors.mysql.errors import ValueConversionError
+from strangler.connectors.mysql.types import ZERO_DATE_TYPES, ColumnType, SourceColumn, resolve
+from strangler.core.events import TableId
+from strangler.core.schema import Column, TableSchema
+
+
+@dataclass(frozen=True, slots=True)
+class TableCodec:
+    """One version of a table: its schema, and how to turn its raw rows into row dicts."""
+
+    schema: TableSchema
+    columns: tuple[SourceColumn, ...]
+    types: tuple[ColumnType, ...]
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return self.schema.key
+
+    def from_binlog(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """A row as python-mysql-replication decoded it (column name → value)."""
+        return {
+            c.name: _convert(c, t.from_binlog, raw.get(c.name))
+            for c, t in zip(self.columns, self.types, strict=True)
+        }
+
+    def from_text(self, values: Sequence[Any]) -> dict[str, Any]:
+        """A row of a SELECT of every column in order (text, or bytes for binary columns)."""
+        return {
+            c.name: _convert(c, t.from_text, v)
+            for c, t, v in zip(self.columns, self.types, values, strict=True)
+        }
+
+    def key_of(self, row: Mapping[str, Any]) -> dict[str, Any] | None:
+        return {name: row[name] for name in self.key} if self.key else None
+
+
+def _convert(column: SourceColumn, convert: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return convert(value)
+    except ValueConversionError:
+        raise
+    except (ValueError, TypeError, ArithmeticError, UnicodeError) as exc:
+        raise ValueConversionError(column.name, column.describe(), value, str(exc)) from exc
+
+
+def table_codec(table: TableId, columns: Sequence[SourceColumn], key: Sequence[str]) -> TableCodec:
+    """The codec of ``table`` with ``columns`` (in order) and primary ``key`` (in key order)."""
+    types = tuple(resolve(c) for c in columns)
+    schema_columns = tuple(
+        Column(c.name, t.avro_type, _nullable(c, key), t.sql_type)
+        for c, t in zip(columns, types, strict=True)
+    )
+    return TableCodec(TableSchema(table, schema_columns, tuple(key)), tuple(columns), types)
+
+
+def _nullable(column: SourceColumn, key: Sequence[str]) -> bool:
+    if column.name in key:
+        return False
+    # zero dates are published as NULL, so a NOT NULL date column may still carry NULL
+    return column.nullable or column.data_type in ZERO_DATE_TYPES
