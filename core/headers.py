@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from strangler.core.events import ChangeEvent
 
 OP = "op"
@@ -19,6 +21,7 @@ COMMIT_TS_US = "commit_ts_us"
 GTID = "gtid"
 
 Headers = list[tuple[str, bytes]]
+ReceivedHeaders = Sequence[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None
 
 
 def event_headers(event: ChangeEvent, position_kind: str, gtid: str | None = None) -> Headers:
@@ -37,9 +40,10 @@ def event_headers(event: ChangeEvent, position_kind: str, gtid: str | None = Non
     return headers
 
 
-def header_value(headers: Headers | None, name: str) -> str | None:
-    """The text of the first header called ``name``, None if absent."""
-    for key, value in headers or ():
+def header_value(headers: ReceivedHeaders, name: str) -> str | None:
+    """The text of the first header called ``name`` of a consumed record, None if absent."""
+    items = headers.items() if isinstance(headers, dict) else headers or ()
+    for key, value in items:
         if key == name:
-            return value.decode() if value is not None else None
+            return value.decode() if isinstance(value, bytes) else value
     return None

@@ -4,15 +4,15 @@ read-committed consume, transactions, and log compaction."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from strangler.core.kafka import KafkaSettings, consumer_config, producer_config
+from strangler.core.kafka import KafkaSettings, producer_config
+from tests.support.kafka import consume_all
 
 pytestmark = pytest.mark.integration
 
@@ -25,30 +25,6 @@ def settings(kafka_bootstrap: str) -> KafkaSettings:
 def create_topic(bootstrap: str, topic: str, **config: str) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, 1, 1, config=config)])[topic].result(30)
-
-
-def consume_all(
-    settings: KafkaSettings, topic: str, expect: int, timeout: float = 30
-) -> list[Message]:
-    """Read ``topic`` from the start until ``expect`` records arrived or the partition's end."""
-    consumer = Consumer(
-        consumer_config(settings, f"g-{uuid.uuid4().hex}", **{"enable.partition.eof": True})
-    )
-    consumer.subscribe([topic])
-    out: list[Message] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            if msg.error() is None:
-                out.append(msg)
-            elif len(out) >= expect:
-                break  # partition EOF after everything expected
-    finally:
-        consumer.close()
-    return out
 
 
 def produce(producer: Producer, topic: str, records: list[tuple[bytes, bytes | None]]) -> None:
@@ -77,7 +53,7 @@ def test_produce_and_consume_keys_values_and_tombstones(
         )
     assert producer.flush(30) == 0
     assert sorted(acked) == list(range(100))
-    got = consume_all(settings, topic_name, expect=100)
+    got = consume_all(settings.bootstrap_servers, topic_name, expect=100)
     assert [(m.key(), m.value()) for m in got][:2] == [(b"k0", b"v0"), (b"k1", b"v1")]
     assert got[-1].value() is None and len(got) == 100
 
@@ -95,7 +71,7 @@ def test_transactions_hide_aborted_records(settings: KafkaSettings, topic_name: 
     tx.begin_transaction()
     produce(tx, topic_name, [(b"c", b"committed too")])
     tx.commit_transaction(30)
-    got = consume_all(settings, topic_name, expect=2)
+    got = consume_all(settings.bootstrap_servers, topic_name, expect=2)
     assert [(m.key(), m.value()) for m in got] == [(b"a", b"committed"), (b"c", b"committed too")]
 
 
@@ -124,7 +100,7 @@ def test_compaction_keeps_latest_value_per_key(
         time.sleep(1.0)
         values = [
             m.value()
-            for m in consume_all(settings, topic_name, expect=written)
+            for m in consume_all(settings.bootstrap_servers, topic_name, expect=written)
             if m.key() == b"key"
         ]
         if len(values) < written:  # the log cleaner removed superseded values
