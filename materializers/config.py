@@ -24,7 +24,7 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from strangler.core.config import Secret, StrictModel
-from strangler.core.kafka import KafkaSettings
+from strangler.core.kafka import ClientValue, KafkaSettings
 from strangler.materializers.positions import PositionKind
 
 Literal_ = str | int | float | bool
@@ -159,6 +159,8 @@ class ViewConfig(StrictModel):
     """Most records applied in one database transaction."""
     batch_timeout_ms: int = Field(default=100, ge=0)
     """Longest wait for a batch to fill before applying what arrived."""
+    consumer: dict[str, ClientValue] = Field(default_factory=dict)
+    """librdkafka settings for this view's consumer (e.g. group.instance.id)."""
 
     @model_validator(mode="after")
     def _distinct(self) -> Self:

@@ -5,8 +5,11 @@ A ``ChangeRecord`` is one Kafka record of a table topic after decoding: its plac
 records (Avro field name → value) with the writer schemas they were decoded with.
 
 - Upsert: ``value`` is the row. Delete: ``value`` is None (a tombstone).
-- Truncate (header ``op`` = ``t``): ``key`` and ``value`` are None; the producer sends one to
-  every partition of the topic. It clears the view table of rows at or before its position.
+- Truncate (header ``op`` = ``t``): ``key`` and ``value`` are None here. On the wire it is
+  sent to every partition of the topic with the key ``TRUNCATE_KEY`` (a compacted topic
+  refuses null keys) and a non-null value (the position text, so compaction keeps the latest
+  marker instead of dropping it as a tombstone). It clears the view table of the rows at or
+  before its position, whichever partition they came from.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from strangler.core.events import Op
+
+TRUNCATE_KEY = b"__strangler_truncate__"
+"""Kafka key of truncate markers (their ``op`` header says what they are; the key is ignored)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,70 @@
+"""Lag of a view: records behind the end of each partition and seconds behind the source.
+
+Seconds behind source = now - the source commit time (header ``commit_ts``, µs since the
+epoch) of the last record applied from the partition; records behind = end offset - the next
+offset to apply (stored with the rows).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from strangler.materializers.decoding import Headers, header_map
+from strangler.materializers.records import Received
+from strangler.materializers.target import Partition
+
+
+class _Message(Protocol):
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def headers(self) -> Headers: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    """How far one partition of a view is behind."""
+
+    records: int
+    """End offset minus the next offset to apply."""
+    seconds: float | None
+    """Now minus the source commit time of the last applied record (None if unknown)."""
+
+
+def _commit_ts(message: _Message) -> int | None:
+    text = header_map(message.headers()).get("commit_ts")
+    return int(text) if text and text.isdigit() else None
+
+
+class LagTracker:
+    """Remembers source commit times of records in flight and of the last applied ones."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, int, int], int] = {}
+        self.last_commit_us: dict[Partition, int] = {}
+
+    def saw(self, message: _Message) -> None:
+        ts = _commit_ts(message)
+        if ts is not None:
+            place = (message.topic() or "", message.partition() or 0, message.offset() or 0)
+            self._seen[place] = ts
+
+    def applied(self, batch: Sequence[Received]) -> None:
+        for record in batch:
+            ts = self._seen.pop((record.topic, record.partition, record.offset), None)
+            if ts is not None:
+                self.last_commit_us[(record.topic, record.partition)] = ts
+
+    def lag(
+        self, next_offsets: Mapping[Partition, int], end_offsets: Mapping[Partition, int]
+    ) -> dict[Partition, PartitionLag]:
+        now_us = time.time() * 1e6
+        out: dict[Partition, PartitionLag] = {}
+        for place, end in end_offsets.items():
+            ts = self.last_commit_us.get(place)
+            seconds = None if ts is None else max(0.0, (now_us - ts) / 1e6)
+            out[place] = PartitionLag(max(0, end - next_offsets.get(place, 0)), seconds)
+        return out

@@ -1,0 +1,126 @@
+"""The Kafka side of a view: a consumer group member that feeds the applier.
+
+- One consumer per view, group ``strangler-view-<name>``, ``read_committed``, no offset
+  commits to Kafka at all: the offsets live only in the view database, next to the rows. On
+  every assignment the consumer seeks to the stored offsets (the beginning of a partition the
+  view never saw), so a restart or a rebalance resumes exactly after the last applied batch.
+- A batch is what one ``consume`` call returns (at most ``batch_size`` records, waiting at most
+  ``batch_timeout_ms``), decoded and applied in one database transaction.
+- A retriable failure (lost view database, registry down) rolls back and retries the same
+  batch with backoff; a fatal one (incompatible schema, stop on a bad record) stops the view.
+- ``stop()`` (from a signal handler or another thread) ends the loop after the current batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+
+from strangler.core.errors import StranglerError
+from strangler.core.kafka import KafkaSettings, consumer_config
+from strangler.materializers.applier import Applier
+from strangler.materializers.config import ViewConfig
+from strangler.materializers.decoding import RecordDecoder
+from strangler.materializers.errors import MaterializerError
+from strangler.materializers.lag import LagTracker
+from strangler.materializers.records import Received
+from strangler.materializers.schemas import SchemaSource
+from strangler.materializers.target import Target
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 8
+
+
+class ViewRunner:
+    """Keeps one view in sync with its topics (see the module docstring)."""
+
+    def __init__(
+        self, view: ViewConfig, kafka: KafkaSettings, schemas: SchemaSource, target: Target
+    ) -> None:
+        self.view = view
+        self.applier = Applier(view, target)
+        self.decoder = RecordDecoder(view.topics, schemas)
+        self.lag = LagTracker()
+        self._stop = threading.Event()
+        self._idle_since: float | None = None
+        """Monotonic time of the last record (or assignment); None before any assignment."""
+        self._consumer = Consumer(consumer_config(kafka, view.group_id, **view.consumer))
+
+    def stop(self) -> None:
+        """Finish the current batch, then leave the group and return from ``run``."""
+        self._stop.set()
+
+    def run(self, idle_exit_s: float | None = None) -> None:
+        """Consume and apply until ``stop()`` (or ``idle_exit_s`` without any record)."""
+        self._consumer.subscribe([t.topic for t in self.view.topics], on_assign=self._on_assign)
+        try:
+            while not self._stop.is_set():
+                batch = self._poll()
+                if batch:
+                    self._apply_with_retries(batch)
+                    self._idle_since = time.monotonic()
+                elif self._idle_too_long(idle_exit_s):
+                    return
+        finally:
+            self._consumer.close()
+
+    def _idle_too_long(self, idle_exit_s: float | None) -> bool:
+        if idle_exit_s is None or self._idle_since is None:
+            return False
+        return time.monotonic() - self._idle_since > idle_exit_s
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        stored = self.applier.stored_offsets()
+        for tp in partitions:
+            tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
+        assigned = [(p.topic, p.partition, p.offset) for p in partitions]
+        log.info("view %s assigned %s", self.view.name, assigned)
+        consumer.assign(partitions)
+        self._idle_since = time.monotonic()
+
+    def _poll(self) -> list[Received]:
+        timeout = self.view.batch_timeout_ms / 1000
+        messages = self._consumer.consume(self.view.batch_size, timeout)
+        return [self._decode(m) for m in messages if _is_record(m)]
+
+    def _decode(self, message: Message) -> Received:
+        self.lag.saw(message)
+        return self.decoder.decode(message)
+
+    def _apply_with_retries(self, batch: Sequence[Received]) -> None:
+        for attempt in range(MAX_RETRIES):
+            try:
+                self.applier.apply(batch)
+                self.lag.applied(batch)
+                return
+            except StranglerError as exc:
+                if not exc.retriable or attempt == MAX_RETRIES - 1:
+                    raise
+                log.warning("view %s: %s; retrying the batch", self.view.name, exc)
+                time.sleep(min(0.1 * 2**attempt, 5.0))
+
+    def watermarks(self) -> dict[tuple[str, int], int]:
+        """High watermark (end offset) per assigned partition."""
+        out: dict[tuple[str, int], int] = {}
+        for tp in self._consumer.assignment():
+            _, high = self._consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            out[(tp.topic, tp.partition)] = high
+        return out
+
+
+def _is_record(message: Message) -> bool:
+    error: Any = message.error()
+    if error is None:
+        return True
+    if error.code() == KafkaError._PARTITION_EOF:
+        return False
+    if error.fatal() or not error.retriable():
+        raise MaterializerError(f"Kafka consumer error: {error}")
+    log.warning("Kafka consumer error (retried by the client): %s", error)
+    return False
