@@ -32,7 +32,7 @@ PRODUCER_DEFAULTS: dict[str, ClientValue] = {
 
 
 class KafkaSettings(StrictModel):
-    """The ``kafka:`` section of a pipeline file."""
+    """The `kafka:` section of a pipeline file."""
 
     bootstrap_servers: str = Field(min_length=1)
     """Comma-separated host:port list of brokers, e.g. 127.0.0.1:59092."""
