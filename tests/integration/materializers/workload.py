@@ -63,6 +63,7 @@ class Publisher:
     def __post_init__(self) -> None:
         self.producer = Producer(producer_config(self.settings))
         self.failures: list[str] = []
+        self.records_sent = 0
 
     def _delivered(self, error: object, message: object) -> None:
         if error is not None:
@@ -76,6 +77,7 @@ class Publisher:
         assert not self.failures, self.failures[:3]
 
     def _send(self, event: Event, position: int) -> None:
+        self.records_sent += self.partitions if event.key is None else 1
         headers: list[tuple[str, str | bytes | None]] = [
             ("op", b"t" if event.key is None else b"d" if event.values is None else b"u"),
             ("position", f"0/{position:X}".encode()),
