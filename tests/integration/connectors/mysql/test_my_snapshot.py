@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pymysql
@@ -18,7 +20,16 @@ from tests.integration.connectors.mysql.my_support import execute, settings, str
 pytestmark = pytest.mark.integration
 
 
-def _writer(db: MysqlDatabase, stop: threading.Event, seed: int) -> None:
+def _writer(db: MysqlDatabase, stop: threading.Event, seed: int, done: list[int]) -> None:
+    """Random single-row writes until stopped; ``done[0]`` counts them, -1 on an error."""
+    try:
+        _write(db, stop, seed, done)
+    except pymysql.MySQLError:
+        done[0] = -1
+        raise
+
+
+def _write(db: MysqlDatabase, stop: threading.Event, seed: int, done: list[int]) -> None:
     rng = random.Random(seed)
     conn = pymysql.connect(**settings(db), database=db.name, autocommit=True)
     with conn.cursor() as cur:
@@ -26,12 +37,20 @@ def _writer(db: MysqlDatabase, stop: threading.Event, seed: int) -> None:
             key = rng.randint(1, 3000)
             action = rng.random()
             if action < 0.4:
-                cur.execute("INSERT IGNORE INTO t VALUES (%s, %s, %s)", (key, key % 7, "new"))
+                cur.execute("INSERT IGNORE INTO t VALUES (%s, %s, %s)", (key, key % 7, 0))
             elif action < 0.8:
                 cur.execute("UPDATE t SET v = v + 1 WHERE k1 = %s", (key,))
             else:
                 cur.execute("DELETE FROM t WHERE k1 = %s", (key,))
+            done[0] += 1
     conn.close()
+
+
+def _wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the writer made no progress"
+        time.sleep(0.01)
 
 
 def _apply(state: dict[tuple[Any, ...], dict[str, Any]], event: ChangeEvent) -> None:
@@ -61,26 +80,30 @@ def test_snapshot_then_stream_has_no_gap_and_no_double(
     mysql_database: MysqlDatabase, lock: LockMode
 ) -> None:
     db = mysql_database
-    execute(db, "CREATE TABLE t (k1 int, k2 int, v varchar(10), PRIMARY KEY (k1, k2))")
-    values = ", ".join(f"({i}, {i % 7}, 'v{i}')" for i in range(1, 2001))
+    execute(db, "CREATE TABLE t (k1 int, k2 int, v int, PRIMARY KEY (k1, k2))")
+    values = ", ".join(f"({i}, {i % 7}, {i})" for i in range(1, 2001))
     execute(db, f"INSERT INTO t VALUES {values}")
     stop = threading.Event()
-    writer = threading.Thread(target=_writer, args=(db, stop, 7))
+    done = [0]
+    writer = threading.Thread(target=_writer, args=(db, stop, 7, done))
     writer.start()
     state: dict[tuple[Any, ...], dict[str, Any]] = {}
     try:
         with SnapshotReader(settings(db), chunk_rows=97, lock=lock) as snapshot:
             codec = snapshot.describe(TableId(db.name, "t"))
             chunks = 0
+            opened_at = done[0]
             for chunk in snapshot.read(codec):
                 chunks += 1
+                if chunks == 2:  # make sure writes commit while the snapshot is being read
+                    _wait_until(lambda: done[0] >= opened_at + 50)
                 for event in chunk.events:
                     _apply(state, event)
             position = snapshot.position
     finally:
         stop.set()
         writer.join()
-    assert chunks > 10
+    assert done[0] > 0 and chunks > 10
     assert position is not None and position.gtids is not None and position.file is not None
     streamed = stream_all(db, position)
     assert streamed, "the writer committed nothing after the snapshot"
