@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
+
 from strangler.schema_registry.error_responses import http_error_body, registry_error_body
 from strangler.schema_registry.errors import RegistryError
 from strangler.schema_registry.metrics import RegistryMetrics

@@ -16,6 +16,7 @@ from typing import Any
 import avro.errors
 import avro.name
 import avro.schema
+
 from strangler.schema_registry.canonical import canonical_string
 from strangler.schema_registry.default_values import invalid_defaults
 from strangler.schema_registry.errors import InvalidSchema

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
+
 from strangler.schema_registry.avro_schema import ParsedSchema
 from strangler.schema_registry.model import CompatibilityLevel, Version
 

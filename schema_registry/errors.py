@@ -208,3 +208,9 @@ class SchemaTooLarge(Unprocessable):
 
 class ContextNotEmpty(Unprocessable):
     error_code = 42211
+
+
+class ServiceStartFailed(RegistryError):
+    """The registry server or its storage could not start."""
+
+    retriable = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
 from strangler.schema_registry.view import RegistryView
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

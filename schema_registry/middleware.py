@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from strangler.schema_registry.error_responses import http_error_body
 from strangler.schema_registry.metrics import CONTENT_TYPE, RegistryMetrics
 from strangler.schema_registry.model import SchemaId

@@ -101,7 +101,7 @@ class SchemaRegistry:
 
     def versions_of_id(self, schema_id: SchemaId, *, deleted: bool) -> list[SubjectVersion]:
         self.schema_by_id(schema_id)
-        found = (self.view.versions(s).get(v) for s, v in self.view.users[schema_id])
+        found = [self.view.versions(s).get(v) for s, v in list(self.view.users[schema_id])]
         return sorted(e for e in found if e is not None and (deleted or not e.deleted))
 
     # -- subjects and versions -----------------------------------------------------------
@@ -111,7 +111,7 @@ class SchemaRegistry:
     ) -> list[Subject]:
         return sorted(
             s
-            for s, versions in self.view.subjects.items()
+            for s, versions in list(self.view.subjects.items())
             if s.startswith(prefix) and _has_versions(versions, deleted, deleted_only)
         )
 
@@ -211,7 +211,7 @@ class SchemaRegistry:
         return Version(max(self.view.versions(subject), default=0) + 1)
 
     def _same_live_version(self, subject: Subject, text: SchemaText) -> SubjectVersion | None:
-        for entry in self.view.versions(subject).values():
+        for entry in list(self.view.versions(subject).values()):
             if not entry.deleted and self.view.schemas[entry.schema_id] == text:
                 return entry
         return None
@@ -399,7 +399,7 @@ class SchemaRegistry:
     # -- helpers -------------------------------------------------------------------------------
 
     def _has_live(self, subject: Subject) -> bool:
-        return any(not e.deleted for e in self.view.versions(subject).values())
+        return any(not e.deleted for e in list(self.view.versions(subject).values()))
 
     def _has_subjects(self, subject: Subject | None) -> bool:
         if subject is None:
@@ -436,6 +436,7 @@ class SchemaRegistry:
 def _has_versions(
     versions: dict[Version, SubjectVersion], deleted: bool, deleted_only: bool
 ) -> bool:
+    entries = list(versions.values())
     if deleted_only:
-        return any(e.deleted for e in versions.values())
-    return deleted or any(not e.deleted for e in versions.values())
+        return any(e.deleted for e in entries)
+    return deleted or any(not e.deleted for e in entries)

@@ -14,6 +14,7 @@ from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+
 from strangler.schema_registry.compatibility import CompatibilityResult
 from strangler.schema_registry.errors import (
     InvalidCompatibilityLevel,
