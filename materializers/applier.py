@@ -16,7 +16,12 @@ from typing import Any
 
 from strangler.materializers.compaction import CompactedBatch, compact
 from strangler.materializers.config import BadRecordPolicy, TopicConfig, ViewConfig
-from strangler.materializers.errors import MaterializerError, RecordError, ViewStopped
+from strangler.materializers.errors import (
+    ApplyError,
+    MaterializerError,
+    RecordError,
+    ViewStopped,
+)
 from strangler.materializers.records import BadRecord, ChangeRecord, Received
 from strangler.materializers.shapes import RowShape, row_shape
 from strangler.materializers.tables import TableSpec, evolve, table_spec
@@ -77,8 +82,32 @@ class Applier:
         self._transaction(batch)
 
     def _transaction(self, batch: Sequence[Received]) -> None:
+        """Apply ``batch``; if the database refuses its data, split it in halves (each its
+        own transaction, in log order) until the refused record is alone, and dead-letter
+        that one."""
         if not batch:
             return
+        try:
+            self._one_transaction(batch)
+        except ApplyError as exc:
+            if len(batch) > 1:
+                half = len(batch) // 2
+                self._transaction(batch[:half])
+                self._transaction(batch[half:])
+                return
+            self._refused(batch[0], exc)
+
+    def _refused(self, record: Received, exc: ApplyError) -> None:
+        bad = _bad(record, f"cannot apply: {exc.message}")
+        if self.view.on_bad_record is BadRecordPolicy.STOP:
+            raise ViewStopped(
+                f"view {self.view.name}: the database refused {bad.topic}[{bad.partition}]@"
+                f"{bad.offset}: {exc.message}",
+                fix="fix the record at the source, or set on_bad_record: dead_letter",
+            ) from exc
+        self._one_transaction([bad])
+
+    def _one_transaction(self, batch: Sequence[Received]) -> None:
         self.target.begin()
         try:
             self._apply(batch)
@@ -202,5 +231,7 @@ def _schema(record: ChangeRecord) -> Mapping[str, Any] | None:
     return record.value_schema.schema if record.value_schema else None
 
 
-def _bad(record: ChangeRecord, error: str) -> BadRecord:
+def _bad(record: Received, error: str) -> BadRecord:
+    if isinstance(record, BadRecord):
+        return record
     return BadRecord(record.topic, record.partition, record.offset, error)

@@ -129,9 +129,13 @@ class RecordDecoder:
             raw = self._schemas.schema(schema_id)
             cached = (WriterSchema(schema_id, raw), fastavro.parse_schema(dict(raw)))
             self._parsed[schema_id] = cached
-        decoded = fastavro.schemaless_reader(io.BytesIO(data[5:]), cached[1], None)
+        body = io.BytesIO(data)
+        body.seek(_HEADER.size)
+        decoded = fastavro.schemaless_reader(body, cached[1], None)
         if not isinstance(decoded, dict):
             raise RecordError(f"schema {schema_id} is not a record schema")
+        if body.tell() != len(data):  # a foreign or corrupt payload that happened to parse
+            raise RecordError(f"{len(data) - body.tell()} bytes left after schema {schema_id}")
         return cached[0], decoded
 
 

@@ -4,6 +4,7 @@
   (or stops the view when the view is configured to stop).
 - ``SchemaChangeError``: a new schema cannot be applied to the existing table; the view stops
   and the message names the change and the choices (rebuild into a new table and swap).
+- ``ApplyError``: the view database refused some record's data; fatal for that record only.
 - ``TargetError``: the view database failed in a way that may pass (lost connection, lock).
 """
 
@@ -37,6 +38,11 @@ class SchemaChangeError(MaterializerError):
             fix="rebuild the view into a new table and swap it in atomically "
             "(`strangler materialize --rebuild VIEW`), or project the column away",
         )
+
+
+class ApplyError(MaterializerError):
+    """The view database refused a batch's data (a value it cannot store, a constraint); the
+    applier splits the batch to find the record and dead-letters it."""
 
 
 class TargetError(MaterializerError):

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import psycopg
 
 from strangler.materializers.columns import Dialect, sql_type
-from strangler.materializers.errors import TargetError
+from strangler.materializers.errors import ApplyError, TargetError
 from strangler.materializers.identifiers import column_list, quote
 from strangler.materializers.records import BadRecord
 from strangler.materializers.statements import DELETE_FLAG, DELETED_SUFFIX, Sql
@@ -93,13 +94,17 @@ class PostgresTarget:
 
     def __init__(self, dsn: str, schema: str = "public") -> None:
         self.sql = Sql(Dialect.POSTGRES, schema, "%s")
-        try:
-            self.conn = psycopg.connect(dsn, autocommit=True)
-        except psycopg.OperationalError as exc:
-            raise TargetError(f"cannot connect to the view database: {exc}") from exc
+        self.dsn, self.schema = dsn, schema
+        self.conn = self._connect()
         self._execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
         for statement in self.sql.bookkeeping():
             self._execute(statement)
+
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        try:
+            return psycopg.connect(self.dsn, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise TargetError(f"cannot connect to the view database: {exc}") from exc
 
     def _execute(self, statement: str, params: Sequence[object] | None = None) -> None:
         # statements are built here from quoted identifiers, never from values; psycopg's
@@ -107,7 +112,12 @@ class PostgresTarget:
         self.conn.execute(statement.encode(), params)
 
     def begin(self) -> None:
-        self._execute("BEGIN")
+        if self.conn.broken or self.conn.closed:  # lost in an earlier batch: reconnect
+            self.conn = self._connect()
+        try:
+            self._execute("BEGIN")
+        except psycopg.OperationalError as exc:
+            raise TargetError(f"cannot begin a transaction: {exc}") from exc
 
     def commit(self) -> None:
         try:
@@ -116,7 +126,7 @@ class PostgresTarget:
             raise TargetError(f"commit failed: {exc}") from exc
 
     def rollback(self) -> None:
-        if not self.conn.closed:
+        if not (self.conn.closed or self.conn.broken):
             self._execute("ROLLBACK")
 
     def close(self) -> None:
@@ -152,6 +162,14 @@ class PostgresTarget:
             self._execute(statement, [position])
 
     def apply(self, spec: TableSpec, rows: Sequence[StagedRow]) -> None:
+        try:
+            self._apply(spec, rows)
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:
+            raise ApplyError(f"PostgreSQL refused a row of {spec.name}: {exc}") from exc
+        except psycopg.OperationalError as exc:
+            raise TargetError(f"PostgreSQL failed applying to {spec.name}: {exc}") from exc
+
+    def _apply(self, spec: TableSpec, rows: Sequence[StagedRow]) -> None:
         if not rows:
             return
         statements = PostgresStatements(self.sql, spec)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from strangler.materializers.columns import Dialect
 from strangler.materializers.config import SqliteSync
-from strangler.materializers.errors import TargetError
+from strangler.materializers.errors import ApplyError, TargetError
 from strangler.materializers.identifiers import column_list, quote
 from strangler.materializers.records import BadRecord
 from strangler.materializers.statements import DELETED_SUFFIX, Sql
@@ -125,6 +125,16 @@ class SqliteTarget:
             self.conn.execute(statement, [position])
 
     def apply(self, spec: TableSpec, rows: Sequence[StagedRow]) -> None:
+        try:
+            self._apply(spec, rows)
+        except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError) as exc:
+            raise ApplyError(f"SQLite refused a row of {spec.name}: {exc}") from exc
+        except OverflowError as exc:  # an integer beyond SQLite's 64 bits
+            raise ApplyError(f"SQLite cannot store a value of {spec.name}: {exc}") from exc
+        except sqlite3.OperationalError as exc:
+            raise TargetError(f"SQLite failed applying to {spec.name}: {exc}") from exc
+
+    def _apply(self, spec: TableSpec, rows: Sequence[StagedRow]) -> None:
         nkey = len(spec.key)
         deletes = [(*r.values[:nkey], r.position) for r in rows if r.delete]
         upserts = [(*r.values, r.position) for r in rows if not r.delete]

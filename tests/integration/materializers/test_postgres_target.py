@@ -1,0 +1,78 @@
+"""The PostgreSQL target on a real server: refused rows are isolated and dead-lettered,
+widening schema changes alter the column type, awkward identifiers work."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from strangler.materializers.applier import Applier
+from strangler.materializers.config import ViewConfig
+from strangler.materializers.errors import SchemaChangeError, ViewStopped
+from strangler.materializers.postgres_target import PostgresTarget
+from strangler.materializers.records import ChangeRecord, WriterSchema
+from tests.integration.materializers.views import postgres_rows
+from tests.unit.materializers.changelog import TOPIC, Event, records
+
+pytestmark = pytest.mark.integration
+
+
+def view(dsn: str, schema: str, **extra: object) -> ViewConfig:
+    return ViewConfig.model_validate(
+        {
+            "name": "v",
+            "target": {"postgres": {"dsn": dsn, "schema": schema}},
+            "topics": [{"topic": TOPIC, "table": "items"}],
+            **extra,
+        }
+    )
+
+
+def test_a_refused_row_is_dead_lettered_and_the_rest_applied(pg_database: str) -> None:
+    events = [Event(k, {"name": "bad\x00" if k == 3 else f"n{k}"}) for k in range(6)]
+    Applier(view(pg_database, "s"), PostgresTarget(pg_database, "s")).apply(
+        records(events, range(1, 7))
+    )
+    assert sorted(postgres_rows(pg_database, "s")[1]) == [0, 1, 2, 4, 5]
+    with psycopg.connect(pg_database) as conn:
+        letters = conn.execute(
+            'SELECT "offset", "error" FROM "s"."_strangler_dead_letters"'
+        ).fetchall()
+        offsets = conn.execute('SELECT "next_offset" FROM "s"."_strangler_offsets"').fetchall()
+    assert [o for o, _ in letters] == [3] and "NUL" in letters[0][1]
+    assert offsets == [(6,)]
+
+
+def test_stop_policy_stops_on_a_refused_row(pg_database: str) -> None:
+    events = [Event(k, {"name": "bad\x00" if k == 1 else "ok"}) for k in range(3)]
+    config = view(pg_database, "s", on_bad_record="stop")
+    applier = Applier(config, PostgresTarget(pg_database, "s"))
+    with pytest.raises(ViewStopped, match="refused"):
+        applier.apply(records(events, range(1, 4)))
+    assert list(postgres_rows(pg_database, "s")[1]) == [0]
+
+
+def _with_amount_type(amount: object, schema_id: int) -> WriterSchema:
+    fields = [
+        {"name": "id", "type": "long"},
+        {"name": "amount", "type": ["null", amount], "default": None},
+    ]
+    return WriterSchema(schema_id, {"type": "record", "name": "Value", "fields": fields})
+
+
+def _record(offset: int, schema: WriterSchema, amount: object) -> ChangeRecord:
+    base = records([Event(offset, {})], [offset + 1])[0]
+    return ChangeRecord(
+        base.topic, 0, offset, base.op, base.position, base.key,
+        {"id": offset, "amount": amount}, base.key_schema, schema,
+    )  # fmt: skip
+
+
+def test_widening_alters_the_column_and_incompatible_stops(pg_database: str) -> None:
+    applier = Applier(view(pg_database, "s"), PostgresTarget(pg_database, "s"))
+    applier.apply([_record(0, _with_amount_type("int", 10), 5)])
+    applier.apply([_record(1, _with_amount_type("long", 11), 2**40)])
+    assert postgres_rows(pg_database, "s")[1] == {0: (5,), 1: (2**40,)}
+    with pytest.raises(SchemaChangeError, match="not a widening"):
+        applier.apply([_record(2, _with_amount_type("string", 12), "x")])
+    assert applier.stored_offsets() == {(TOPIC, 0): 2}  # nothing of the batch applied
