@@ -51,7 +51,7 @@ def raw_records(bootstrap: str, topic: str) -> list[tuple[bytes, bytes | None]]:
         message = consumer.poll(5)
         assert message is not None, "topic ended early"
         assert message.error() is None
-        found.append((message.key(), message.value()))
+        found.append((message.key() or b"", message.value()))
     consumer.close()
     return found
 

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+
 from strangler.schema_registry.avro_schema import parse_schema
 from strangler.schema_registry.compatibility import PreviousVersion, check_compatibility
 from strangler.schema_registry.model import CompatibilityLevel, Version
