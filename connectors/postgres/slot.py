@@ -83,3 +83,27 @@ def drop_slot(conn: psycopg.Connection[Any], name: str, *, wait: bool = False) -
         conn.execute(command)
     except psycopg.Error as exc:
         raise SlotError(f"cannot drop replication slot {name!r}: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class SlotState:
+    name: str
+    plugin: str | None
+    database: str | None
+    confirmed_flush: Lsn | None
+    """Where streaming resumes (None if the slot never reached a consistent point)."""
+    active: bool
+
+
+def find_slot(conn: psycopg.Connection[Any], name: str) -> SlotState | None:
+    """The slot called ``name`` (from ``pg_replication_slots``, on an ordinary connection)."""
+    row = conn.execute(
+        "SELECT slot_name, plugin, database, confirmed_flush_lsn::text, active "
+        "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
+        (name,),
+    ).fetchone()
+    if row is None:
+        return None
+    slot, plugin, database, confirmed, active = row
+    position = None if confirmed is None else Lsn.parse(confirmed)
+    return SlotState(str(slot), plugin, database, position, bool(active))

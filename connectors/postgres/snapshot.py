@@ -11,6 +11,12 @@ set) and are decoded by the same ``RowDecoder`` as the stream, under the same se
 so a snapshot row and a streamed row of the same data are equal values. The last key of a chunk
 goes back into the next query as untyped literals of its text form, which PostgreSQL resolves
 to the key columns' types. A table without a primary key is read in one pass, unordered.
+
+Resuming: ``chunks(relation, after)`` also gives each chunk's last key (text form), so a caller
+can record completed chunks and start again after the last one. Without a snapshot name the
+reader takes a fresh REPEATABLE READ snapshot instead of importing one (used to resume after the
+exported snapshot is gone: the stream replays every change since the slot's position, so the
+topics still converge to the tables).
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ class SnapshotReader:
     def __init__(
         self,
         conn: psycopg.Connection[Any],
-        snapshot_name: str,
+        snapshot_name: str | None,
         position: Lsn,
         *,
         chunk_rows: int = 10_000,
@@ -61,8 +67,9 @@ class SnapshotReader:
         self._conn.autocommit = False
         self._conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         self._conn.read_only = True
-        # SET TRANSACTION SNAPSHOT must be the first statement of the transaction
-        self._conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(self._snapshot))
+        if self._snapshot is not None:
+            # SET TRANSACTION SNAPSHOT must be the first statement of the transaction
+            self._conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(self._snapshot))
         for name, value in SESSION_SETTINGS.items():
             self._conn.execute("SELECT pg_catalog.set_config(%s, %s, true)", (name, value))
         return self
@@ -83,13 +90,28 @@ class SnapshotReader:
 
     def read(self, relation: Relation) -> Iterator[list[ChangeEvent]]:
         """The table's rows as snapshot-read events, one list per chunk."""
-        key = [c.name for c in relation.columns if c.is_key]
-        chunks = self._chunks(relation, key) if key else iter([self._copy(relation, [], None)])
-        for rows in chunks:
-            yield [self._event(relation, key, row) for row in rows]
+        for events, _last in self.chunks(relation):
+            yield events
 
-    def _chunks(self, relation: Relation, key: list[str]) -> Iterator[list[_Text]]:
-        last: _Text | None = None
+    def chunks(
+        self, relation: Relation, after: _Text | None = None
+    ) -> Iterator[tuple[list[ChangeEvent], _Text | None]]:
+        """Chunks of events with the text form of their last key (None for a keyless table),
+        starting after the key ``after`` (from the beginning when None)."""
+        key = [c.name for c in relation.columns if c.is_key]
+        if not key:
+            rows = self._copy(relation, [], None)
+            yield [self._event(relation, key, row) for row in rows], None
+            return
+        positions = [i for i, c in enumerate(relation.columns) if c.is_key]
+        for rows in self._chunks(relation, key, after):
+            last = tuple(rows[-1][i] for i in positions)
+            yield [self._event(relation, key, row) for row in rows], last
+
+    def _chunks(
+        self, relation: Relation, key: list[str], after: _Text | None = None
+    ) -> Iterator[list[_Text]]:
+        last: _Text | None = after
         while True:
             rows = self._copy(relation, key, last)
             if rows:

@@ -1,0 +1,148 @@
+"""``strangler connect PIPELINE.yaml``: run the pipeline's source connectors.
+
+Each source runs in a thread of its own until SIGTERM or SIGINT; then every connector flushes
+its producer, confirms the position Kafka acknowledged, and ends replication. ``--teardown``
+drops the sources' slots and publications instead; ``--check`` runs preflight only.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+
+from strangler.core.errors import ConfigError, StranglerError
+
+if TYPE_CHECKING:
+    from strangler.connectors.postgres.config import ConnectPipeline, PostgresSource
+
+
+def load_connect_pipeline(path: Path) -> ConnectPipeline:
+    """The ``kafka``, ``registry`` and ``sources`` sections of a pipeline file (other sections
+    belong to other commands and are ignored here)."""
+    from strangler.connectors.postgres.config import ConnectPipeline
+    from strangler.core.config import load_config
+    from strangler.core.yamlsource import read_yaml
+
+    data = read_yaml(path).data
+    wanted = set(ConnectPipeline.model_fields)
+    if isinstance(data, dict) and set(data) - wanted:
+        text = path.read_text()
+        # validate only our sections; the full file is validated by `strangler validate`
+        import yaml
+
+        text = yaml.safe_dump({k: v for k, v in data.items() if k in wanted}, sort_keys=False)
+        return load_config(text, ConnectPipeline, name=str(path))
+    return load_config(path, ConnectPipeline)
+
+
+def _select(pipeline: ConnectPipeline, only: tuple[str, ...]) -> list[PostgresSource]:
+    sources = [s for s in pipeline.sources if not only or s.name in only]
+    unknown = set(only) - {s.name for s in pipeline.sources}
+    if unknown:
+        raise ConfigError(
+            f"no source named {', '.join(sorted(unknown))}",
+            fix=f"use one of: {', '.join(s.name for s in pipeline.sources)}",
+        )
+    return sources
+
+
+def run_sources(
+    pipeline: ConnectPipeline, sources: list[PostgresSource], stop: threading.Event
+) -> None:
+    """Run ``sources`` until ``stop`` is set or one fails (then all stop; the error is raised)."""
+    from strangler.connectors.postgres.connector import PostgresConnector
+    from strangler.connectors.postgres.registrar import HttpRegistrar
+
+    errors: list[BaseException] = []
+
+    def run(source: PostgresSource) -> None:
+        connector = PostgresConnector(
+            source, pipeline.kafka, HttpRegistrar(pipeline.registry.url), stop
+        )
+        try:
+            connector.run()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
+            errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=run, args=(s,), name=s.name) for s in sources]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
+    if errors:
+        raise errors[0]
+
+
+def _install_signals(stop: threading.Event) -> None:
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger("strangler.cli").info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+@click.command("connect")
+@click.argument("pipeline", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", "only", multiple=True, help="Run only this source (repeatable).")
+@click.option("--check", is_flag=True, help="Run preflight only and print the findings.")
+@click.option("--teardown", is_flag=True, help="Drop the sources' slots and publications.")
+@click.option("--log-level", default="INFO", show_default=True, help="Logging level.")
+def connect(
+    pipeline: Path, only: tuple[str, ...], check: bool, teardown: bool, log_level: str
+) -> None:
+    """Capture the pipeline's source databases into their table topics."""
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s",
+        stream=sys.stderr,
+    )
+    config = load_connect_pipeline(pipeline)
+    sources = _select(config, only)
+    if teardown or check:
+        _operate(config, sources, teardown=teardown)
+        return
+    stop = threading.Event()
+    _install_signals(stop)
+    run_sources(config, sources, stop)
+
+
+def _operate(config: ConnectPipeline, sources: list[PostgresSource], *, teardown: bool) -> None:
+    from strangler.connectors.postgres.connector import PostgresConnector
+    from strangler.connectors.postgres.connector import connect as pg_connect
+    from strangler.connectors.postgres.registrar import HttpRegistrar
+
+    for source in sources:
+        connector = PostgresConnector(source, config.kafka, HttpRegistrar(config.registry.url))
+        if teardown:
+            dropped = connector.teardown()
+            click.echo(f"{source.name}: dropped {', '.join(dropped) or 'nothing'}")
+            continue
+        with pg_connect(source.dsn.get_secret_value()) as conn:
+            tables = connector.check(conn)
+        click.echo(f"{source.name}: preflight passed; {len(tables)} table(s) captured")
+
+
+def main() -> None:
+    """``python -m strangler.cli.connect``: the command with strangler's exit codes."""
+    try:
+        connect.main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except StranglerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+"""The PostgreSQL connector: preflight, publication and slot, snapshot, then streaming.
+
+``PostgresConnector.run()`` is the coordinator of the snapshot source (``snapshotter``) and the
+streaming source (``source``), both publishing through a ``Publisher`` (acks=all, idempotent):
+
+1. preflight; the captured tables' compacted topics; the publication (created or extended);
+2. the slot: created with an exported snapshot on the first run. Snapshot reads carry the
+   slot's consistent point and streaming starts there: no gap, no change applied twice. A run
+   that finds the slot already there snapshots only what is still pending (a crash
+   mid-snapshot, resumed after the last acknowledged chunk; tables added to the pipeline) in a
+   fresh snapshot; the stream then replays every change since the slot's confirmed position,
+   so the topics still converge to the tables;
+3. streaming: each committed transaction's schema changes are registered first, then its
+   events are published; the slot is confirmed only up to what Kafka acknowledged (or, between
+   transactions with nothing in flight, up to the last keepalive's position);
+4. on stop (SIGTERM/SIGINT set ``stop``): flush the producer, confirm, end replication.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from strangler.connectors.config import SnapshotMode
+from strangler.connectors.postgres.config import PostgresSource
+from strangler.connectors.postgres.lsn import Lsn
+from strangler.connectors.postgres.metrics import ConnectorMetrics, slot_lag
+from strangler.connectors.postgres.pgtext import libpq_options
+from strangler.connectors.postgres.preflight import (
+    PreflightFailed,
+    Severity,
+    TableFacts,
+    list_tables,
+    preflight,
+)
+from strangler.connectors.postgres.progress import ProgressFile, SnapshotProgress
+from strangler.connectors.postgres.publication import drop_publication, ensure_publication
+from strangler.connectors.postgres.rows import RowDecoder
+from strangler.connectors.postgres.schemas import TableShapes
+from strangler.connectors.postgres.slot import create_slot, drop_slot, find_slot
+from strangler.connectors.postgres.snapshot import SnapshotReader
+from strangler.connectors.postgres.snapshotter import SnapshotSource
+from strangler.connectors.postgres.source import StreamingSource, replication_connection
+from strangler.connectors.postgres.transactions import Transaction, TransactionAssembler
+from strangler.connectors.publisher import Publisher
+from strangler.connectors.serialization import SchemaRegistrar, TableSerializer
+from strangler.connectors.topics import ensure_compacted_topics, table_topic
+from strangler.core.errors import StranglerError
+from strangler.core.events import TableId
+from strangler.core.kafka import KafkaSettings, base_config, producer_config
+
+if TYPE_CHECKING:
+    from confluent_kafka import Producer
+
+log = logging.getLogger("strangler.connectors.postgres")
+
+POSITION_KIND = "pg_lsn"
+HEARTBEAT_PREFIX = "strangler.heartbeat"
+_METRICS_EVERY_S = 10.0
+
+
+def connect(dsn: str) -> psycopg.Connection[Any]:
+    """An ordinary autocommit session with the settings the text parsers rely on."""
+    return psycopg.connect(dsn, autocommit=True, options=libpq_options())
+
+
+class PostgresConnector:
+    """Runs one PostgreSQL source until ``stop`` is set (or, initial_only, the snapshot ends)."""
+
+    def __init__(
+        self,
+        source: PostgresSource,
+        kafka: KafkaSettings,
+        registrar: SchemaRegistrar,
+        stop: threading.Event | None = None,
+        *,
+        namespace: str = "strangler",
+    ) -> None:
+        self.source = source
+        self.kafka = kafka
+        self.stop = stop or threading.Event()
+        self.metrics = ConnectorMetrics()
+        self._dsn = source.dsn.get_secret_value()
+        self._serializer = TableSerializer(registrar, namespace)
+        self._progress_file = ProgressFile(source.state_dir / f"{source.name}.snapshot.json")
+        self._producer: Producer | None = None
+
+    def topic_for(self, table: TableId) -> str:
+        return table_topic(self.source.topic_prefix, table)
+
+    # ---- setup -------------------------------------------------------------------------------
+
+    def check(self, conn: psycopg.Connection[Any]) -> dict[TableId, TableFacts]:
+        """Preflight: the captured tables' facts; raises ``PreflightFailed`` on any error."""
+        facts = list_tables(conn)
+        captured = self.source.tables.select(facts)
+        self.source.check_overrides(captured)
+        findings = preflight(conn, self.source, [facts[t] for t in captured])
+        for finding in findings:
+            if finding.severity is Severity.WARNING:
+                log.warning("preflight %s", finding)
+        if any(f.severity is Severity.ERROR for f in findings):
+            raise PreflightFailed(findings)
+        return {t: facts[t] for t in captured}
+
+    def _keys(self, facts: dict[TableId, TableFacts]) -> dict[TableId, tuple[str, ...]]:
+        return {t: tuple(self.source.key_override(t) or f.primary_key) for t, f in facts.items()}
+
+    def _ensure_topics(self, tables: Sequence[TableId]) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient(base_config(self.kafka))
+        ensure_compacted_topics(
+            admin, [self.topic_for(t) for t in tables], self.kafka.partitions,
+            self.kafka.replication_factor,
+        )  # fmt: skip
+
+    def _new_producer(self) -> Producer:
+        from confluent_kafka import Producer
+
+        return Producer(producer_config(self.kafka))
+
+    # ---- run ---------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        with connect(self._dsn) as conn:
+            facts = self.check(conn)
+            tables = sorted(facts)
+            self._ensure_topics(tables)
+            ensure_publication(
+                conn, self.source.publication, tables, create=self.source.create_publication
+            )
+            catalog: dict[int, Any] = {}
+            shapes = TableShapes(
+                self.source, self._keys(facts), self._serializer, self.topic_for, catalog
+            )
+            self._producer = self._new_producer()
+            start = self._prepare_slot_and_snapshot(conn, shapes, tables)
+            if start is None or self.stop.is_set():
+                return
+            if self.source.snapshot.mode is SnapshotMode.INITIAL_ONLY:
+                return
+            self._stream(conn, shapes, start)
+
+    def _prepare_slot_and_snapshot(
+        self, conn: psycopg.Connection[Any], shapes: TableShapes, tables: list[TableId]
+    ) -> Lsn | None:
+        """Create the slot (snapshotting under its exported snapshot) or snapshot what is
+        pending; returns where streaming starts (None: stopped before the snapshot ended)."""
+        mode = self.source.snapshot.mode
+        slot = find_slot(conn, self.source.slot)
+        if slot is None or slot.confirmed_flush is None:
+            return self._first_run(shapes, tables, mode)
+        progress = self._progress_file.load()
+        if progress is None or progress.slot != self.source.slot:
+            progress = SnapshotProgress(self.source.slot, slot.confirmed_flush)
+            if mode is not SnapshotMode.INITIAL:  # never / when_needed: the slot is the offset
+                for table in tables:
+                    progress.mark(table, None, done=True)
+            self._progress_file.save(progress)
+        pending = [] if mode is SnapshotMode.NEVER else progress.pending(tables)
+        if pending:
+            log.info("snapshotting %s (fresh snapshot; the stream replays since %s)",
+                     ", ".join(map(str, pending)), slot.confirmed_flush)  # fmt: skip
+            with connect(self._dsn) as sconn:
+                reader = SnapshotReader(
+                    sconn, None, slot.confirmed_flush, chunk_rows=self.source.snapshot.chunk_rows
+                )
+                with reader:
+                    if not self._snapshot(reader, sconn, shapes, progress, pending):
+                        return None
+        return slot.confirmed_flush
+
+    def _first_run(
+        self, shapes: TableShapes, tables: list[TableId], mode: SnapshotMode
+    ) -> Lsn | None:
+        self._progress_file.remove()
+        with replication_connection(self._dsn) as rconn:
+            export = mode is not SnapshotMode.NEVER
+            temporary = mode is SnapshotMode.INITIAL_ONLY
+            created = create_slot(
+                rconn, self.source.slot, export_snapshot=export, temporary=temporary
+            )
+            log.info("created slot %s at %s", created.name, created.consistent_point)
+            progress = SnapshotProgress(self.source.slot, created.consistent_point)
+            if not export or created.snapshot_name is None:
+                for table in tables:
+                    progress.mark(table, None, done=True)
+                self._progress_file.save(progress)
+                return created.consistent_point
+            self._progress_file.save(progress)
+            with connect(self._dsn) as sconn:
+                reader = SnapshotReader(
+                    sconn, created.snapshot_name, created.consistent_point,
+                    chunk_rows=self.source.snapshot.chunk_rows,
+                )  # fmt: skip
+                with reader:  # the snapshot is imported now; the slot's connection may idle
+                    if not self._snapshot(reader, sconn, shapes, progress, tables):
+                        return None
+        return created.consistent_point
+
+    def _snapshot(
+        self,
+        reader: SnapshotReader,
+        conn: psycopg.Connection[Any],
+        shapes: TableShapes,
+        progress: SnapshotProgress,
+        tables: list[TableId],
+    ) -> bool:
+        assert self._producer is not None
+        publisher = Publisher(self._producer, self._serializer, self.topic_for, POSITION_KIND)
+        snapshot = SnapshotSource(
+            reader, conn, shapes, publisher, progress, self._progress_file, self.stop
+        )
+        keys = shapes.key_columns()
+        done = snapshot.run(tables, keys)
+        self.metrics.snapshot_rows += snapshot.rows
+        return done
+
+    # ---- streaming ---------------------------------------------------------------------------
+
+    def _stream(self, conn: psycopg.Connection[Any], shapes: TableShapes, start: Lsn) -> None:
+        assert self._producer is not None
+        decoder = RowDecoder(shapes.catalog)
+        assembler = TransactionAssembler(
+            key_columns=shapes.key_columns(), convert=decoder,
+            max_in_memory=self.source.max_in_memory,
+        )  # fmt: skip
+        publisher = Publisher(
+            self._producer, self._serializer, self.topic_for, POSITION_KIND, acknowledged=start
+        )
+        source = StreamingSource(
+            replication_connection(self._dsn), self.source.slot, self.source.publication,
+            start, assembler,
+        )  # fmt: skip
+        log.info("streaming slot %s from %s", self.source.slot, start)
+        loop = _StreamLoop(self, conn, shapes, decoder, publisher, source)
+        try:
+            loop.run()
+        finally:
+            loop.close()
+
+    # ---- teardown ----------------------------------------------------------------------------
+
+    def teardown(self) -> list[str]:
+        """Drop this source's slot, publication and progress file; what was dropped."""
+        dropped = []
+        with connect(self._dsn) as conn:
+            if find_slot(conn, self.source.slot) is not None:
+                with replication_connection(self._dsn) as rconn:
+                    drop_slot(rconn, self.source.slot, wait=True)
+                dropped.append(f"slot {self.source.slot}")
+            if drop_publication(conn, self.source.publication):
+                dropped.append(f"publication {self.source.publication}")
+        if self._progress_file.path.exists():
+            self._progress_file.remove()
+            dropped.append(f"progress file {self._progress_file.path}")
+        return dropped
+
+
+class _StreamLoop:
+    """One streaming session: publish committed transactions, confirm what Kafka has."""
+
+    def __init__(
+        self,
+        owner: PostgresConnector,
+        conn: psycopg.Connection[Any],
+        shapes: TableShapes,
+        decoder: RowDecoder,
+        publisher: Publisher,
+        source: StreamingSource,
+    ) -> None:
+        self._owner = owner
+        self._conn = conn
+        self._shapes = shapes
+        self._decoder = decoder
+        self._publisher = publisher
+        self._source = source
+        self._settings = owner.source
+        self._metrics = owner.metrics
+        self._acked: Lsn | None = None
+        now = time.monotonic()
+        self._next_status = now
+        self._next_metrics = now + _METRICS_EVERY_S
+        self._last_data = now
+
+    def run(self) -> None:
+        while not self._owner.stop.is_set():
+            transaction = self._source.next(0.05)
+            if transaction is not None:
+                self._publish(transaction)
+            self._poll_acknowledged()
+            self._tick()
+
+    def _publish(self, transaction: Transaction) -> None:
+        for relation in self._source.take_relations():
+            if self._shapes.update(self._conn, relation) is not None:
+                self._decoder.refresh()
+        events = _Counted(self._shapes.project(transaction.events()))
+        self._publisher.publish(events, self._shapes.schemas, transaction.end_lsn)
+        self._metrics.published(transaction.end_lsn, transaction.commit_ts_us, events.count)
+
+    def _poll_acknowledged(self) -> None:
+        acked = self._publisher.acknowledged()
+        if isinstance(acked, Lsn) and acked != self._acked:
+            self._acked = acked
+            self._metrics.acknowledged(acked)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if self._source.received_data:
+            self._source.received_data = False
+            self._last_data = now
+        if now >= self._next_status:
+            self._confirm()
+            self._next_status = now + self._settings.status_interval_s
+        beat = self._settings.heartbeat_interval_s
+        if beat > 0 and now - self._last_data >= beat:
+            self._heartbeat()
+            self._last_data = now
+        if now >= self._next_metrics:
+            self._log_metrics()
+            self._next_metrics = now + _METRICS_EVERY_S
+
+    def _confirm(self) -> None:
+        """Confirm the acknowledged position; between transactions, with nothing in flight,
+        the last keepalive's position (everything before it was received and is acknowledged)."""
+        target = self._acked
+        idle = self._source.idle_position
+        quiet = not self._source.in_transaction and self._publisher.tracker.in_flight == 0
+        if quiet and idle is not None and (target is None or idle > target):
+            target = idle
+        stream = self._source.stream
+        if target is not None and target > stream.confirmed:
+            stream.confirm(target)
+            self._metrics.confirmed = stream.confirmed
+        else:
+            stream.send_status(reply=True)  # asks for a keepalive: the idle position
+
+    def _heartbeat(self) -> None:
+        """A non-transactional logical message: WAL moves through the slot even when nothing
+        captured changes, so the next keepalive lets the slot advance."""
+        self._conn.execute(
+            "SELECT pg_catalog.pg_logical_emit_message(false, %s, '')", (HEARTBEAT_PREFIX,)
+        )
+
+    def _log_metrics(self) -> None:
+        figures = {**self._metrics.snapshot(), **slot_lag(self._conn, self._settings.slot)}
+        log.info("metrics %s", json.dumps({"source": self._settings.name, **figures}))
+
+    def close(self) -> None:
+        """Flush what was produced, confirm what Kafka acknowledged, end replication. Also on
+        the way out of an error: confirming an acknowledged position is always safe."""
+        try:
+            self._publisher.flush()
+            self._poll_acknowledged()
+            self._confirm()
+        except (StranglerError, psycopg.Error) as exc:
+            log.warning("final position not confirmed (%s); the next run replays from the last "
+                        "confirmed one", exc)  # fmt: skip
+        finally:
+            self._source.close()
+
+
+class _Counted:
+    """Counts the events an iterable yields (the publisher consumes it)."""
+
+    def __init__(self, events: Any) -> None:
+        self._events = iter(events)
+        self.count = 0
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> Any:
+        event = next(self._events)
+        self.count += 1
+        return event

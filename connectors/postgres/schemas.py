@@ -1,0 +1,114 @@
+"""The published shape of each captured table, kept in step with the stream's Relation messages.
+
+A table's ``TableSchema`` comes from its Relation (from pgoutput, or described for the snapshot),
+its key (the primary key, or the configured override; never the replica identity flags, which
+under REPLICA IDENTITY FULL mark every column) and its excluded columns. A new or changed
+Relation gives a new schema, registered under ``<topic>-key`` / ``<topic>-value`` *before* any
+event of the transaction is handed to Kafka: the registry refuses an incompatible change there,
+and nothing of the new shape is published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+
+from strangler.connectors.config import CaptureSettings
+from strangler.connectors.postgres.catalog import load_types, not_null_columns
+from strangler.connectors.postgres.messages import Relation
+from strangler.connectors.postgres.relations import table_id
+from strangler.connectors.postgres.rows import table_schema
+from strangler.connectors.postgres.types import TypeInfo
+from strangler.connectors.serialization import TableSerializer
+from strangler.core.events import ChangeEvent, Op, Row, TableId
+from strangler.core.schema import TableSchema
+
+TopicFor = Callable[[TableId], str]
+
+
+class TableShapes:
+    """Schemas of the captured tables, registered as they change."""
+
+    def __init__(
+        self,
+        capture: CaptureSettings,
+        keys: Mapping[TableId, tuple[str, ...]],
+        serializer: TableSerializer,
+        topic_for: TopicFor,
+        catalog: dict[int, TypeInfo],
+    ) -> None:
+        self._capture = capture
+        self._keys = dict(keys)
+        self._serializer = serializer
+        self._topic_for = topic_for
+        self.catalog = catalog
+        self.schemas: dict[TableId, TableSchema] = {}
+        self._excluded = {t: frozenset(capture.options(t).exclude_columns) for t in keys}
+
+    @property
+    def tables(self) -> set[TableId]:
+        return set(self._keys)
+
+    def key_columns(self) -> dict[TableId, tuple[str, ...]]:
+        return dict(self._keys)
+
+    def add_table(self, table: TableId, key: tuple[str, ...]) -> None:
+        self._keys[table] = key
+        self._excluded[table] = frozenset(self._capture.options(table).exclude_columns)
+
+    def load_types(self, conn: psycopg.Connection[Any], relation: Relation) -> None:
+        """Type definitions the relation's columns need (before its rows are decoded)."""
+        self.catalog.update(load_types(conn, [c.type_oid for c in relation.columns]))
+
+    def update(self, conn: psycopg.Connection[Any], relation: Relation) -> TableSchema | None:
+        """Build and register the schema of ``relation`` (None if the table is not captured)."""
+        table = table_id(relation)
+        if table not in self._keys:
+            return None
+        self.load_types(conn, relation)
+        not_null = not_null_columns(conn, relation.oid)
+        full = table_schema(relation, self.catalog, not_null=not_null, key=self._keys[table])
+        excluded = self._excluded[table]
+        columns = tuple(c for c in full.columns if c.name not in excluded)
+        schema = TableSchema(table, columns, full.key)
+        self._serializer.prepare(self._topic_for(table), schema)
+        self.schemas[table] = schema
+        return schema
+
+    def project(self, events: Iterable[ChangeEvent]) -> Iterable[ChangeEvent]:
+        """Events of captured tables, without excluded columns. An UPDATE that changed the key
+        also deletes the old key (a tombstone first), or the old row would stay in the topic."""
+        for event in events:
+            if event.table not in self._keys:
+                continue
+            moved = self._old_key_delete(event)
+            if moved is not None:
+                yield moved
+            excluded = self._excluded[event.table]
+            if excluded:
+                event = replace(
+                    event,
+                    before=_without(event.before, excluded),
+                    after=_without(event.after, excluded),
+                )
+            yield event
+
+    def _old_key_delete(self, event: ChangeEvent) -> ChangeEvent | None:
+        if event.op is not Op.UPDATE or event.before is None or event.key is None:
+            return None
+        names = self._keys[event.table]
+        if not all(name in event.before for name in names):
+            return None
+        old = {name: event.before[name] for name in names}
+        if old == dict(event.key):
+            return None
+        return replace(event, op=Op.DELETE, key=old, after=None)
+
+
+def _without(row: Row | None, excluded: frozenset[str]) -> Row | None:
+    if row is None:
+        return None
+    return {k: v for k, v in row.items() if k not in excluded}
