@@ -186,7 +186,7 @@ class Applier:
     def _shape(self, topic: str, spec: TableSpec, record: ChangeRecord) -> RowShape:
         key = (topic, *_schema_ids(record))
         cached = self._shapes.get(key)
-        if cached is not None and cached[0] == spec:
+        if cached is not None and cached[0] is spec:  # identity: a changed table is a new spec
             return cached[1]
         assert record.key_schema is not None
         shape = row_shape(

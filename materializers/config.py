@@ -158,7 +158,7 @@ class ViewConfig(StrictModel):
     batch_size: int = Field(default=10_000, ge=1)
     """Most records applied in one database transaction."""
     batch_timeout_ms: int = Field(default=100, ge=0)
-    """Longest wait for a batch to fill before applying what arrived."""
+    """Longest wait for a first record; a batch never waits to fill (lone records go at once)."""
     consumer: dict[str, ClientValue] = Field(default_factory=dict)
     """librdkafka settings for this view's consumer (e.g. group.instance.id)."""
 

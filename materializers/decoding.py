@@ -70,6 +70,7 @@ class RecordDecoder:
         self._kinds = {t.topic: t.position_kind for t in topics}
         self._schemas = schemas
         self._parsed: dict[int, tuple[WriterSchema, Any]] = {}
+        self._last_position: tuple[tuple[str, str, str | None] | None, bytes] = (None, b"")
 
     def decode(self, record: KafkaRecord) -> Received:
         """The decoded record, or a ``BadRecord`` saying why it could not be decoded."""
@@ -116,6 +117,14 @@ class RecordDecoder:
         if text is None:
             raise RecordError("the record has no position header")
         kind_text = headers.get("position_kind")
+        memo = (topic, text, kind_text)
+        if memo == self._last_position[0]:  # every change of a transaction shares it
+            return self._last_position[1]
+        key = self._sort_key(topic, text, kind_text)
+        self._last_position = (memo, key)
+        return key
+
+    def _sort_key(self, topic: str, text: str, kind_text: str | None) -> bytes:
         try:
             kind = PositionKind(kind_text) if kind_text else self._kinds[topic]
         except ValueError:

@@ -197,3 +197,24 @@ class PostgresTarget:
         rows = [(view, r.topic, r.partition, r.offset, r.error, r.key, r.value) for r in records]
         with self.conn.cursor() as cur:
             cur.executemany(self.sql.insert_dead_letter().encode(), rows)
+
+    def lock_tables(self, names: Sequence[str]) -> None:
+        existing = [n for n in names if self._exists(n)]
+        if existing:
+            tables = ", ".join(self.sql.name(n) for n in existing)
+            self._execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
+
+    def _exists(self, name: str) -> bool:
+        found = self.conn.execute(
+            "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s",
+            [self.schema, name],
+        ).fetchone()
+        return found is not None
+
+    def swap_table(self, live: str, shadow: str) -> None:
+        for statement in self.sql.swap(live, shadow):
+            self._execute(statement)
+
+    def forget_view(self, view: str) -> None:
+        for statement in self.sql.forget_view():
+            self._execute(statement, [view])

@@ -4,8 +4,9 @@
   commits to Kafka at all: the offsets live only in the view database, next to the rows. On
   every assignment the consumer seeks to the stored offsets (the beginning of a partition the
   view never saw), so a restart or a rebalance resumes exactly after the last applied batch.
-- A batch is what one ``consume`` call returns (at most ``batch_size`` records, waiting at most
-  ``batch_timeout_ms``), decoded and applied in one database transaction.
+- A batch is what the consumer holds when the previous one is done (at most ``batch_size``
+  records; if none, the first to arrive within ``batch_timeout_ms``), decoded and applied in
+  one database transaction.
 - A retriable failure (lost view database, registry down) rolls back and retries the same
   batch with backoff; a fatal one (incompatible schema, stop on a bad record) stops the view.
 - ``stop()`` (from a signal handler or another thread) ends the loop after the current batch.
@@ -85,8 +86,17 @@ class ViewRunner:
         self._idle_since = time.monotonic()
 
     def _poll(self) -> list[Received]:
-        timeout = self.view.batch_timeout_ms / 1000
-        messages = self._consumer.consume(self.view.batch_size, timeout)
+        """What is there now (up to batch_size); if nothing, wait for the first record.
+
+        A batch never waits to fill: under load records pile up while the previous batch is
+        applied, so batches grow by themselves, and a lone record is applied at once."""
+        size = self.view.batch_size
+        messages = self._consumer.consume(size, 0)
+        if not messages:
+            first = self._consumer.poll(self.view.batch_timeout_ms / 1000)
+            if first is None:
+                return []
+            messages = [first, *self._consumer.consume(size - 1, 0)] if size > 1 else [first]
         return [self._decode(m) for m in messages if _is_record(m)]
 
     def _decode(self, message: Message) -> Received:

@@ -43,19 +43,17 @@ class RowShape:
     row_filter: RowFilter | None
 
     def key_params(self, key: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(self._convert(i, key[f]) for i, f in enumerate(self.key_fields))
+        return tuple(
+            v if c is None or v is None else c(v)
+            for v, c in zip([key[f] for f in self.key_fields], self.converters, strict=False)
+        )
 
     def params(self, key: Mapping[str, Any], value: Mapping[str, Any]) -> tuple[Any, ...]:
-        start = len(self.key_fields)
-        values = tuple(
-            None if f is None else self._convert(start + i, value.get(f))
-            for i, f in enumerate(self.value_fields)
+        raw = [key[f] for f in self.key_fields]
+        raw += [None if f is None else value.get(f) for f in self.value_fields]
+        return tuple(
+            v if c is None or v is None else c(v) for v, c in zip(raw, self.converters, strict=True)
         )
-        return self.key_params(key) + values
-
-    def _convert(self, index: int, value: Any) -> Any:
-        convert = self.converters[index]
-        return value if convert is None or value is None else convert(value)
 
     def keeps(self, value: Mapping[str, Any]) -> bool:
         """Whether the row filter keeps this row."""

@@ -152,3 +152,14 @@ class SqliteTarget:
     def dead_letter(self, view: str, records: Sequence[BadRecord]) -> None:
         rows = [(view, r.topic, r.partition, r.offset, r.error, r.key, r.value) for r in records]
         self.conn.executemany(self.sql.insert_dead_letter(), rows)
+
+    def lock_tables(self, names: Sequence[str]) -> None:
+        pass  # BEGIN IMMEDIATE already holds SQLite's single write lock
+
+    def swap_table(self, live: str, shadow: str) -> None:
+        for statement in self.sql.swap(live, shadow):
+            self.conn.execute(statement)
+
+    def forget_view(self, view: str) -> None:
+        for statement in self.sql.forget_view():
+            self.conn.execute(statement, [view])

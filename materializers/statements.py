@@ -129,3 +129,16 @@ class Sql:
             f"DELETE FROM {self.name(spec.name)} {where}",
             f"DELETE FROM {self.name(spec.name + DELETED_SUFFIX)} {where}",
         ]
+
+    def swap(self, live: str, shadow: str) -> list[str]:
+        """Replace table ``live`` (and its deleted-keys companion) by ``shadow``'s."""
+        out: list[str] = []
+        for suffix in ("", DELETED_SUFFIX):
+            out.append(f"DROP TABLE IF EXISTS {self.name(live + suffix)}")
+            out.append(f"ALTER TABLE {self.name(shadow + suffix)} RENAME TO {quote(live + suffix)}")
+        return out
+
+    def forget_view(self) -> list[str]:
+        """Delete a view's offsets and table shapes (one parameter: the view)."""
+        where = f"WHERE {quote('view')} = {self.param}"
+        return [f"DELETE FROM {self.name(table)} {where}" for table in (OFFSETS, TABLES)]

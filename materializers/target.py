@@ -60,3 +60,12 @@ class Target(Protocol):
     def apply(self, spec: TableSpec, rows: Sequence[StagedRow]) -> None: ...
     def save_offsets(self, view: str, offsets: Mapping[Partition, int]) -> None: ...
     def dead_letter(self, view: str, records: Sequence[BadRecord]) -> None: ...
+
+    def lock_tables(self, names: Sequence[str]) -> None:
+        """Keep other writers out of these tables until the transaction ends."""
+
+    def swap_table(self, live: str, shadow: str) -> None:
+        """Drop ``live`` and rename ``shadow`` to it (with the deleted-keys companions)."""
+
+    def forget_view(self, view: str) -> None:
+        """Delete a view's offsets and table shapes."""

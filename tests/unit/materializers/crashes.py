@@ -102,6 +102,15 @@ class CrashingTarget:
         self._tick()
         self.inner.dead_letter(view, bad)
 
+    def lock_tables(self, names: Sequence[str]) -> None:
+        self.inner.lock_tables(names)
+
+    def swap_table(self, live: str, shadow: str) -> None:
+        self.inner.swap_table(live, shadow)
+
+    def forget_view(self, view: str) -> None:
+        self.inner.forget_view(view)
+
 
 _text = st.one_of(st.none(), st.text(alphabet="aé\"'Z \x01", max_size=4))
 

@@ -1,0 +1,265 @@
+"""Materializer benchmark: apply rate into SQLite and PostgreSQL, bootstrap of many keys, and
+the latency the materializer adds.
+
+    .venv/bin/python benchmarks/materializer_bench.py [--records N] [--keys N]
+        [--bootstrap-keys N] [--pg-dsn DSN] [--kafka HOST:PORT] [--latency-seconds S]
+
+- apply: N Confluent-framed records (key + 5-column value, updates over ``--keys`` keys) are
+  decoded and applied through the real decoder and applier in batches of 10,000 (no Kafka in
+  the loop: this is the materializer's own cost). Messages/s and rows/s are printed.
+- bootstrap: ``--bootstrap-keys`` distinct keys into an empty view (messages/s and seconds).
+- latency (with ``--kafka``): a producer sends ~1,000 records/s for ``--latency-seconds``; a
+  view runner applies them; for each record, added = commit done − handed over by the
+  consumer, end-to-end = commit done − Kafka timestamp. p50/p99 printed.
+Peak RSS of the process is printed at the end. Runs on one core (one thread applies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import random
+import resource
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import fastavro
+
+from strangler.materializers.applier import Applier
+from strangler.materializers.config import ViewConfig
+from strangler.materializers.decoding import RecordDecoder, encode
+from strangler.materializers.schemas import StaticSchemas
+from strangler.materializers.target import Target
+
+TOPIC = "bench.public.products"
+KEY_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "Key",
+    "fields": [{"name": "id", "type": "long"}],
+}
+VALUE_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "Value",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "name", "type": ["null", "string"], "default": None},
+        {"name": "price", "type": ["null", "double"], "default": None},
+        {"name": "qty", "type": ["null", "int"], "default": None},
+        {
+            "name": "updated",
+            "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}],
+            "default": None,
+        },
+    ],
+}
+SCHEMAS = StaticSchemas({1: KEY_SCHEMA, 2: VALUE_SCHEMA})
+BATCH = 10_000
+
+
+class Message:
+    """An in-memory Kafka record (what the decoder reads of confluent_kafka.Message)."""
+
+    __slots__ = ("_headers", "_key", "_offset", "_value")
+
+    def __init__(self, offset: int, key: bytes, value: bytes | None, position: int) -> None:
+        self._offset, self._key, self._value = offset, key, value
+        self._headers = [("op", b"u" if value else b"d"), ("position", f"0/{position:X}".encode())]
+
+    def topic(self) -> str:
+        return TOPIC
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def headers(self) -> list[tuple[str, str | bytes | None]]:
+        return list(self._headers)
+
+
+def make_messages(count: int, keys: int, distinct: bool) -> list[Message]:
+    rng = random.Random(1)
+    key_schema, value_schema = (
+        fastavro.parse_schema(KEY_SCHEMA),
+        fastavro.parse_schema(VALUE_SCHEMA),
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    out = []
+    for i in range(count):
+        k = i if distinct else rng.randrange(keys)
+        row = {"id": k, "name": f"product {k}", "price": rng.random() * 100, "qty": i % 1000}
+        row["updated"] = now
+        key = encode(1, key_schema, {"id": k})
+        value = None if not distinct and rng.random() < 0.05 else encode(2, value_schema, row)
+        out.append(Message(i, key, value, i + 1))
+    return out
+
+
+def view_config(target: dict[str, Any]) -> ViewConfig:
+    return ViewConfig.model_validate(
+        {"name": "bench", "target": target, "topics": [{"topic": TOPIC, "table": "products"}]}
+    )
+
+
+def apply_all(view: ViewConfig, target: Target, messages: Sequence[Message]) -> float:
+    """Seconds to decode and apply ``messages`` in batches."""
+    applier, decoder = Applier(view, target), RecordDecoder(view.topics, SCHEMAS)
+    start = time.perf_counter()
+    for i in range(0, len(messages), BATCH):
+        applier.apply([decoder.decode(m) for m in messages[i : i + BATCH]])
+    return time.perf_counter() - start
+
+
+def sqlite_target(tmp: Path) -> tuple[ViewConfig, Callable[[], Target]]:
+    from strangler.materializers.sqlite_target import SqliteTarget
+
+    path = tmp / f"{uuid.uuid4().hex}.db"
+    view = view_config({"sqlite": {"path": str(path)}})
+    return view, lambda: SqliteTarget(path)
+
+
+def postgres_target(dsn: str) -> tuple[ViewConfig, Callable[[], Target]]:
+    from strangler.materializers.postgres_target import PostgresTarget
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    view = view_config({"postgres": {"dsn": dsn, "schema": schema}})
+    return view, lambda: PostgresTarget(dsn, schema)
+
+
+def report(label: str, count: int, seconds: float) -> None:
+    print(f"{label:<42} {count:>10,} msgs {seconds:8.2f} s {count / seconds:>12,.0f} msg/s")
+
+
+def decode_only(messages: Sequence[Message]) -> float:
+    decoder = RecordDecoder(view_config({"sqlite": {"path": "x"}}).topics, SCHEMAS)
+    start = time.perf_counter()
+    for m in messages:
+        decoder.decode(m)
+    return time.perf_counter() - start
+
+
+def bench_latency(kafka: str, seconds: float, tmp: Path) -> None:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from strangler.core.kafka import KafkaSettings, producer_config
+    from strangler.materializers.runner import ViewRunner
+    from strangler.materializers.sqlite_target import SqliteTarget
+
+    topic = f"bench-latency-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": kafka})
+    admin.create_topics([NewTopic(topic, 1, 1, config={"cleanup.policy": "compact"})])[
+        topic
+    ].result(30)
+    time.sleep(1)
+    settings = KafkaSettings(bootstrap_servers=kafka)
+    path = tmp / "latency.db"
+    view = ViewConfig.model_validate(
+        {"name": f"lat-{topic}", "target": {"sqlite": {"path": str(path)}},
+         "topics": [{"topic": topic, "table": "products"}], "batch_timeout_ms": 50}
+    )  # fmt: skip
+    runner = ViewRunner(view, settings, SCHEMAS, SqliteTarget(path))
+    added: list[float] = []
+    end_to_end: list[float] = []
+    handed: dict[int, float] = {}
+    original_decode, original_apply = runner._decode, runner.applier.apply
+
+    def decode(message: Any) -> Any:
+        handed[message.offset()] = time.time()
+        return original_decode(message)
+
+    def apply(batch: Any) -> None:
+        original_apply(batch)
+        done = time.time()
+        for record in batch:
+            added.append(done - handed.pop(record.offset))
+            end_to_end.append(done - stamps[record.offset] / 1000)
+
+    stamps: dict[int, int] = {}
+    runner._decode = decode  # type: ignore[method-assign]
+    runner.applier.apply = apply  # type: ignore[method-assign]
+    thread = threading.Thread(target=runner.run, kwargs={"idle_exit_s": 3.0})
+    thread.start()
+    time.sleep(4)  # group join
+    producer = Producer(producer_config(settings, **{"linger.ms": 0}))
+    key_schema, value_schema = (
+        fastavro.parse_schema(KEY_SCHEMA),
+        fastavro.parse_schema(VALUE_SCHEMA),
+    )
+
+    def delivered(err: Any, msg: Any) -> None:
+        stamps[msg.offset()] = msg.timestamp()[1]
+
+    deadline, i = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        row = {"id": i % 500, "name": "x", "price": 1.0, "qty": i, "updated": None}
+        producer.produce(
+            topic, encode(2, value_schema, row), encode(1, key_schema, {"id": i % 500}),
+            on_delivery=delivered, headers=[("op", b"u"), ("position", f"0/{i + 1:X}".encode())],
+        )  # fmt: skip
+        producer.poll(0)
+        i += 1
+        time.sleep(0.001)
+    producer.flush(30)
+    thread.join()
+    for label, values in (("added by the materializer", added), ("end to end", end_to_end)):
+        q = statistics.quantiles([v * 1000 for v in values], n=100)
+        print(f"latency {label:<30} n={len(values):,} p50={q[49]:.2f} ms p99={q[98]:.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=300_000)
+    parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--bootstrap-keys", type=int, default=1_000_000)
+    parser.add_argument("--pg-dsn", default=None)
+    parser.add_argument("--kafka", default=None)
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        updates = make_messages(args.records, args.keys, distinct=False)
+        report("decode only", len(updates), decode_only(updates))
+        view, open_target = sqlite_target(tmp)
+        report(
+            "SQLite apply (updates, 5% deletes)",
+            len(updates),
+            apply_all(view, open_target(), updates),
+        )
+        boot = make_messages(args.bootstrap_keys, 0, distinct=True)
+        view, open_target = sqlite_target(tmp)
+        report("SQLite bootstrap (distinct keys)", len(boot), apply_all(view, open_target(), boot))
+        if args.pg_dsn:
+            view, open_target = postgres_target(args.pg_dsn)
+            report(
+                "PostgreSQL apply (updates, 5% deletes)",
+                len(updates),
+                apply_all(view, open_target(), updates),
+            )
+            view, open_target = postgres_target(args.pg_dsn)
+            report(
+                "PostgreSQL bootstrap (distinct keys)",
+                len(boot),
+                apply_all(view, open_target(), boot),
+            )
+        if args.kafka:
+            bench_latency(args.kafka, args.latency_seconds, tmp)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {rss_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
