@@ -24,6 +24,7 @@ from strangler.schema_registry.model import (
     SchemaReference,
     SchemaText,
     Subject,
+    Version,
 )
 
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
