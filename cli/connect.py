@@ -106,6 +106,7 @@ def connect(
         format="%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per registry request
     config = load_connect_pipeline(pipeline)
     sources = _select(config, only)
     if teardown or check:

@@ -29,6 +29,7 @@ import psycopg
 
 from strangler.connectors.config import SnapshotMode
 from strangler.connectors.postgres.config import PostgresSource
+from strangler.connectors.postgres.errors import SlotError
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.metrics import ConnectorMetrics, slot_lag
 from strangler.connectors.postgres.pgtext import libpq_options
@@ -235,6 +236,7 @@ class PostgresConnector:
         publisher = Publisher(
             self._producer, self._serializer, self.topic_for, POSITION_KIND, acknowledged=start
         )
+        self._wait_slot_free(conn)
         source = StreamingSource(
             replication_connection(self._dsn), self.source.slot, self.source.publication,
             start, assembler,
@@ -245,6 +247,19 @@ class PostgresConnector:
             loop.run()
         finally:
             loop.close()
+
+    def _wait_slot_free(self, conn: psycopg.Connection[Any], timeout: float = 60.0) -> None:
+        """After a crash the server may still hold the slot for the dead walsender until it
+        notices the closed socket (at most wal_sender_timeout): wait for it."""
+        deadline = time.monotonic() + timeout
+        while (slot := find_slot(conn, self.source.slot)) is not None and slot.active:
+            if time.monotonic() > deadline or self.stop.is_set():
+                raise SlotError(
+                    f"replication slot {self.source.slot} is in use by another process",
+                    fix="stop the other connector of this slot (pg_stat_replication shows it), "
+                    "or give this source another slot name",
+                )
+            time.sleep(0.2)
 
     # ---- teardown ----------------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ class _Rate:
         self.reported = now
         rate = self.rows / max(now - self.started, 1e-6)
         left = max(self.estimate - self.rows, 0)
-        eta = "done" if final else f"{left / rate:.0f}s" if rate > 0 else "?"
+        eta = "done" if final else f"{left / rate:.0f}s" if rate > 0 and left else "?"
         log.info(
             "snapshot %s: %d of ~%d rows, %.0f rows/s, eta %s",
             self.table, self.rows, self.estimate, rate, eta,
