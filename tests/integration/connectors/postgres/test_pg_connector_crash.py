@@ -83,7 +83,7 @@ class Workload(threading.Thread):
                 conn.execute("UPDATE accounts SET balance = balance + 1 WHERE id = %s", (k,))
         row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
         assert row is not None
-        self.committed.append((i, Lsn.parse(row[0])))
+        self.committed.append((i, Lsn.parse(str(row[0]))))
 
 
 def _pipeline(path: Path, dsn: str, bootstrap: str, registry: str, prefix: str) -> Path:
