@@ -39,7 +39,6 @@ def ensure_compacted_topics(
     topic with deletion by time would lose rows of tables that did not change for a while.
     """
     from confluent_kafka import KafkaException
-    from confluent_kafka.admin import ConfigResource, NewTopic, ResourceType
 
     wanted = sorted(set(names))
     try:
@@ -50,22 +49,43 @@ def ensure_compacted_topics(
             fix="check kafka.bootstrap_servers and that the broker runs",
         ) from exc
     missing = [n for n in wanted if n not in existing]
-    if missing:
-        futures = admin.create_topics(
-            [
-                NewTopic(n, partitions, replication_factor, config={"cleanup.policy": "compact"})
-                for n in missing
-            ]
-        )
-        for name, future in futures.items():
-            try:
-                future.result(timeout)
-            except KafkaException as exc:
-                if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                    raise ServiceUnavailable(f"could not create topic {name}: {exc}") from exc
-    present = [n for n in wanted if n in existing]
-    resources = [ConfigResource(ResourceType.TOPIC, n) for n in present]
-    for resource, future in admin.describe_configs(resources).items() if resources else ():
+    created = _create(admin, missing, partitions, replication_factor, timeout)
+    _verify_compacted(admin, [n for n in wanted if n not in created], timeout)
+    return created
+
+
+def _create(
+    admin: AdminClient, names: list[str], partitions: int, replication_factor: int, timeout: float
+) -> list[str]:
+    """Create ``names`` compacted; returns those this call created (another creator may win)."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import NewTopic
+
+    if not names:
+        return []
+    config = {"cleanup.policy": "compact"}
+    futures = admin.create_topics(
+        [NewTopic(n, partitions, replication_factor, config=config) for n in names]
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout)
+            created.append(name)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise ServiceUnavailable(f"could not create topic {name}: {exc}") from exc
+    return sorted(created)
+
+
+def _verify_compacted(admin: AdminClient, names: list[str], timeout: float) -> None:
+    """Topics we did not create must already be compacted."""
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    if not names:
+        return
+    resources = [ConfigResource(ResourceType.TOPIC, n) for n in names]
+    for resource, future in admin.describe_configs(resources).items():
         policy = future.result(timeout)["cleanup.policy"].value or ""
         if "compact" not in policy.split(","):
             raise ConfigError(
@@ -73,4 +93,3 @@ def ensure_compacted_topics(
                 fix=f"set it: kafka-configs --alter --entity-type topics --entity-name "
                 f"{resource.name} --add-config cleanup.policy=compact (or use another prefix)",
             )
-    return missing
