@@ -9,6 +9,7 @@ Requests: the same three types plus ``application/octet-stream`` (read as JSON);
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 V1_JSON = "application/vnd.schemaregistry.v1+json"
 SR_JSON = "application/vnd.schemaregistry+json"
@@ -35,6 +36,7 @@ class MediaRange:
         return 2 if self.subtype == sub else -1
 
 
+@lru_cache(maxsize=256)
 def response_type(accept: str | None) -> str | None:
     """The media type to answer with, or None for 406."""
     ranges = parse_accept(accept)
@@ -53,6 +55,7 @@ def parse_accept(accept: str | None) -> list[MediaRange]:
     return [r for part in accept.split(",") if (r := _parse_range(part)) is not None]
 
 
+@lru_cache(maxsize=256)
 def request_type_ok(content_type: str | None) -> bool:
     return content_type is None or media_type_of(content_type) in ACCEPTED_REQUEST_TYPES
 
