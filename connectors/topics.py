@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -80,16 +81,33 @@ def _create(
 
 def _verify_compacted(admin: AdminClient, names: list[str], timeout: float) -> None:
     """Topics we did not create must already be compacted."""
-    from confluent_kafka.admin import ConfigResource, ResourceType
-
     if not names:
         return
-    resources = [ConfigResource(ResourceType.TOPIC, n) for n in names]
-    for resource, future in admin.describe_configs(resources).items():
-        policy = future.result(timeout)["cleanup.policy"].value or ""
+    for name in names:
+        policy = _cleanup_policy(admin, name, timeout)
         if "compact" not in policy.split(","):
             raise ConfigError(
-                f"topic {resource.name} exists with cleanup.policy={policy}, not compact",
+                f"topic {name} exists with cleanup.policy={policy}, not compact",
                 fix=f"set it: kafka-configs --alter --entity-type topics --entity-name "
-                f"{resource.name} --add-config cleanup.policy=compact (or use another prefix)",
+                f"{name} --add-config cleanup.policy=compact (or use another prefix)",
             )
+
+
+def _cleanup_policy(admin: AdminClient, name: str, timeout: float) -> str:
+    """The topic's cleanup.policy; a topic created a moment ago may not be known to the broker
+    that answers yet (UNKNOWN_TOPIC_OR_PART), so that is retried until ``timeout``."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    deadline = time.monotonic() + timeout
+    while True:
+        future = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name)])
+        try:
+            return str(next(iter(future.values())).result(timeout)["cleanup.policy"].value or "")
+        except KafkaException as exc:
+            unknown = exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+            if not unknown or time.monotonic() > deadline:
+                raise ServiceUnavailable(
+                    f"could not read the config of topic {name}: {exc}"
+                ) from exc
+            time.sleep(0.1)
