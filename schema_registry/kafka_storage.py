@@ -5,6 +5,11 @@ background thread. A write produces one record (acks=all, idempotent, partition 
 offset from the delivery report, then waits until the follower thread has applied that offset:
 the write is acknowledged only once this instance has read it back, as in Confluent's
 ``KafkaStore``. ``sync`` waits for the topic's end, so a writer decides on the latest state.
+
+With several instances, the elected writer calls ``become_writer``: its producer then uses a
+transactional id shared by every instance of this topic, so initialising it fences any
+previous writer (a zombie's late write is aborted, never read, never acknowledged). Progress
+is tracked as the consumer's position, which also moves past transaction markers.
 """
 
 from __future__ import annotations
@@ -38,20 +43,25 @@ class KafkaStorage:
     """The registry log in a Kafka topic, followed by one consumer thread."""
 
     def __init__(
-        self, bootstrap: str, topic: str = "_schemas", *, client: dict[str, Any] | None = None
+        self,
+        bootstrap: str,
+        topic: str = "_schemas",
+        *,
+        client: dict[str, Any] | None = None,
+        fenced_writer: bool = False,
     ) -> None:
         self._topic = topic
         self._client = {"bootstrap.servers": bootstrap, **(client or {})}
-        self._applied = -1  # offset of the last record applied
+        self._fenced_writer = fenced_writer
+        self._transactional = False
+        self._position = 0  # next offset the follower will read; everything before is applied
         self._progress = threading.Condition()
         self._stopping = threading.Event()
         self._apply: Apply | None = None
         self._thread: threading.Thread | None = None
         self._failure: str | None = None
         ensure_topic(AdminClient(self._client), topic)
-        self._producer = Producer(
-            {**self._client, "acks": "all", "enable.idempotence": True, "linger.ms": 0}
-        )
+        self._producer = self._new_producer()
         self._consumer = Consumer(self._consumer_config())
         # A second handle for end-offset queries: the follower thread keeps the first busy in
         # poll(), and the client serialises calls on one handle.
@@ -67,6 +77,24 @@ class KafkaStorage:
             "isolation.level": "read_committed",
         }
 
+    def _new_producer(self) -> Producer:
+        config = {**self._client, "acks": "all", "enable.idempotence": True, "linger.ms": 0}
+        if self._fenced_writer:
+            config["transactional.id"] = f"strangler-registry-writer-{self._topic}"
+        return Producer(config)
+
+    def become_writer(self) -> None:
+        """Fence every earlier writer of this topic, then catch up: called when elected."""
+        if not self._fenced_writer:
+            return
+        self._producer = self._new_producer()
+        try:
+            self._producer.init_transactions(WRITE_TIMEOUT_S)
+        except KafkaException as exc:
+            raise StoreError(f"cannot take over writing {self._topic}: {exc}") from exc
+        self._transactional = True
+        self.sync()
+
     def start(self, apply: Apply) -> None:
         self._apply = apply
         self._consumer.assign([TopicPartition(self._topic, 0, OFFSET_BEGINNING)])
@@ -78,11 +106,16 @@ class KafkaStorage:
 
     def append(self, record: LogRecord) -> None:
         key, value = encode(record)
-        offset = self._produce(key, value)
-        self._wait_applied(offset, WRITE_TIMEOUT_S)
+        if self._fenced_writer and not self._transactional:
+            self.become_writer()
+        if self._transactional:
+            offset = self._produce_in_transaction(key, value)
+        else:
+            offset = self._produce(key, value)
+        self._wait_position(offset + 1, WRITE_TIMEOUT_S)
 
     def sync(self, timeout: float = WRITE_TIMEOUT_S) -> None:
-        self._wait_applied(self._end_offset() - 1, timeout)
+        self._wait_position(self._end_offset(), timeout)
 
     def close(self) -> None:
         self._stopping.set()
@@ -113,6 +146,16 @@ class KafkaStorage:
             raise StoreError(f"write to {self._topic} acknowledged without an offset")
         return offset
 
+    def _produce_in_transaction(self, key: bytes, value: bytes | None) -> int:
+        try:
+            self._producer.begin_transaction()
+            offset = self._produce(key, value)
+            self._producer.commit_transaction(WRITE_TIMEOUT_S)
+        except KafkaException as exc:
+            self._transactional = False  # fenced or broken: re-initialise before the next write
+            raise StoreError(f"write to {self._topic} not committed: {exc}") from exc
+        return offset
+
     def _end_offset(self) -> int:
         try:
             _low, high = self._probe.get_watermark_offsets(
@@ -123,10 +166,10 @@ class KafkaStorage:
         end: int = high
         return end
 
-    def _wait_applied(self, offset: int, timeout: float) -> None:
+    def _wait_position(self, offset: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         with self._progress:
-            while self._applied < offset:
+            while self._position < offset:
                 if self._failure is not None:
                     raise StoreError(self._failure)
                 left = deadline - time.monotonic()
@@ -142,6 +185,7 @@ class KafkaStorage:
         while not self._stopping.is_set():
             message = self._consumer.poll(0.1)
             if message is None:
+                self._note_position()
                 continue
             error = message.error()
             if error is not None:
@@ -174,8 +218,19 @@ class KafkaStorage:
             if record is not None:
                 self._apply(record)
             offset = message.offset()
-            self._applied = self._applied if offset is None else offset
+            self._position = self._position if offset is None else offset + 1
             self._progress.notify_all()
+
+    def _note_position(self) -> None:
+        """After an empty poll: the position may have moved past transaction markers."""
+        try:
+            position = self._consumer.position([TopicPartition(self._topic, 0)])[0].offset
+        except KafkaException:
+            return
+        if position is not None and position > self._position:
+            with self._progress:
+                self._position = position
+                self._progress.notify_all()
 
 
 def ensure_topic(admin: AdminClient, topic: str) -> None:
