@@ -9,8 +9,8 @@ the latency the materializer adds.
   the loop: this is the materializer's own cost). Messages/s and rows/s are printed.
 - bootstrap: ``--bootstrap-keys`` distinct keys into an empty view (messages/s and seconds).
 - latency (with ``--kafka``): a producer sends ~1,000 records/s for ``--latency-seconds``; a
-  view runner applies them; for each record, added = commit done − handed over by the
-  consumer, end-to-end = commit done − Kafka timestamp. p50/p99 printed.
+  view runner applies them; for each record, added = commit done - handed over by the
+  consumer, end-to-end = commit done - Kafka timestamp. p50/p99 printed.
 Peak RSS of the process is printed at the end. Runs on one core (one thread applies).
 """
 
@@ -88,6 +88,10 @@ class Message:
 
     def headers(self) -> list[tuple[str, str | bytes | None]]:
         return list(self._headers)
+
+
+def parsed_schemas() -> tuple[Any, Any]:
+    return fastavro.parse_schema(KEY_SCHEMA), fastavro.parse_schema(VALUE_SCHEMA)
 
 
 def make_messages(count: int, keys: int, distinct: bool) -> list[Message]:

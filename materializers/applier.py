@@ -40,6 +40,16 @@ def next_offsets(batch: Sequence[Received]) -> dict[Partition, int]:
     return out
 
 
+def applied_positions(batch: Sequence[Received]) -> dict[Partition, bytes]:
+    """The latest source position of each partition in ``batch``."""
+    out: dict[Partition, bytes] = {}
+    for record in batch:
+        if isinstance(record, ChangeRecord):
+            place = (record.topic, record.partition)
+            out[place] = max(out.get(place, b""), record.position)
+    return out
+
+
 def _first_bad(batch: Sequence[Received]) -> int | None:
     return next((i for i, r in enumerate(batch) if isinstance(r, BadRecord)), None)
 
@@ -124,6 +134,7 @@ class Applier:
         if bad:
             self.target.dead_letter(self.view.name, bad)
         self.target.save_offsets(self.view.name, next_offsets(batch))
+        self.target.save_positions(self.view.name, applied_positions(batch))
 
     def _by_topic(self, batch: Sequence[Received]) -> dict[str, _TopicWork]:
         out: dict[str, _TopicWork] = {}

@@ -218,3 +218,12 @@ class PostgresTarget:
     def forget_view(self, view: str) -> None:
         for statement in self.sql.forget_view():
             self._execute(statement, [view])
+
+    def load_positions(self, view: str) -> dict[Partition, bytes]:
+        rows = self.conn.execute(self.sql.select_positions().encode(), [view]).fetchall()
+        return {(topic, partition): bytes(position) for topic, partition, position in rows}
+
+    def save_positions(self, view: str, positions: Mapping[Partition, bytes]) -> None:
+        rows = [(pos, view, topic, part, pos) for (topic, part), pos in positions.items()]
+        with self.conn.cursor() as cur:
+            cur.executemany(self.sql.raise_position().encode(), rows)

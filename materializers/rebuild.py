@@ -127,4 +127,5 @@ class Rebuild:
             live_state = TableState(spec, state.truncated_at)
             self.target.save_table(self.view.name, live_topic.topic, live_state)
         self.target.save_offsets(self.view.name, offsets)
+        self.target.save_positions(self.view.name, self.target.load_positions(self.shadow.name))
         self.target.forget_view(self.shadow.name)

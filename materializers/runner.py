@@ -28,7 +28,7 @@ from strangler.materializers.applier import Applier
 from strangler.materializers.config import ViewConfig
 from strangler.materializers.decoding import RecordDecoder
 from strangler.materializers.errors import MaterializerError
-from strangler.materializers.lag import LagTracker
+from strangler.materializers.lag import LagTracker, PartitionLag
 from strangler.materializers.records import Received
 from strangler.materializers.schemas import SchemaSource
 from strangler.materializers.target import Target
@@ -36,6 +36,7 @@ from strangler.materializers.target import Target
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 8
+LAG_INTERVAL_S = 1.0
 
 
 class ViewRunner:
@@ -47,8 +48,10 @@ class ViewRunner:
         self.view = view
         self.applier = Applier(view, target)
         self.decoder = RecordDecoder(view.topics, schemas)
-        self.lag = LagTracker()
+        self.lag_tracker = LagTracker()
         self._stop = threading.Event()
+        self._lag: dict[tuple[str, int], PartitionLag] = {}
+        self._next_lag = 0.0
         self._idle_since: float | None = None
         """Monotonic time of the last record (or assignment); None before any assignment."""
         self._consumer = Consumer(consumer_config(kafka, view.group_id, **view.consumer))
@@ -66,7 +69,10 @@ class ViewRunner:
                 if batch:
                     self._apply_with_retries(batch)
                     self._idle_since = time.monotonic()
-                elif self._idle_too_long(idle_exit_s):
+                if time.monotonic() >= self._next_lag:
+                    self._measure_lag()
+                    self._next_lag = time.monotonic() + LAG_INTERVAL_S
+                if not batch and self._idle_too_long(idle_exit_s):
                     return
         finally:
             self._consumer.close()
@@ -100,14 +106,14 @@ class ViewRunner:
         return [self._decode(m) for m in messages if _is_record(m)]
 
     def _decode(self, message: Message) -> Received:
-        self.lag.saw(message)
+        self.lag_tracker.saw(message)
         return self.decoder.decode(message)
 
     def _apply_with_retries(self, batch: Sequence[Received]) -> None:
         for attempt in range(MAX_RETRIES):
             try:
                 self.applier.apply(batch)
-                self.lag.applied(batch)
+                self.lag_tracker.applied(batch)
                 return
             except StranglerError as exc:
                 if not exc.retriable or attempt == MAX_RETRIES - 1:
@@ -115,13 +121,19 @@ class ViewRunner:
                 log.warning("view %s: %s; retrying the batch", self.view.name, exc)
                 time.sleep(min(0.1 * 2**attempt, 5.0))
 
-    def watermarks(self) -> dict[tuple[str, int], int]:
-        """High watermark (end offset) per assigned partition."""
-        out: dict[tuple[str, int], int] = {}
+    def lag(self) -> dict[tuple[str, int], PartitionLag]:
+        """Records behind the end and seconds behind the source commit, per partition, as of
+        the loop's last look (a consumer may only be used from the thread that runs it)."""
+        return dict(self._lag)
+
+    def _measure_lag(self) -> None:
+        """Refresh ``lag()`` from the end offsets the consumer's fetches brought back."""
+        ends: dict[tuple[str, int], int] = {}
         for tp in self._consumer.assignment():
-            _, high = self._consumer.get_watermark_offsets(tp, timeout=5, cached=False)
-            out[(tp.topic, tp.partition)] = high
-        return out
+            _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            if high >= 0:
+                ends[(tp.topic, tp.partition)] = high
+        self._lag = self.lag_tracker.lag(self.applier.stored_offsets(), ends)
 
 
 def _is_record(message: Message) -> bool:

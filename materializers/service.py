@@ -72,6 +72,18 @@ def run(
         raise failures[0]
 
 
+def rebuild(config: MaterializeConfig, name: str, schemas: SchemaSource | None = None) -> None:
+    """Rebuild one view from the beginning of its topics and swap it in atomically."""
+    from strangler.materializers.rebuild import Rebuild
+
+    (view,) = select_views(config, [name])
+    target = open_target(view)
+    try:
+        Rebuild(view, config.kafka, schemas or RegistrySchemas(config.registry_url), target).run()
+    finally:
+        target.close()
+
+
 def _guarded(
     runner: ViewRunner,
     idle_exit_s: float | None,

@@ -163,3 +163,11 @@ class SqliteTarget:
     def forget_view(self, view: str) -> None:
         for statement in self.sql.forget_view():
             self.conn.execute(statement, [view])
+
+    def load_positions(self, view: str) -> dict[Partition, bytes]:
+        rows = self.conn.execute(self.sql.select_positions(), [view]).fetchall()
+        return {(topic, partition): bytes(position) for topic, partition, position in rows}
+
+    def save_positions(self, view: str, positions: Mapping[Partition, bytes]) -> None:
+        rows = [(pos, view, topic, part, pos) for (topic, part), pos in positions.items()]
+        self.conn.executemany(self.sql.raise_position(), rows)

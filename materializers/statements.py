@@ -57,6 +57,7 @@ class Sql:
             f"CREATE TABLE IF NOT EXISTS {self.name(OFFSETS)} ("
             f"{quote('view')} text NOT NULL, {quote('topic')} text NOT NULL, "
             f"{quote('partition')} integer NOT NULL, {quote('next_offset')} bigint NOT NULL, "
+            f"{quote('position')} {blob}, "
             f"PRIMARY KEY ({column_list(['view', 'topic', 'partition'])}))",
             f"CREATE TABLE IF NOT EXISTS {self.name(TABLES)} ("
             f"{quote('view')} text NOT NULL, {quote('topic')} text NOT NULL, "
@@ -80,6 +81,23 @@ class Sql:
             f"INSERT INTO {self.name(OFFSETS)} ({column_list(cols)}) VALUES ({self.params(4)}) "
             f"ON CONFLICT ({column_list(cols[:3])}) DO UPDATE SET "
             f"{quote('next_offset')} = excluded.{quote('next_offset')}"
+        )
+
+    def select_positions(self) -> str:
+        cols = column_list(["topic", "partition", "position"])
+        return (
+            f"SELECT {cols} FROM {self.name(OFFSETS)} WHERE {quote('view')} = {self.param} "
+            f"AND {quote('position')} IS NOT NULL"
+        )
+
+    def raise_position(self) -> str:
+        """Move a partition's applied position forward (never back); params: position,
+        view, topic, partition, position."""
+        pos, p = quote("position"), self.param
+        keys = " AND ".join(f"{quote(c)} = {p}" for c in ("view", "topic", "partition"))
+        return (
+            f"UPDATE {self.name(OFFSETS)} SET {pos} = {p} WHERE {keys} "
+            f"AND ({pos} IS NULL OR {pos} < {p})"
         )
 
     def select_tables(self) -> str:

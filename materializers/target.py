@@ -59,6 +59,13 @@ class Target(Protocol):
     def truncate(self, spec: TableSpec, position: bytes) -> None: ...
     def apply(self, spec: TableSpec, rows: Sequence[StagedRow]) -> None: ...
     def save_offsets(self, view: str, offsets: Mapping[Partition, int]) -> None: ...
+
+    def load_positions(self, view: str) -> dict[Partition, bytes]:
+        """The latest source position applied per partition (sort keys)."""
+
+    def save_positions(self, view: str, positions: Mapping[Partition, bytes]) -> None:
+        """Raise the applied positions (after ``save_offsets`` of the same partitions)."""
+
     def dead_letter(self, view: str, records: Sequence[BadRecord]) -> None: ...
 
     def lock_tables(self, names: Sequence[str]) -> None:

@@ -102,6 +102,13 @@ class CrashingTarget:
         self._tick()
         self.inner.dead_letter(view, bad)
 
+    def load_positions(self, view: str) -> dict[Partition, bytes]:
+        return self.inner.load_positions(view)
+
+    def save_positions(self, view: str, positions: Mapping[Partition, bytes]) -> None:
+        self._tick()
+        self.inner.save_positions(view, positions)
+
     def lock_tables(self, names: Sequence[str]) -> None:
         self.inner.lock_tables(names)
 
