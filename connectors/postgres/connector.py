@@ -29,6 +29,7 @@ import psycopg
 
 from strangler.connectors.config import SnapshotMode
 from strangler.connectors.postgres.config import PostgresSource
+from strangler.connectors.postgres.encoding import FastTableSerializer
 from strangler.connectors.postgres.errors import SlotError
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.metrics import ConnectorMetrics, slot_lag
@@ -50,7 +51,7 @@ from strangler.connectors.postgres.snapshotter import SnapshotSource
 from strangler.connectors.postgres.source import StreamingSource, replication_connection
 from strangler.connectors.postgres.transactions import Transaction, TransactionAssembler
 from strangler.connectors.publisher import Publisher
-from strangler.connectors.serialization import SchemaRegistrar, TableSerializer
+from strangler.connectors.serialization import SchemaRegistrar
 from strangler.connectors.topics import ensure_compacted_topics, table_topic
 from strangler.core.errors import StranglerError
 from strangler.core.events import TableId
@@ -64,6 +65,7 @@ log = logging.getLogger("strangler.connectors.postgres")
 POSITION_KIND = "pg_lsn"
 HEARTBEAT_PREFIX = "strangler.heartbeat"
 _METRICS_EVERY_S = 10.0
+_POLL_EVERY_S = 0.005
 
 
 def connect(dsn: str) -> psycopg.Connection[Any]:
@@ -88,7 +90,7 @@ class PostgresConnector:
         self.stop = stop or threading.Event()
         self.metrics = ConnectorMetrics()
         self._dsn = source.dsn.get_secret_value()
-        self._serializer = TableSerializer(registrar, namespace)
+        self._serializer = FastTableSerializer(registrar, namespace)
         self._progress_file = ProgressFile(source.state_dir / f"{source.name}.snapshot.json")
         self._producer: Producer | None = None
 
@@ -306,12 +308,16 @@ class _StreamLoop:
         self._last_data = now
 
     def run(self) -> None:
+        next_poll = 0.0
         while not self._owner.stop.is_set():
             transaction = self._source.next(0.05)
             if transaction is not None:
                 self._publish(transaction)
-            self._poll_acknowledged()
-            self._tick()
+            now = time.monotonic()
+            if now >= next_poll:  # delivery callbacks and timers, not for every message
+                self._poll_acknowledged()
+                self._tick()
+                next_poll = now + _POLL_EVERY_S
 
     def _publish(self, transaction: Transaction) -> None:
         for relation in self._source.take_relations():

@@ -13,6 +13,7 @@ it from the Stream Start/Stop messages it sees.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 
 from strangler.connectors.postgres.lsn import Lsn
@@ -219,7 +220,44 @@ def _tuple(r: WireReader) -> TupleData:
     ncols = r.i16("tuple column count")
     if ncols < 0:
         raise r.fail(f"negative column count {ncols}", offset=r.offset - 2)
+    fast = _fast_tuple(r, ncols)
+    if fast is not None:
+        return fast
     return TupleData(tuple(_column_value(r) for _ in range(ncols)))
+
+
+_I32_FROM = struct.Struct("!i").unpack_from
+
+
+def _fast_tuple(r: WireReader, ncols: int) -> TupleData | None:
+    """The hot path of streaming: the same layout as ``_column_value``, read in one tight loop.
+    On anything unusual (truncation, an unknown kind, bad UTF-8) it gives up without consuming
+    anything, and the careful path decodes again and reports the error with its offset."""
+    data, pos, end = r.data, r.offset, len(r.data)
+    values: list[ColumnValue] = []
+    append = values.append
+    try:
+        for _ in range(ncols):
+            kind = data[pos]
+            pos += 1
+            if kind == 0x74 or kind == 0x62:  # 't' text, 'b' binary
+                length = _I32_FROM(data, pos)[0]
+                pos += 4
+                if length < 0 or pos + length > end:
+                    return None
+                raw = data[pos : pos + length]
+                pos += length
+                append(raw.decode("utf-8") if kind == 0x74 else raw)
+            elif kind == 0x6E:  # 'n' NULL
+                append(None)
+            elif kind == 0x75:  # 'u' unchanged TOAST
+                append(UNCHANGED_TOAST)
+            else:
+                return None
+    except (IndexError, struct.error, UnicodeDecodeError):
+        return None
+    r.seek(pos)
+    return TupleData(tuple(values))
 
 
 def _column_value(r: WireReader) -> ColumnValue:

@@ -27,15 +27,18 @@ class RowDecoder:
 
     def __init__(self, catalog: Mapping[int, TypeInfo]) -> None:
         self.catalog = catalog
-        self._types: dict[Relation, tuple[ColumnType, ...]] = {}
+        # keyed by the Relation object's id (hashing a frozen Relation walks all its columns,
+        # for every row); the Relation is kept in the value so the id stays its own
+        self._types: dict[int, tuple[Relation, tuple[ColumnType, ...]]] = {}
 
     def refresh(self) -> None:
         self._types.clear()
 
     def __call__(self, relation: Relation, data: TupleData) -> dict[str, Any]:
-        types = self._types.get(relation)
-        if types is None:
-            types = self._types[relation] = column_types(relation, self.catalog)
+        cached = self._types.get(id(relation))
+        if cached is None:
+            cached = self._types[id(relation)] = (relation, column_types(relation, self.catalog))
+        types = cached[1]
         columns = zip(relation.columns, types, data.values, strict=True)
         return {col.name: _value(relation, col.name, t, v) for col, t, v in columns}
 

@@ -53,8 +53,14 @@ class Keepalive:
 ServerMessage = XLogData | Keepalive
 
 
+_XLOG_HEADER = struct.Struct("!QQq")
+
+
 def decode_server_message(data: bytes) -> ServerMessage:
     """Decode one CopyData payload sent by the walsender."""
+    if data[:1] == b"w" and len(data) >= 1 + _XLOG_HEADER.size:  # the hot path, in one unpack
+        start, wal_end, sent = _XLOG_HEADER.unpack_from(data, 1)
+        return XLogData(Lsn(start), Lsn(wal_end), PgTimestamp(sent), data[1 + _XLOG_HEADER.size :])
     kind = chr(data[0]) if data else "?"
     r = WireReader(data, kind, start=1)
     if kind == "w":

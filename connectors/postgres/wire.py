@@ -32,6 +32,15 @@ class WireReader:
     def offset(self) -> int:
         return self._pos
 
+    @property
+    def data(self) -> bytes:
+        """The whole message (for fast paths that parse in place, then ``seek``)."""
+        return self._data
+
+    def seek(self, offset: int) -> None:
+        """Continue at ``offset`` (after a fast path consumed the bytes before it)."""
+        self._pos = offset
+
     def fail(self, problem: str, offset: int | None = None) -> DecodeError:
         """The error to raise for ``problem`` at ``offset`` (default: the current offset)."""
         return DecodeError(self.message_type, self._pos if offset is None else offset, problem)

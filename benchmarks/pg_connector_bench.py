@@ -1,0 +1,198 @@
+"""Benchmark of the PostgreSQL connector on a real PostgreSQL, Kafka and our registry.
+
+Phases (each printed with its figure):
+
+1. snapshot: rows/s of the initial snapshot of one ``--rows``-row table (default 1,000,000);
+2. streaming: changes/s of a sustained update workload (``--updates`` row updates committed in
+   transactions of 10,000 as fast as PostgreSQL takes them), measured from the first commit
+   until the slot confirmed the last one (i.e. Kafka acknowledged everything);
+3. latency: commit-to-Kafka-acknowledgement latency p50/p99 at a paced ``--rate`` changes/s
+   (transactions of 100 updates every 10 ms for ``--seconds``);
+4. peak RSS of the process (connector, producer and the in-process registry together).
+
+Run against the test stack (``STRANGLER_KEEP_STACK=1`` keeps it running) or any endpoints:
+
+    .venv/bin/python benchmarks/pg_connector_bench.py \
+        --pg-dsn 'host=127.0.0.1 port=56532 user=postgres dbname=postgres' \
+        --kafka 127.0.0.1:59192
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+from pydantic import SecretStr
+
+from strangler.connectors.config import SnapshotSettings, TableSelection
+from strangler.connectors.postgres.config import PostgresSource
+from strangler.connectors.postgres.connector import PostgresConnector
+from strangler.connectors.postgres.lsn import Lsn
+from strangler.connectors.postgres.registrar import HttpRegistrar
+from strangler.core.kafka import KafkaSettings
+from strangler.schema_registry.config import RegistrySettings
+from strangler.schema_registry.registry import SchemaRegistry
+from strangler.schema_registry.server import ServerThread, build_app
+from strangler.schema_registry.sqlite_storage import SqliteStorage
+
+SLOT = "bench_slot"
+
+
+def _lsn(conn: psycopg.Connection[tuple[object, ...]], query: str) -> Lsn | None:
+    row = conn.execute(query).fetchone()
+    return None if row is None or row[0] is None else Lsn.parse(str(row[0]))
+
+
+def _confirmed(conn: psycopg.Connection[tuple[object, ...]]) -> Lsn | None:
+    return _lsn(
+        conn,
+        f"SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '{SLOT}'",
+    )
+
+
+def _wait_confirmed(conn: psycopg.Connection[tuple[object, ...]], target: Lsn) -> float:
+    while True:
+        confirmed = _confirmed(conn)
+        if confirmed is not None and confirmed >= target:
+            return time.monotonic()
+        time.sleep(0.01)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _create_table(dsn: str, rows: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, amount numeric(12,2), "
+            "created timestamptz, active boolean, qty int)"
+        )
+        conn.execute(
+            "INSERT INTO items SELECT g, 'item ' || g, g / 100.0, "
+            "'2024-01-01'::timestamptz + g * interval '1 second', g %% 2 = 0, g %% 1000 "
+            "FROM generate_series(1, %s) g",
+            (rows,),
+        )
+        conn.execute("VACUUM ANALYZE items")
+
+
+def _snapshot_phase(connector: PostgresConnector, rows: int, started: float) -> None:
+    while connector.metrics.snapshot_rows < rows:
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
+    print(f"snapshot: {rows} rows in {elapsed:.2f} s = {rows / elapsed:,.0f} rows/s "
+          f"(peak RSS so far {_rss_mb():.0f} MB)")  # fmt: skip
+
+
+def _streaming_phase(dsn: str, updates: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        first = time.monotonic()
+        batch = 10_000
+        for low in range(0, updates, batch):
+            conn.execute(
+                "UPDATE items SET qty = qty + 1 WHERE id > %s AND id <= %s", (low, low + batch)
+            )
+        committed = time.monotonic()
+        target = _lsn(conn, "SELECT pg_current_wal_lsn()::text")
+        assert target is not None
+        done = _wait_confirmed(conn, target)
+    elapsed = done - first
+    print(f"streaming: {updates} changes in {elapsed:.2f} s = {updates / elapsed:,.0f} changes/s "
+          f"(PostgreSQL committed them in {committed - first:.2f} s)")  # fmt: skip
+
+
+def _latency_phase(dsn: str, connector: PostgresConnector, rate: int, seconds: float) -> None:
+    per_tx = 100
+    interval = per_tx / rate
+    connector.metrics.latencies_us.clear()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        start = time.monotonic()
+        n = 0
+        while time.monotonic() - start < seconds:
+            low = (n * per_tx) % 900_000
+            conn.execute(
+                "UPDATE items SET qty = qty + 1 WHERE id > %s AND id <= %s", (low, low + per_tx)
+            )
+            n += 1
+            pause = start + n * interval - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        achieved = n * per_tx / (time.monotonic() - start)
+        target = _lsn(conn, "SELECT pg_current_wal_lsn()::text")
+        assert target is not None
+        _wait_confirmed(conn, target)
+    time.sleep(0.2)
+    latencies = sorted(v / 1000 for v in connector.metrics.latencies_us)
+    p50 = statistics.median(latencies)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    print(f"latency at {achieved:,.0f} changes/s ({len(latencies)} transactions): "
+          f"commit-to-Kafka-ack p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg-dsn", default="host=127.0.0.1 port=56532 user=postgres")
+    parser.add_argument("--kafka", default="127.0.0.1:59192")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--updates", type=int, default=200_000)
+    parser.add_argument("--rate", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--chunk-rows", type=int, default=20_000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(args.pg_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = make_conninfo(args.pg_dsn, dbname=name)
+    tmp = Path(tempfile.mkdtemp(prefix="pgbench-"))
+    registry = SchemaRegistry(SqliteStorage(tmp / "schemas.db"))
+    server = ServerThread(build_app(RegistrySettings(port=0), registry)).start()
+    stop = threading.Event()
+    thread: threading.Thread | None = None
+    try:
+        print(f"loading {args.rows} rows into {name}.items ...")
+        _create_table(dsn, args.rows)
+        source = PostgresSource(
+            name="bench", dsn=SecretStr(dsn), slot=SLOT, publication="bench_pub",
+            topic_prefix=name, tables=TableSelection(include=["public.items"]),
+            snapshot=SnapshotSettings(chunk_rows=args.chunk_rows), state_dir=tmp / "state",
+            status_interval_s=0.05,
+        )  # fmt: skip
+        kafka = KafkaSettings(bootstrap_servers=args.kafka, replication_factor=1)
+        connector = PostgresConnector(source, kafka, HttpRegistrar(server.url), stop)
+        started = time.monotonic()
+        thread = threading.Thread(target=connector.run, daemon=True)
+        thread.start()
+        _snapshot_phase(connector, args.rows, started)
+        time.sleep(1.0)
+        _streaming_phase(dsn, args.updates)
+        _latency_phase(dsn, connector, args.rate, args.seconds)
+        print(f"peak RSS: {_rss_mb():.0f} MB")
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(60)
+        server.stop()
+        registry.close()
+        with psycopg.connect(args.pg_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE slot_name = %s AND NOT active",
+                (SLOT,),
+            )
+
+
+if __name__ == "__main__":
+    main()
