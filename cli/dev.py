@@ -30,6 +30,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 @click.option(
     "--kafka-controller-port", type=int, default=None, help="Kafka controller port [59093]."
 )
+@click.option("--registry-port", type=int, default=None, help="Schema registry port [58081].")
 @click.pass_context
 def dev(
     ctx: click.Context,
@@ -38,8 +39,9 @@ def dev(
     mysql_port: int | None,
     kafka_port: int | None,
     kafka_controller_port: int | None,
+    registry_port: int | None,
 ) -> None:
-    """Run PostgreSQL, MariaDB and Kafka locally for development, tests and demos."""
+    """Run PostgreSQL, MariaDB, Kafka and the schema registry locally (no Docker)."""
     ctx.obj = Stack(
         resolve(
             base_dir=data_dir,
@@ -47,6 +49,7 @@ def dev(
             mysql_port=mysql_port,
             kafka_port=kafka_port,
             kafka_controller_port=kafka_controller_port,
+            registry_port=registry_port,
         )
     )
 

@@ -19,11 +19,13 @@ def _register_commands() -> None:
     # one line per noun; each module keeps its heavy imports inside its commands
     from strangler.cli.dev import dev
     from strangler.cli.reference_cmd import reference_command
+    from strangler.cli.registry import registry
     from strangler.cli.validate import validate
 
     cli.add_command(dev)
     cli.add_command(validate)
     cli.add_command(reference_command)
+    cli.add_command(registry)
 
 
 _register_commands()

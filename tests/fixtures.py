@@ -50,6 +50,12 @@ def kafka_bootstrap(services: Services) -> str:
     return _endpoint(services, "kafka")
 
 
+@pytest.fixture(scope="session")
+def registry_url(services: Services) -> str:
+    """Base URL of strangler's schema registry (Kafka storage) on the session's Kafka."""
+    return _endpoint(services, "registry")
+
+
 def unique_name(request: pytest.FixtureRequest, prefix: str, max_len: int = 60) -> str:
     """A name no other test uses: prefix, the test's name, and a random suffix."""
     stem = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")

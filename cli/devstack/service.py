@@ -28,6 +28,8 @@ class Service(ABC):
     """A real server on loopback, started from the system's packages or from jars."""
 
     name: str
+    depends_on: tuple[str, ...] = ()
+    """Services that must run first."""
 
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings

@@ -33,6 +33,7 @@ class StackSettings:
     mysql_port: int = 56306
     kafka_port: int = 59092
     kafka_controller_port: int = 59093
+    registry_port: int = 58081
     kafka_version: str = DEFAULT_KAFKA_VERSION
 
     @property
@@ -60,6 +61,7 @@ ENV_NAMES = {
     "mysql_port": "STRANGLER_DEV_MYSQL_PORT",
     "kafka_port": "STRANGLER_DEV_KAFKA_PORT",
     "kafka_controller_port": "STRANGLER_DEV_KAFKA_CONTROLLER_PORT",
+    "registry_port": "STRANGLER_DEV_REGISTRY_PORT",
     "kafka_version": "STRANGLER_KAFKA_VERSION",
 }
 

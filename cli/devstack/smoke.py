@@ -27,6 +27,7 @@ def run_smoke(env: Mapping[str, str]) -> list[SmokeResult]:
         ("postgres logical replication", check_postgres, "STRANGLER_PG_DSN"),
         ("mariadb row binlog", check_mariadb, "STRANGLER_MYSQL_URL"),
         ("kafka produce/consume", check_kafka, "STRANGLER_KAFKA_BOOTSTRAP"),
+        ("schema registry", check_registry, "STRANGLER_REGISTRY_URL"),
     ]
     results = []
     for name, check, var in checks:
@@ -159,3 +160,24 @@ def check_kafka(bootstrap: str) -> str:
     finally:
         admin.delete_topics([topic])[topic].result(30)
     raise RuntimeError("the produced record was not consumed within 30 s")
+
+
+def check_registry(url: str) -> str:
+    """A schema registered under a fresh subject is served back by its id."""
+    import json
+
+    from strangler.schema_registry.client import RegistryClient
+
+    subject = f"strangler-smoke-{uuid.uuid4().hex[:8]}-value"
+    schema = json.dumps(
+        {"type": "record", "name": "Smoke", "fields": [{"name": "id", "type": "long"}]}
+    )
+    client = RegistryClient(url)
+    try:
+        schema_id = client.register(subject, schema)
+        served = client.schema_by_id(schema_id)
+    finally:
+        client.close()
+    if "Smoke" not in str(served):
+        raise RuntimeError(f"schema {schema_id} came back as {served!r}")
+    return f"registered {subject} as id {schema_id} and read it back"

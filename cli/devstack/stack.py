@@ -10,10 +10,11 @@ from strangler.cli.devstack.errors import DevStackError
 from strangler.cli.devstack.kafka import Kafka
 from strangler.cli.devstack.mariadb import MariaDB
 from strangler.cli.devstack.postgres import Postgres
+from strangler.cli.devstack.registry import Registry
 from strangler.cli.devstack.service import Service, ServiceStatus
 from strangler.cli.devstack.settings import StackSettings
 
-SERVICE_TYPES: tuple[type[Service], ...] = (Postgres, MariaDB, Kafka)
+SERVICE_TYPES: tuple[type[Service], ...] = (Postgres, MariaDB, Kafka, Registry)
 SERVICE_NAMES = tuple(t.name for t in SERVICE_TYPES)
 
 Report = Callable[[str], None]
@@ -35,7 +36,10 @@ class Stack:
         self.settings = settings
         self.services = {t.name: t(settings) for t in SERVICE_TYPES}
 
-    def select(self, names: Iterable[str] | None) -> list[Service]:
+    def select(self, names: Iterable[str] | None, *, dependents: bool = False) -> list[Service]:
+        """The named services (all when none are named) in start order, with what they depend
+        on, or, with ``dependents``, with what depends on them (stopping Kafka stops the
+        registry first)."""
         if not names:
             return list(self.services.values())
         unknown = [n for n in names if n not in self.services]
@@ -44,7 +48,13 @@ class Stack:
                 f"unknown service {', '.join(unknown)}",
                 fix=f"choose from {', '.join(SERVICE_NAMES)}",
             )
-        return [s for s in self.services.values() if s.name in set(names)]
+        wanted = set(names)
+        for service in self.services.values():
+            if dependents and wanted & set(service.depends_on):
+                wanted.add(service.name)
+            if not dependents and service.name in wanted:
+                wanted.update(service.depends_on)
+        return [s for s in self.services.values() if s.name in wanted]
 
     def prepare(self, names: Iterable[str] | None = None) -> None:
         """Check every prerequisite first, so a missing one fails before anything starts."""
@@ -71,7 +81,7 @@ class Stack:
     def down(self, names: Iterable[str] | None = None) -> list[str]:
         """Stop the services this stack started (in reverse order); returns their names."""
         stopped = []
-        for service in reversed(self.select(names)):
+        for service in reversed(self.select(names, dependents=True)):
             if service.pid() is not None:
                 service.stop()
                 stopped.append(service.name)

@@ -23,6 +23,7 @@ PORTS = {
     "STRANGLER_DEV_MYSQL_PORT": "56506",
     "STRANGLER_DEV_KAFKA_PORT": "59292",
     "STRANGLER_DEV_KAFKA_CONTROLLER_PORT": "59293",
+    "STRANGLER_DEV_REGISTRY_PORT": "58281",
 }
 
 
@@ -55,18 +56,19 @@ def test_up_status_env_down(dev_env: dict[str, str]) -> None:
 
     began = time.monotonic()
     second = strangler(dev_env, "dev", "up")
-    assert second.stdout.count("already running") == 3
+    assert second.stdout.count("already running") == 4
     assert time.monotonic() - began < 10
 
     rows = json.loads(strangler(dev_env, "dev", "status", "--json").stdout)
     assert {r["name"]: r["state"] for r in rows} == dict.fromkeys(
-        ["postgres", "mariadb", "kafka"], "running"
+        ["postgres", "mariadb", "kafka", "registry"], "running"
     )
     pids = [r["pid"] for r in rows]
 
     exports = strangler(dev_env, "dev", "env").stdout
     assert "export STRANGLER_PG_DSN=postgresql://postgres@127.0.0.1:56632/postgres" in exports
     assert "export STRANGLER_KAFKA_BOOTSTRAP=127.0.0.1:59292" in exports
+    assert "export STRANGLER_REGISTRY_URL=http://127.0.0.1:58281" in exports
 
     smoke = json.loads(strangler(dev_env, "dev", "smoke", "--json").stdout)
     assert all(check["ok"] for check in smoke), smoke

@@ -1,7 +1,8 @@
 """Real services for the test session, from one of three places:
 
 1. endpoints in the environment (``STRANGLER_PG_DSN``, ``STRANGLER_MYSQL_URL``,
-   ``STRANGLER_KAFKA_BOOTSTRAP``), e.g. after ``eval "$(strangler dev env)"``;
+   ``STRANGLER_KAFKA_BOOTSTRAP``, ``STRANGLER_REGISTRY_URL``), e.g. after
+   ``eval "$(strangler dev env)"``;
 2. containers, when asked for explicitly with ``STRANGLER_TEST_DOCKER=1`` (testcontainers);
 3. otherwise a private local stack (``strangler dev``'s code) in its own directory and ports,
    started on first use and stopped at the end of the session.
@@ -25,6 +26,7 @@ ENV_VARS = {
     "postgres": "STRANGLER_PG_DSN",
     "mariadb": "STRANGLER_MYSQL_URL",
     "kafka": "STRANGLER_KAFKA_BOOTSTRAP",
+    "registry": "STRANGLER_REGISTRY_URL",
 }
 
 
@@ -50,6 +52,7 @@ def stack_settings_for_tests() -> StackSettings:
         mysql_port=56406 + offset,
         kafka_port=59192 + offset,
         kafka_controller_port=59193 + offset,
+        registry_port=58181 + offset,
     )
 
 
@@ -87,8 +90,7 @@ class Services:
             result = self._stack.up([name])
         except StranglerError as exc:
             raise ServiceUnavailableForTests(f"could not start {name}: {exc}") from exc
-        if result and result[0].started:
-            self._started.append(name)
+        self._started += [r.name for r in result if r.started]
         return self._stack.env()[ENV_VARS[name]]
 
     def close(self) -> None:
@@ -130,8 +132,15 @@ def _probe_kafka(bootstrap: str) -> None:
     AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=5)
 
 
+def _probe_registry(url: str) -> None:
+    import httpx
+
+    httpx.get(f"{url.rstrip('/')}/subjects", timeout=5).raise_for_status()
+
+
 PROBES: dict[str, Callable[[str], None]] = {
     "postgres": _probe_postgres,
     "mariadb": _probe_mariadb,
     "kafka": _probe_kafka,
+    "registry": _probe_registry,
 }
