@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 
 from strangler.schema_registry.error_responses import http_error_body, registry_error_body
 from strangler.schema_registry.errors import RegistryError
+from strangler.schema_registry.forwarding import WriteForwarder
 from strangler.schema_registry.metrics import RegistryMetrics
 from strangler.schema_registry.middleware import MEDIA_TYPE_KEY, BasicAuth, RegistryMiddleware
 from strangler.schema_registry.negotiation import V1_JSON
@@ -28,6 +29,7 @@ def create_app(
     log_access: bool = False,
     metrics: bool = True,
     incompatible_code: int = 409,
+    forwarder: WriteForwarder | None = None,
 ) -> ASGIApp:
     """The full registry app, ready for uvicorn."""
     api = FastAPI(
@@ -40,6 +42,7 @@ def create_app(
     api.router.redirect_slashes = False
     api.state.registry = registry
     api.state.incompatible_code = incompatible_code
+    api.state.leadership = None if forwarder is None else forwarder.leadership
     api.include_router(router)
     _add_error_handlers(api)
     return RegistryMiddleware(
@@ -48,6 +51,7 @@ def create_app(
         metrics=RegistryMetrics(registry.view) if metrics else None,
         auth=BasicAuth(users) if users else None,
         log_access=log_access,
+        forwarder=forwarder,
     )
 
 

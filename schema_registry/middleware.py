@@ -21,6 +21,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from strangler.schema_registry.error_responses import http_error_body
+from strangler.schema_registry.forwarding import WriteForwarder
 from strangler.schema_registry.metrics import CONTENT_TYPE, RegistryMetrics
 from strangler.schema_registry.model import SchemaId
 from strangler.schema_registry.negotiation import V1_JSON, request_type_ok, response_type
@@ -88,8 +89,10 @@ class RegistryMiddleware:
         metrics: RegistryMetrics | None = None,
         auth: BasicAuth | None = None,
         log_access: bool = False,
+        forwarder: WriteForwarder | None = None,
     ) -> None:
         self.app = app
+        self.forwarder = forwarder
         self.cache = SchemaByIdCache(view)
         self.metrics = metrics
         self.auth = auth
@@ -110,6 +113,8 @@ class RegistryMiddleware:
         if refusal is not None:
             await respond(send, refusal[0], refusal[1], V1_JSON, refusal[2])
             return refusal[0]
+        if self.forwarder is not None and self.forwarder.should_forward(scope):
+            return await self.forwarder.forward(scope, receive, send)
         if scope["path"] == "/metrics" and self.metrics is not None:
             await respond(send, 200, self.metrics.render(), CONTENT_TYPE)
             return 200

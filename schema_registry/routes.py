@@ -143,8 +143,10 @@ async def metadata_version(request: Request) -> Response:
 
 @router.get("/health")
 async def health(request: Request) -> Response:
-    registry_of(request)
-    return reply(request, {"status": "UP"})
+    """Ours, not Confluent's: ``writer`` tells whether this instance is the elected writer."""
+    leadership = request.app.state.leadership
+    writer = True if leadership is None else bool(leadership.is_leader)
+    return reply(request, {"status": "UP", "writer": writer})
 
 
 # -- subjects -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from dataclasses import dataclass
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -12,25 +13,53 @@ from starlette.types import ASGIApp
 from strangler.schema_registry.app import create_app
 from strangler.schema_registry.config import RegistrySettings, StorageKind
 from strangler.schema_registry.errors import ServiceStartFailed
+from strangler.schema_registry.forwarding import WriteForwarder
+from strangler.schema_registry.kafka_storage import KafkaStorage
+from strangler.schema_registry.leader_election import KafkaLeaderElection
 from strangler.schema_registry.registry import SchemaRegistry
 from strangler.schema_registry.sqlite_storage import SqliteStorage
-from strangler.schema_registry.storage import Storage
 
 
-def open_storage(settings: RegistrySettings) -> Storage:
-    if settings.storage is StorageKind.KAFKA:
-        from strangler.schema_registry.kafka_storage import KafkaStorage
+@dataclass
+class Instance:
+    """One registry instance: its state, its app and, on Kafka, its part in the election."""
 
-        return KafkaStorage(settings.kafka_bootstrap, settings.topic)
-    return SqliteStorage(settings.sqlite_path)
+    registry: SchemaRegistry
+    app: ASGIApp
+    election: KafkaLeaderElection | None = None
+
+    def close(self) -> None:
+        if self.election is not None:
+            self.election.close()
+        self.registry.close()
 
 
-def build_app(settings: RegistrySettings, registry: SchemaRegistry) -> ASGIApp:
+def build_instance(settings: RegistrySettings) -> Instance:
+    """Storage, registry and app; on Kafka storage, also join the writer election."""
+    if settings.storage is not StorageKind.KAFKA:
+        registry = SchemaRegistry(
+            SqliteStorage(settings.sqlite_path), max_schema_chars=settings.max_schema_chars
+        )
+        return Instance(registry, _app(settings, registry, None))
+    storage = KafkaStorage(settings.kafka_bootstrap, settings.topic, fenced_writer=True)
+    registry = SchemaRegistry(storage, max_schema_chars=settings.max_schema_chars)
+    my_url = settings.advertised_url or f"{settings.scheme}://{settings.host}:{settings.port}"
+    election = KafkaLeaderElection(
+        settings.kafka_bootstrap, settings.topic, settings.group_id, my_url, storage.become_writer
+    )
+    election.start()
+    return Instance(registry, _app(settings, registry, WriteForwarder(election)), election)
+
+
+def _app(
+    settings: RegistrySettings, registry: SchemaRegistry, forwarder: WriteForwarder | None
+) -> ASGIApp:
     return create_app(
         registry,
         users=settings.users,
         log_access=settings.access_log,
         incompatible_code=settings.incompatible_error_code,
+        forwarder=forwarder,
     )
 
 
@@ -50,11 +79,11 @@ def uvicorn_config(app: ASGIApp, settings: RegistrySettings) -> uvicorn.Config:
 
 def serve(settings: RegistrySettings) -> None:
     """Serve until interrupted."""
-    registry = SchemaRegistry(open_storage(settings), max_schema_chars=settings.max_schema_chars)
+    instance = build_instance(settings)
     try:
-        uvicorn.Server(uvicorn_config(build_app(settings, registry), settings)).run()
+        uvicorn.Server(uvicorn_config(instance.app, settings)).run()
     finally:
-        registry.close()
+        instance.close()
 
 
 class ServerThread:

@@ -46,7 +46,7 @@ def test_openapi_document_is_published(api: Api) -> None:
 
 
 def test_health_and_metrics(api: Api) -> None:
-    assert api.get("/health").json() == {"status": "UP"}
+    assert api.get("/health").json() == {"status": "UP", "writer": True}
     api.get("/subjects")
     metrics = api.get("/metrics").text
     assert 'schema_registry_requests_total{method="GET",route="/subjects",status="200"}' in metrics
