@@ -195,7 +195,12 @@ class Applier:
         return state
 
     def _shape(self, topic: str, spec: TableSpec, record: ChangeRecord) -> RowShape:
-        key = (topic, *_schema_ids(record))
+        key_schema, value_schema = record.key_schema, record.value_schema
+        key = (
+            topic,
+            key_schema.id if key_schema else None,
+            value_schema.id if value_schema else None,
+        )
         cached = self._shapes.get(key)
         if cached is not None and cached[0] is spec:  # identity: a changed table is a new spec
             return cached[1]

@@ -25,6 +25,8 @@ from strangler.materializers.schemas import SchemaSource
 
 _HEADER = struct.Struct(">bI")
 
+_OPS = {op.value: op for op in Op}
+
 HeaderValue = str | bytes | None
 Headers = dict[str, HeaderValue] | list[tuple[str, HeaderValue]] | None
 """Kafka headers as confluent-kafka hands them over."""
@@ -107,10 +109,10 @@ class RecordDecoder:
         text = headers.get("op")
         if text is None:
             return Op.UPDATE if value is not None else Op.DELETE
-        try:
-            return Op(text)
-        except ValueError:
-            raise RecordError(f"header op={text!r} is not one of c, u, d, r, t") from None
+        op = _OPS.get(text)
+        if op is None:
+            raise RecordError(f"header op={text!r} is not one of c, u, d, r, t")
+        return op
 
     def _position(self, topic: str, headers: Mapping[str, str]) -> bytes:
         text = headers.get("position")
@@ -132,7 +134,8 @@ class RecordDecoder:
         return sort_key(kind, text)
 
     def _read(self, data: bytes) -> tuple[WriterSchema, dict[str, Any]]:
-        schema_id = wire_header(data)
+        framed = len(data) >= _HEADER.size and data[0] == 0
+        schema_id = int.from_bytes(data[1:5], "big") if framed else wire_header(data)
         cached = self._parsed.get(schema_id)
         if cached is None:
             raw = self._schemas.schema(schema_id)

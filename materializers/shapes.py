@@ -43,17 +43,17 @@ class RowShape:
     row_filter: RowFilter | None
 
     def key_params(self, key: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            v if c is None or v is None else c(v)
-            for v, c in zip([key[f] for f in self.key_fields], self.converters, strict=False)
-        )
+        return self._converted([key[f] for f in self.key_fields])
 
     def params(self, key: Mapping[str, Any], value: Mapping[str, Any]) -> tuple[Any, ...]:
         raw = [key[f] for f in self.key_fields]
         raw += [None if f is None else value.get(f) for f in self.value_fields]
-        return tuple(
-            v if c is None or v is None else c(v) for v, c in zip(raw, self.converters, strict=True)
-        )
+        return self._converted(raw)
+
+    def _converted(self, raw: list[Any]) -> tuple[Any, ...]:
+        # strict=False: a key-only row (a delete) stops at the key columns
+        pairs = zip(raw, self.converters, strict=False)
+        return tuple([v if c is None or v is None else c(v) for v, c in pairs])
 
     def keeps(self, value: Mapping[str, Any]) -> bool:
         """Whether the row filter keeps this row."""
