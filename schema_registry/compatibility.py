@@ -63,11 +63,30 @@ def reader_problems(reader: avro.schema.Schema, writer: avro.schema.Schema) -> l
     kinds = dict.fromkeys(kind.value.upper() for kind in result.incompatibilities)
     detail = "; ".join(sorted(result.messages))
     where = ", ".join(sorted(result.locations))
-    return [
-        f"{{errorType:'{kind}', description:'{detail}' at path '{where}',"
-        f" additionalInfo:'{detail}'}}"
-        for kind in kinds
-    ]
+    return [_difference(kind, detail, where) for kind in kinds]
+
+
+# Confluent's wording (``avro/Difference.java``); {info} is the checker's detail, {path} where.
+# The checker merges several problems of one pair into one set of details and locations, so
+# with more than one problem the details are listed together rather than paired.
+_DESCRIPTIONS = {
+    "READER_FIELD_MISSING_DEFAULT_VALUE": "The field '{info}' at path '{path}' in the new schema"
+    " has no default value and is missing in the old schema",
+    "TYPE_MISMATCH": "The type (path '{path}') of a field in the new schema does not match with"
+    " the old schema",
+    "NAME_MISMATCH": "The name of the schema has changed (path '{path}')",
+    "FIXED_SIZE_MISMATCH": "The size of FIXED type field at path '{path}' in the new schema does"
+    " not match with the old schema",
+    "MISSING_ENUM_SYMBOLS": "The new schema is missing enum symbols '{info}' at path '{path}' in"
+    " the old schema",
+    "MISSING_UNION_BRANCH": "The new schema is missing a type inside a union field at path"
+    " '{path}' in the old schema",
+}
+
+
+def _difference(kind: str, info: str, path: str) -> str:
+    description = _DESCRIPTIONS.get(kind, "{info} at path '{path}'").format(info=info, path=path)
+    return f"{{errorType:'{kind}', description:'{description}', additionalInfo:'{info}'}}"
 
 
 def can_read(reader: avro.schema.Schema, writer: avro.schema.Schema) -> bool:
