@@ -136,7 +136,8 @@ def _latency_phase(dsn: str, connector: PostgresConnector, rate: int, seconds: f
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(f"latency at {achieved:,.0f} changes/s ({len(latencies)} transactions): "
-          f"commit-to-Kafka-ack p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms")  # fmt: skip
+          f"commit-to-Kafka-ack p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+          f"max {latencies[-1]:.1f} ms")  # fmt: skip
 
 
 def main() -> None:

@@ -89,6 +89,8 @@ class PostgresConnector:
         self.kafka = kafka
         self.stop = stop or threading.Event()
         self.metrics = ConnectorMetrics()
+        self.streaming = threading.Event()
+        """Set once the snapshot (if any) is complete and streaming has started."""
         self._dsn = source.dsn.get_secret_value()
         self._serializer = FastTableSerializer(registrar, namespace)
         self._progress_file = ProgressFile(source.state_dir / f"{source.name}.snapshot.json")
@@ -184,6 +186,8 @@ class PostgresConnector:
         self, shapes: TableShapes, tables: list[TableId], mode: SnapshotMode
     ) -> Lsn | None:
         self._progress_file.remove()
+        log.info("creating slot %s (waits until transactions running now have ended)",
+                 self.source.slot)  # fmt: skip
         with replication_connection(self._dsn) as rconn:
             export = mode is not SnapshotMode.NEVER
             temporary = mode is SnapshotMode.INITIAL_ONLY
@@ -244,6 +248,7 @@ class PostgresConnector:
             start, assembler,
         )  # fmt: skip
         log.info("streaming slot %s from %s", self.source.slot, start)
+        self.streaming.set()
         loop = _StreamLoop(self, conn, shapes, decoder, publisher, source)
         try:
             loop.run()

@@ -8,6 +8,7 @@ tombstones delete, a truncate marker (header op=t) clears every row before it.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import threading
@@ -39,7 +40,6 @@ from strangler.core.kafka import KafkaSettings
 from strangler.core.schema import value_record
 from strangler.schema_registry.config import RegistrySettings
 from strangler.schema_registry.registry import SchemaRegistry
-from strangler.schema_registry.server import ServerThread, build_app
 from strangler.schema_registry.sqlite_storage import SqliteStorage
 from tests.support.kafka import consume_all
 
@@ -50,11 +50,21 @@ Rows = dict[str, dict[str, Any]]
 @pytest.fixture
 def registry_url(tmp_path: Path) -> Iterator[str]:
     """Our registry, in process, on a free port."""
-    registry = SchemaRegistry(SqliteStorage(tmp_path / "schemas.db"))
-    server = ServerThread(build_app(RegistrySettings(port=0), registry)).start()
-    yield server.url
+    # looked up by name: the registry's server module is being reshaped (build_app ->
+    # build_instance); either works
+    server_module = importlib.import_module("strangler.schema_registry.server")
+    settings = RegistrySettings(port=0, sqlite_path=tmp_path / "schemas.db")
+    build_instance = getattr(server_module, "build_instance", None)
+    if build_instance is not None:
+        instance = build_instance(settings)
+        app, close = instance.app, instance.close
+    else:
+        registry = SchemaRegistry(SqliteStorage(settings.sqlite_path))
+        app, close = server_module.build_app(settings, registry), registry.close
+    server = server_module.ServerThread(app).start()
+    yield str(server.url)
     server.stop()
-    registry.close()
+    close()
 
 
 def make_source(dsn: str, state_dir: Path, prefix: str, **overrides: Any) -> PostgresSource:
@@ -121,9 +131,14 @@ def confirmed_lsn(dsn: str, slot: str) -> Lsn | None:
 
 
 def wait_caught_up(dsn: str, slot: str, timeout: float = 60, running: Running | None = None) -> Lsn:
-    """Wait until the slot confirmed everything written so far (so Kafka has it all)."""
+    """Wait until the slot confirmed everything written so far (so Kafka has it all), after the
+    snapshot (the slot may be created after the last write: then it confirms it at once)."""
     target = current_lsn(dsn)
     deadline = time.monotonic() + timeout
+    while running is not None and not running.connector.streaming.wait(0.1):
+        if running.error is not None:
+            raise running.error
+        assert time.monotonic() < deadline, "the connector did not start streaming"
     while time.monotonic() < deadline:
         if running is not None and running.error is not None:
             raise running.error
