@@ -20,6 +20,7 @@ Run against the test stack (``STRANGLER_KEEP_STACK=1`` keeps it running) or any 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import resource
 import statistics
@@ -27,7 +28,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -41,7 +44,6 @@ from strangler.connectors.postgres.registrar import HttpRegistrar
 from strangler.core.kafka import KafkaSettings
 from strangler.schema_registry.config import RegistrySettings
 from strangler.schema_registry.registry import SchemaRegistry
-from strangler.schema_registry.server import ServerThread, build_app
 from strangler.schema_registry.sqlite_storage import SqliteStorage
 
 SLOT = "bench_slot"
@@ -140,6 +142,21 @@ def _latency_phase(dsn: str, connector: PostgresConnector, rate: int, seconds: f
           f"max {latencies[-1]:.1f} ms")  # fmt: skip
 
 
+def _registry(tmp: Path) -> tuple[Any, Callable[[], None]]:
+    """Our registry in process on a free port: (server thread, close). The server module is
+    looked up by name because its entry points are being reshaped (build_app/build_instance)."""
+    server_module = importlib.import_module("strangler.schema_registry.server")
+    settings = RegistrySettings(port=0, sqlite_path=tmp / "schemas.db")
+    build_instance = getattr(server_module, "build_instance", None)
+    if build_instance is not None:
+        instance = build_instance(settings)
+        app, close = instance.app, instance.close
+    else:
+        registry = SchemaRegistry(SqliteStorage(settings.sqlite_path))
+        app, close = server_module.build_app(settings, registry), registry.close
+    return server_module.ServerThread(app).start(), close
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg-dsn", default="host=127.0.0.1 port=56532 user=postgres")
@@ -157,8 +174,7 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     dsn = make_conninfo(args.pg_dsn, dbname=name)
     tmp = Path(tempfile.mkdtemp(prefix="pgbench-"))
-    registry = SchemaRegistry(SqliteStorage(tmp / "schemas.db"))
-    server = ServerThread(build_app(RegistrySettings(port=0), registry)).start()
+    server, close_registry = _registry(tmp)
     stop = threading.Event()
     thread: threading.Thread | None = None
     try:
@@ -185,7 +201,7 @@ def main() -> None:
         if thread is not None:
             thread.join(60)
         server.stop()
-        registry.close()
+        close_registry()
         with psycopg.connect(args.pg_dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(
