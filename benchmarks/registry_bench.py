@@ -23,14 +23,18 @@ import httpx
 
 SERVER = """
 import sys
-from strangler.schema_registry.config import RegistrySettings
+from strangler.schema_registry.config import RegistrySettings, StorageKind
 from strangler.schema_registry.server import serve
-serve(RegistrySettings(port=int(sys.argv[1]), sqlite_path=sys.argv[2], access_log=False))
+port, db, bootstrap, topic = sys.argv[1:5]
+storage = StorageKind.KAFKA if bootstrap else StorageKind.SQLITE
+serve(RegistrySettings(port=int(port), sqlite_path=db, storage=storage, kafka_bootstrap=bootstrap,
+                       topic=topic, group_id=topic + "-group", access_log=False))
 """
 
 
-def start_server(port: int, db: Path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(db)])
+def start_server(port: int, db: Path, bootstrap: str) -> subprocess.Popen[bytes]:
+    topic = f"_schemas-bench-{os.getpid()}-{int(time.time())}"
+    process = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(db), bootstrap, topic])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -50,6 +54,14 @@ def schema(i: int) -> str:
     return json.dumps(
         {"type": "record", "name": f"Bench{i}", "namespace": "bench", "fields": fields}
     )
+
+
+def wait_until_writer(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while not httpx.get(f"{url}/health").json().get("writer"):
+        if time.monotonic() > deadline:
+            raise SystemExit("no writer elected")
+        time.sleep(0.2)
 
 
 def register(url: str, count: int) -> tuple[list[int], float]:
@@ -125,9 +137,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--schemas", type=int, default=200)
+    parser.add_argument(
+        "--kafka-bootstrap", default="", help="use Kafka storage (a fresh topic) instead of SQLite"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(args.port, Path(tmp) / "bench.db")
+        server = start_server(args.port, Path(tmp) / "bench.db", args.kafka_bootstrap)
         try:
             run(args, server.pid)
         finally:
@@ -137,6 +152,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace, pid: int) -> None:
     url = f"http://127.0.0.1:{args.port}"
+    wait_until_writer(url)
     ids, took = register(url, args.schemas)
     print(
         f"registration: {args.schemas} schemas in {took:.2f}s"

@@ -183,7 +183,7 @@ class KafkaStorage:
 
     def _follow(self) -> None:
         while not self._stopping.is_set():
-            message = self._consumer.poll(0.1)
+            message = self._consumer.poll(0.02)
             if message is None:
                 self._note_position()
                 continue
