@@ -543,3 +543,18 @@ def test_missing_reference_is_42201(api: Api) -> None:
 
 def test_contexts(api: Api) -> None:
     assert api.get("/contexts").json() == ["."]
+
+
+def test_raw_schema_and_referencedby_errors(api: Api) -> None:
+    api.register("s", user())
+    expect_error(api.get("/subjects/none/versions/1/schema"), 404, 40401)
+    expect_error(api.get("/subjects/s/versions/2/schema"), 404, 40402)
+    expect_error(api.get("/subjects/s/versions/0/schema"), 422, 42202)
+    assert api.get("/subjects/s/versions/1/referencedby").json() == []
+    expect_error(api.get("/subjects/none/versions/1/referencedby"), 404, 40401)
+    expect_error(api.get("/subjects/s/versions/2/referencedby"), 404, 40402)
+
+
+def test_metadata_resources(api: Api) -> None:
+    assert api.get("/v1/metadata/id").json()["scope"]["path"] == []
+    assert "version" in api.get("/v1/metadata/version").json()
