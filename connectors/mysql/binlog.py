@@ -22,11 +22,13 @@ Protocol facts this relies on (checked against MariaDB 10.11, see the integratio
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pymysql
+from pymysql.constants.COMMAND import COM_BINLOG_DUMP
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.constants import FIELD_TYPE
 from pymysqlreplication.event import (
@@ -222,6 +224,42 @@ def _start_options(start: BinlogPosition | None) -> dict[str, Any]:
     return {"resume_stream": True, "log_file": start.file.file, "log_pos": start.file.pos}
 
 
+class _StreamReader(BinLogStreamReader):  # type: ignore[misc]  # untyped library class
+    """python-mysql-replication's reader with two protocol fixes (1.0.17).
+
+    1. MariaDB GTID mode: the library's COM_BINLOG_DUMP packet declares 14 bytes but sends 15
+       (four NUL bytes for an empty file name where three fit). The stray byte stays in the
+       server's socket buffer, and the server resets the connection at a random point of the
+       dump. We send the packet with an empty file name and its true length.
+    2. On a lost connection the library reconnects silently, from the position it started
+       with (GTID mode) or from the middle of a transaction (file mode): events would repeat
+       or transactions arrive cut. We raise instead; the caller resumes from the position of
+       the last whole transaction, which is the only position it stores anyway.
+    """
+
+    _connections = 0
+
+    def _BinLogStreamReader__set_mariadb_settings(self) -> bytes:
+        cur = self._stream_connection.cursor()
+        if self.auto_position is not None:
+            cur.execute("SET @slave_connect_state = %s", (self.auto_position,))
+        cur.execute("SET @slave_gtid_strict_mode=1")
+        cur.execute("SET @slave_gtid_ignore_duplicates=0")
+        cur.close()
+        flags = 0x02 if self._BinLogStreamReader__annotate_rows_event else 0  # annotate rows
+        flags |= 0 if self._BinLogStreamReader__blocking else 0x01  # BINLOG_DUMP_NON_BLOCK
+        payload = struct.pack(
+            "<BIHI", COM_BINLOG_DUMP, 4, flags, self._BinLogStreamReader__server_id
+        )  # position 4, flags, our server id; empty file name: nothing after it
+        return struct.pack("<I", len(payload))[:3] + b"\x00" + payload
+
+    def _BinLogStreamReader__connect_to_stream(self) -> None:
+        if self._connections:
+            raise pymysql.err.OperationalError(2013, "binlog connection lost")
+        self._connections += 1
+        super()._BinLogStreamReader__connect_to_stream()
+
+
 _EVENTS = [
     MariadbGtidEvent, GtidEvent, TableMapEvent, WriteRowsEvent, UpdateRowsEvent,
     DeleteRowsEvent, QueryEvent, XidEvent, RotateEvent,
@@ -252,7 +290,7 @@ class BinlogReader:
         self._hints: dict[TableId, TableHints | None] = {}
         self._schemas = set(schemas) if schemas else None
         self._maps: dict[int, TableMap] = {}
-        self._stream = BinLogStreamReader(
+        self._stream = _StreamReader(
             connection_settings=dict(settings),
             server_id=server_id,
             blocking=blocking,
