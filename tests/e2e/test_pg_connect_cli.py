@@ -1,0 +1,131 @@
+"""The connect command as a user runs it (``python -m strangler.cli.connect``, the same click
+command ``strangler connect`` wires in): preflight with --check, a run stopped by SIGTERM that
+flushes and confirms, --teardown, and the exit code of a failed preflight."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+from strangler.connectors.topics import table_topic
+from strangler.core.events import TableId
+from tests.integration.connectors.postgres.topic_state import (
+    confirmed_lsn,
+    current_lsn,
+    registry_url,
+    topic_rows,
+)
+
+pytestmark = pytest.mark.e2e
+__all__ = ["registry_url"]
+
+
+def _pipeline(tmp: Path, dsn: str, bootstrap: str, registry: str, prefix: str) -> Path:
+    config = {
+        "name": "e2e",
+        "kafka": {"bootstrap_servers": bootstrap, "replication_factor": 1},
+        "registry": {"url": registry},
+        "sources": [
+            {
+                "name": "shop",
+                "dsn": dsn,
+                "slot": "e2e_slot",
+                "publication": "e2e_pub",
+                "topic_prefix": prefix,
+                "tables": {"include": ["public.*"]},
+                "state_dir": str(tmp / "state"),
+                "status_interval_s": 0.1,
+            }
+        ],
+    }
+    path = tmp / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _connect(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "strangler.cli.connect", *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def _wait(
+    condition: Callable[[], bool], process: subprocess.Popen[str], timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_check_run_sigterm_and_teardown(
+    pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE products (id int PRIMARY KEY, name text)")
+        conn.execute("INSERT INTO products VALUES (1, 'lamp'), (2, 'desk')")
+    pipeline = _pipeline(tmp_path, pg_database, kafka_bootstrap, registry_url, topic_name)
+
+    checked = _connect(str(pipeline), "--check")
+    assert checked.returncode == 0, checked.stderr
+    assert "shop: preflight passed; 1 table(s) captured" in checked.stdout
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "strangler.cli.connect", str(pipeline)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    log = tmp_path / "state" / "shop.snapshot.json"
+    _wait(log.exists, process)
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("UPDATE products SET name = 'lamp v2' WHERE id = 1")
+        conn.execute("DELETE FROM products WHERE id = 2")
+    target = current_lsn(pg_database)
+    _wait(lambda: (confirmed_lsn(pg_database, "e2e_slot") or target) > target, process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr[-3000:]
+    assert "signal 15: stopping" in stderr
+    rows = topic_rows(
+        kafka_bootstrap, registry_url, table_topic(topic_name, TableId("public", "products"))
+    )
+    assert list(rows.values()) == [{"id": 1, "name": "lamp v2"}]
+
+    torn = _connect(str(pipeline), "--teardown")
+    assert torn.returncode == 0, torn.stderr
+    assert "dropped slot e2e_slot, publication e2e_pub" in torn.stdout
+    assert confirmed_lsn(pg_database, "e2e_slot") is None
+
+
+def test_failed_preflight_exits_2_with_the_fix(
+    pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE logs (line text)")
+    pipeline = _pipeline(tmp_path, pg_database, kafka_bootstrap, registry_url, topic_name)
+    result = _connect(str(pipeline))
+    assert result.returncode == 2
+    assert "public.logs: has no primary key and no configured key" in result.stderr
+    assert "fix: ALTER TABLE" in result.stderr
+    assert confirmed_lsn(pg_database, "e2e_slot") is None  # nothing was created
+
+
+def test_config_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: x\nkafka: {bootstrap_servers: a}\nregistry: {url: u}\nsources:\n"
+        "  - {name: s, dsn: d, slot: s, publication: p, topic_prefix: t,\n"
+        "     tables: {include: [public.*]}, snapshot: {mode: sometimes}}\n"
+    )
+    result = _connect(str(path))
+    assert result.returncode == 2
+    assert "bad.yaml:6" in result.stderr and "snapshot.mode" in result.stderr
