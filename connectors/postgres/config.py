@@ -44,6 +44,10 @@ class PostgresSource(CaptureSettings):
     """Publication to create or reuse; captured tables are added to it."""
     create_publication: bool = True
     """Create the publication, and add captured tables to it, when they are missing."""
+    replica_identity_full: bool = False
+    """Set REPLICA IDENTITY FULL on captured tables whose values may be TOASTed, so an UPDATE
+    that leaves a large value unchanged still carries it (otherwise such an update stops the
+    connector rather than publish a row without it). Needs ownership of the tables."""
     status_interval_s: float = Field(default=1.0, gt=0)
     """How often the acknowledged position is confirmed to the slot."""
     heartbeat_interval_s: float = Field(default=10.0, ge=0)

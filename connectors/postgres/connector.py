@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg import sql
 
 from strangler.connectors.config import SnapshotMode
 from strangler.connectors.postgres.config import PostgresSource
@@ -39,6 +40,7 @@ from strangler.connectors.postgres.preflight import (
     Severity,
     TableFacts,
     list_tables,
+    needs_full_identity,
     preflight,
 )
 from strangler.connectors.postgres.progress import ProgressFile, SnapshotProgress
@@ -114,6 +116,15 @@ class PostgresConnector:
             raise PreflightFailed(findings)
         return {t: facts[t] for t in captured}
 
+    def _full_identity(
+        self, conn: psycopg.Connection[Any], facts: dict[TableId, TableFacts]
+    ) -> None:
+        for table, table_facts in facts.items():
+            if needs_full_identity(self.source, table_facts):
+                log.info("setting REPLICA IDENTITY FULL on %s (replica_identity_full)", table)
+                name = sql.Identifier(table.schema, table.name)
+                conn.execute(sql.SQL("ALTER TABLE {} REPLICA IDENTITY FULL").format(name))
+
     def _keys(self, facts: dict[TableId, TableFacts]) -> dict[TableId, tuple[str, ...]]:
         return {t: tuple(self.source.key_override(t) or f.primary_key) for t, f in facts.items()}
 
@@ -138,6 +149,7 @@ class PostgresConnector:
             facts = self.check(conn)
             tables = sorted(facts)
             self._ensure_topics(tables)
+            self._full_identity(conn, facts)
             ensure_publication(
                 conn, self.source.publication, tables, create=self.source.create_publication
             )

@@ -202,6 +202,7 @@ def table_findings(source: PostgresSource, facts: TableFacts, *, must_own: bool)
     options = source.options(facts.table)
     found = [
         *_key_findings(facts, options.key),
+        *_toast_findings(facts, source.replica_identity_full),
         *_column_findings(facts, [*(options.key or ()), *options.exclude_columns]),
         *_type_findings(facts),
     ]
@@ -211,6 +212,14 @@ def table_findings(source: PostgresSource, facts: TableFacts, *, must_own: bool)
             Finding(
                 Severity.ERROR, name, "the role cannot SELECT it (needed for the snapshot)",
                 f"GRANT SELECT ON {_quoted(facts.table)} TO <role>",
+            )
+        )  # fmt: skip
+    if needs_full_identity(source, facts) and not facts.owned:
+        found.append(
+            Finding(
+                Severity.ERROR, name, "replica_identity_full is set, but only the table's owner "
+                "can change its replica identity",
+                f"run as the owner: ALTER TABLE {_quoted(facts.table)} REPLICA IDENTITY FULL",
             )
         )  # fmt: skip
     if must_own and not facts.owned:
@@ -253,12 +262,26 @@ def _key_findings(facts: TableFacts, override: Sequence[str] | None) -> list[Fin
                 f"ALTER TABLE {quoted} REPLICA IDENTITY FULL",
             )
         ]  # fmt: skip
-    return _toast_findings(facts)
+    return []
 
 
-def _toast_findings(facts: TableFacts) -> list[Finding]:
-    toastable = [c for c, s in zip(facts.columns, facts.storage, strict=True) if s in "xe"]
-    if facts.replica_identity == "f" or not toastable:
+def needs_full_identity(source: PostgresSource, facts: TableFacts) -> bool:
+    """True if the connector is to set REPLICA IDENTITY FULL on this table."""
+    return (
+        source.replica_identity_full
+        and facts.replica_identity != "f"
+        and bool(toastable_columns(facts))
+    )
+
+
+def toastable_columns(facts: TableFacts) -> list[str]:
+    """Columns whose values may be stored out of line (and then left out of UPDATEs)."""
+    return [c for c, s in zip(facts.columns, facts.storage, strict=True) if s in "xe"]
+
+
+def _toast_findings(facts: TableFacts, fixed: bool) -> list[Finding]:
+    toastable = toastable_columns(facts)
+    if facts.replica_identity == "f" or not toastable or fixed:
         return []
     return [
         Finding(
@@ -266,7 +289,8 @@ def _toast_findings(facts: TableFacts) -> list[Finding]:
             f"columns {toastable} may hold TOASTed values; an UPDATE that leaves such a large "
             "value unchanged does not send it, and the connector stops rather than publish a "
             "row without it",
-            f"ALTER TABLE {_quoted(facts.table)} REPLICA IDENTITY FULL",
+            f"ALTER TABLE {_quoted(facts.table)} REPLICA IDENTITY FULL, or set "
+            "replica_identity_full: true",
         )
     ]  # fmt: skip
 

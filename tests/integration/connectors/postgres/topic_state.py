@@ -79,6 +79,7 @@ def make_source(dsn: str, state_dir: Path, prefix: str, **overrides: Any) -> Pos
         "snapshot": SnapshotSettings(chunk_rows=500),
         "state_dir": state_dir,
         "status_interval_s": 0.2,
+        "heartbeat_interval_s": 1.0,
         **overrides,
     }
     return PostgresSource.model_validate(values)
