@@ -151,6 +151,10 @@ def _decimal_text(value: Any) -> Decimal:
 
 
 def _parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:  # zero dates, and dates with a zero month or day
+        pass
     year, month, day = (int(part) for part in text.split("-"))
     if year == 0 or month == 0 or day == 0:
         return None
@@ -158,6 +162,10 @@ def _parse_date(text: str) -> date | None:
 
 
 def _parse_datetime(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:  # zero dates, and dates with a zero month or day
+        pass
     day, _, clock = text.partition(" ")
     parsed = _parse_date(day)
     if parsed is None:
