@@ -197,7 +197,8 @@ def bench_latency(kafka: str, seconds: float, tmp: Path) -> None:
     runner.applier.apply = apply  # type: ignore[method-assign]
     thread = threading.Thread(target=runner.run, kwargs={"idle_exit_s": 3.0})
     thread.start()
-    time.sleep(4)  # group join
+    if not runner.assigned.wait(60):
+        raise SystemExit("the latency runner got no partitions within 60 s")
     producer = Producer(producer_config(settings, **{"linger.ms": 0}))
     key_schema, value_schema = (
         fastavro.parse_schema(KEY_SCHEMA),

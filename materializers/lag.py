@@ -1,6 +1,6 @@
 """Lag of a view: records behind the end of each partition and seconds behind the source.
 
-Seconds behind source = now - the source commit time (header ``commit_ts``, µs since the
+Seconds behind source = now - the source commit time (header ``commit_ts_us``, µs since the
 epoch) of the last record applied from the partition; records behind = end offset - the next
 offset to apply (stored with the rows).
 """
@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from strangler.core.headers import COMMIT_TS_US
 from strangler.materializers.decoding import Headers, header_map
 from strangler.materializers.records import Received
 from strangler.materializers.target import Partition
@@ -35,7 +36,8 @@ class PartitionLag:
 
 
 def _commit_ts(message: _Message) -> int | None:
-    text = header_map(message.headers()).get("commit_ts")
+    headers = header_map(message.headers())
+    text = headers.get(COMMIT_TS_US) or headers.get("commit_ts")
     return int(text) if text and text.isdigit() else None
 
 

@@ -14,9 +14,10 @@ schema change of one process serialises with the batches of the others.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 import psycopg
 
@@ -31,6 +32,24 @@ from strangler.materializers.target import Partition, StagedRow, TableState
 STAGE = quote("_strangler_stage")
 _POS = quote(POSITION_COLUMN)
 _DEL = quote(DELETE_FLAG)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _retriable(method: Callable[P, R]) -> Callable[P, R]:
+    """Map a lost connection, a deadlock or a concurrent DDL race (another process of the
+    group created the same table) to ``TargetError``: the batch is rolled back and retried."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (psycopg.OperationalError, psycopg.IntegrityError) as exc:
+            raise TargetError(f"PostgreSQL: {exc}") from exc
+
+    return wrapper
 
 
 def _same_key(spec: TableSpec, left: str, right: str) -> str:
@@ -132,23 +151,28 @@ class PostgresTarget:
     def close(self) -> None:
         self.conn.close()
 
+    @_retriable
     def load_offsets(self, view: str) -> dict[Partition, int]:
         rows = self.conn.execute(self.sql.select_offsets().encode(), [view]).fetchall()
         return {(topic, partition): offset for topic, partition, offset in rows}
 
+    @_retriable
     def load_tables(self, view: str) -> dict[str, TableState]:
         query = self.sql.select_tables() + " FOR SHARE"
         rows = self.conn.execute(query.encode(), [view]).fetchall()
         return {t: TableState(TableSpec.from_json(json.loads(s)), m) for t, s, m in rows}
 
+    @_retriable
     def save_table(self, view: str, topic: str, state: TableState) -> None:
         spec = json.dumps(state.spec.to_json())
         self._execute(self.sql.upsert_table(), [view, topic, spec, state.truncated_at])
 
+    @_retriable
     def create_table(self, spec: TableSpec) -> None:
         for statement in self.sql.create_table(spec):
             self._execute(statement)
 
+    @_retriable
     def alter_table(self, evolution: Evolution) -> None:
         for statement in self.sql.add_columns(evolution.spec, evolution.added):
             self._execute(statement)
@@ -157,6 +181,7 @@ class PostgresTarget:
             new_type = sql_type(col.avro_type).postgres
             self._execute(f"ALTER TABLE {table} ALTER COLUMN {quote(col.name)} TYPE {new_type}")
 
+    @_retriable
     def truncate(self, spec: TableSpec, position: bytes) -> None:
         for statement in self.sql.truncate(spec):
             self._execute(statement, [position])
@@ -188,16 +213,19 @@ class PostgresTarget:
             self._execute(statement)
         self._execute(f"DROP TABLE {STAGE}")
 
+    @_retriable
     def save_offsets(self, view: str, offsets: Mapping[Partition, int]) -> None:
         rows = [(view, topic, part, offset) for (topic, part), offset in offsets.items()]
         with self.conn.cursor() as cur:
             cur.executemany(self.sql.upsert_offset().encode(), rows)
 
+    @_retriable
     def dead_letter(self, view: str, records: Sequence[BadRecord]) -> None:
         rows = [(view, r.topic, r.partition, r.offset, r.error, r.key, r.value) for r in records]
         with self.conn.cursor() as cur:
             cur.executemany(self.sql.insert_dead_letter().encode(), rows)
 
+    @_retriable
     def lock_tables(self, names: Sequence[str]) -> None:
         existing = [n for n in names if self._exists(n)]
         if existing:
@@ -211,18 +239,22 @@ class PostgresTarget:
         ).fetchone()
         return found is not None
 
+    @_retriable
     def swap_table(self, live: str, shadow: str) -> None:
         for statement in self.sql.swap(live, shadow):
             self._execute(statement)
 
+    @_retriable
     def forget_view(self, view: str) -> None:
         for statement in self.sql.forget_view():
             self._execute(statement, [view])
 
+    @_retriable
     def load_positions(self, view: str) -> dict[Partition, bytes]:
         rows = self.conn.execute(self.sql.select_positions().encode(), [view]).fetchall()
         return {(topic, partition): bytes(position) for topic, partition, position in rows}
 
+    @_retriable
     def save_positions(self, view: str, positions: Mapping[Partition, bytes]) -> None:
         rows = [(pos, view, topic, part, pos) for (topic, part), pos in positions.items()]
         with self.conn.cursor() as cur:

@@ -50,6 +50,8 @@ class ViewRunner:
         self.decoder = RecordDecoder(view.topics, schemas)
         self.lag_tracker = LagTracker()
         self._stop = threading.Event()
+        self.assigned = threading.Event()
+        """Set once the group gave this runner its partitions (and it sought to them)."""
         self._lag: dict[tuple[str, int], PartitionLag] = {}
         self._next_lag = 0.0
         self._idle_since: float | None = None
@@ -88,8 +90,12 @@ class ViewRunner:
             tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
         assigned = [(p.topic, p.partition, p.offset) for p in partitions]
         log.info("view %s assigned %s", self.view.name, assigned)
-        consumer.assign(partitions)
+        if self.view.consumer.get("partition.assignment.strategy") == "cooperative-sticky":
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)
         self._idle_since = time.monotonic()
+        self.assigned.set()
 
     def _poll(self) -> list[Received]:
         """What is there now (up to batch_size); if nothing, wait for the first record.

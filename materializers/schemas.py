@@ -1,6 +1,6 @@
-"""Where writer schemas come from, by registry id: the schema registry over HTTP, or a fixed
-map (tests, tools). A schema the registry does not know makes the record bad; a registry that
-cannot be reached is retriable and stops nothing but the batch."""
+"""Where writer schemas come from, by registry id: our registry client (any Confluent-compatible
+registry), or a fixed map (tests, tools). A schema the registry does not know makes the record
+bad; a registry that cannot be reached is retriable and stops nothing but the batch."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-import httpx
-
 from strangler.core.errors import ServiceUnavailable
 from strangler.materializers.errors import RecordError
+from strangler.schema_registry.client import RegistryClient, RegistryRequestFailed
+from strangler.schema_registry.model import SchemaId
 
 
 class SchemaSource(Protocol):
@@ -34,29 +34,29 @@ class StaticSchemas:
 
 
 class RegistrySchemas:
-    """Schemas from a Confluent-compatible registry (``GET /schemas/ids/{id}``), cached
-    forever: a registered id never changes its schema."""
+    """Schemas from the schema registry through ``RegistryClient`` (cached: an id never
+    changes its schema). Only Avro schemas without references are supported."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self._client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
-        self._cache: dict[int, Mapping[str, Any]] = {}
+    def __init__(self, url: str, client: RegistryClient | None = None) -> None:
+        self._client = client or RegistryClient(url)
+        self._parsed: dict[int, Mapping[str, Any]] = {}
 
     def schema(self, schema_id: int) -> Mapping[str, Any]:
-        cached = self._cache.get(schema_id)
-        if cached is None:
-            cached = self._cache[schema_id] = self._fetch(schema_id)
-        return cached
+        parsed = self._parsed.get(schema_id)
+        if parsed is None:
+            parsed = self._parsed[schema_id] = self._fetch(schema_id)
+        return parsed
 
     def _fetch(self, schema_id: int) -> Mapping[str, Any]:
         try:
-            response = self._client.get(f"/schemas/ids/{schema_id}")
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailable(f"schema registry unreachable: {exc}") from exc
-        if response.status_code == 404:
-            raise RecordError(f"schema id {schema_id} is not in the registry")
-        if response.status_code != 200:
-            raise ServiceUnavailable(f"schema registry answered {response.status_code}")
-        parsed: Mapping[str, Any] = json.loads(response.json()["schema"])
+            text = self._client.schema_by_id(SchemaId(schema_id))
+        except RegistryRequestFailed as exc:
+            if exc.retriable:
+                raise ServiceUnavailable(f"schema registry: {exc}") from exc
+            raise RecordError(f"schema id {schema_id}: {exc}") from exc
+        if text.schema_type != "AVRO" or text.references:
+            raise RecordError(f"schema id {schema_id} is not a self-contained Avro schema")
+        parsed: Mapping[str, Any] = json.loads(text.schema)
         return parsed
 
     def close(self) -> None:

@@ -81,7 +81,7 @@ class Publisher:
         headers: list[tuple[str, str | bytes | None]] = [
             ("op", b"t" if event.key is None else b"d" if event.values is None else b"u"),
             ("position", f"0/{position:X}".encode()),
-            ("commit_ts", str(int(time.time() * 1e6)).encode()),
+            ("commit_ts_us", str(int(time.time() * 1e6)).encode()),
         ]
         if event.key is None:  # a truncate goes to every partition
             marker = f"0/{position:X}".encode()
