@@ -21,6 +21,7 @@ from strangler.schema_registry.errors import (
     InvalidMode,
     InvalidSchema,
     NotFound,
+    SchemaNotFound,
 )
 from strangler.schema_registry.identifiers import parse_version
 from strangler.schema_registry.model import (
@@ -181,6 +182,17 @@ async def delete_subject(request: Request, subject: str) -> Response:
         registry.delete_subject, subject_param(subject), permanent=permanent
     )
     return reply(request, deleted)
+
+
+@router.get("/subjects/{subject}/metadata")
+async def latest_with_metadata(request: Request, subject: str) -> Response:
+    """Query: key/value pairs the version's metadata must hold, deleted. This registry keeps no
+    metadata, so any key or value asked for matches nothing (40403); none asked: the latest."""
+    registry = registry_of(request)
+    entry = registry.version(subject_param(subject), "latest", deleted=flag(request, "deleted"))
+    if request.query_params.getlist("key") or request.query_params.getlist("value"):
+        raise SchemaNotFound()
+    return reply(request, version_json(registry, entry))
 
 
 # -- subject versions -----------------------------------------------------------------------------

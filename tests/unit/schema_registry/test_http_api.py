@@ -558,3 +558,10 @@ def test_raw_schema_and_referencedby_errors(api: Api) -> None:
 def test_metadata_resources(api: Api) -> None:
     assert api.get("/v1/metadata/id").json()["scope"]["path"] == []
     assert "version" in api.get("/v1/metadata/version").json()
+
+
+def test_latest_with_metadata(api: Api) -> None:
+    api.register("s", user())
+    assert api.get("/subjects/s/metadata").json()["version"] == 1
+    expect_error(api.get("/subjects/s/metadata?key=owner&value=team"), 404, 40403)
+    expect_error(api.get("/subjects/none/metadata"), 404, 40401)
