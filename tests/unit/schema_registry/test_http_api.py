@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -565,3 +566,13 @@ def test_latest_with_metadata(api: Api) -> None:
     assert api.get("/subjects/s/metadata").json()["version"] == 1
     expect_error(api.get("/subjects/s/metadata?key=owner&value=team"), 404, 40403)
     expect_error(api.get("/subjects/none/metadata"), 404, 40401)
+
+
+def test_concurrent_registrations_get_distinct_ids_and_versions(api: Api) -> None:
+    api.put("/config/s", {"compatibility": "NONE"})
+    schemas = [user(name=f"U{i}") for i in range(20)] * 2  # each twice: idempotent under races
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda s: api.register("s", s).json()["id"], schemas))
+    assert ids[:20] == ids[20:]
+    assert sorted(ids[:20]) == list(range(1, 21))
+    assert api.get("/subjects/s/versions").json() == list(range(1, 21))
