@@ -14,6 +14,8 @@ class RegistryMetrics:
 
     def __init__(self, view: RegistryView) -> None:
         self.collectors = CollectorRegistry()
+        # label lookups cost more than the counting itself; keep the children per label set
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.requests = Counter(
             "schema_registry_requests",
             "HTTP requests served",
@@ -36,8 +38,15 @@ class RegistryMetrics:
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
         route = route_family(path)
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(route),
+            )
+            self._children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.collectors)
@@ -45,7 +54,7 @@ class RegistryMetrics:
 
 def route_family(path: str) -> str:
     """The first two path segments, so that subjects and ids never become label values."""
-    parts = [p for p in path.split("/") if p][:2]
+    parts = [p for p in path.split("/", 3)[1:3] if p]
     if parts[:1] in (["subjects"], ["config"], ["mode"]):
         parts = parts[:1]
     return "/" + "/".join(parts)
