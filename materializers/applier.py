@@ -31,23 +31,17 @@ ShapeKey = tuple[str, int | None, int | None]
 """(topic, key schema id, value schema id)."""
 
 
-def next_offsets(batch: Sequence[Received]) -> dict[Partition, int]:
-    """The offset after the last record of each partition in ``batch``."""
-    out: dict[Partition, int] = {}
+def progress(batch: Sequence[Received]) -> tuple[dict[Partition, int], dict[Partition, bytes]]:
+    """Per partition of ``batch``: the offset after its last record, and its latest source
+    position (of the records that have one)."""
+    offsets: dict[Partition, int] = {}
+    positions: dict[Partition, bytes] = {}
     for record in batch:
         place = (record.topic, record.partition)
-        out[place] = max(out.get(place, 0), record.offset + 1)
-    return out
-
-
-def applied_positions(batch: Sequence[Received]) -> dict[Partition, bytes]:
-    """The latest source position of each partition in ``batch``."""
-    out: dict[Partition, bytes] = {}
-    for record in batch:
+        offsets[place] = max(offsets.get(place, 0), record.offset + 1)
         if isinstance(record, ChangeRecord):
-            place = (record.topic, record.partition)
-            out[place] = max(out.get(place, b""), record.position)
-    return out
+            positions[place] = max(positions.get(place, b""), record.position)
+    return offsets, positions
 
 
 def _first_bad(batch: Sequence[Received]) -> int | None:
@@ -133,8 +127,9 @@ class Applier:
             bad.extend(self._apply_topic(topic, work, tables))
         if bad:
             self.target.dead_letter(self.view.name, bad)
-        self.target.save_offsets(self.view.name, next_offsets(batch))
-        self.target.save_positions(self.view.name, applied_positions(batch))
+        offsets, positions = progress(batch)
+        self.target.save_offsets(self.view.name, offsets)
+        self.target.save_positions(self.view.name, positions)
 
     def _by_topic(self, batch: Sequence[Received]) -> dict[str, _TopicWork]:
         out: dict[str, _TopicWork] = {}
@@ -174,13 +169,13 @@ class Applier:
         self, topic: str, work: _TopicWork, state: TableState | None
     ) -> TableState | None:
         """Create the table, or evolve it to every value schema in the batch."""
-        seen: set[tuple[int | None, int | None]] = set()
         changed = False
-        for record in work.records:
-            ids = _schema_ids(record)
-            if record.key_schema is None or ids in seen:
-                continue
-            seen.add(ids)
+        # one record per pair of writer schemas, in order of first appearance (identity: the
+        # decoder hands out one WriterSchema object per registry id)
+        firsts = {(id(r.key_schema), id(r.value_schema)): r for r in work.records}
+        for record in firsts.values():
+            if record.key_schema is None:
+                continue  # a truncate
             new = table_spec(work.config, record.key_schema.schema, _schema(record))
             if state is None:
                 state, changed = TableState(new, None), True
@@ -221,26 +216,27 @@ class Applier:
         rows: list[StagedRow] = []
         bad: list[BadRecord] = []
         mark = state.truncated_at
+        shapes: dict[tuple[int, int], RowShape] = {}
         for record in compacted.changes.values():
             if mark is not None and record.position < mark:
                 continue
+            ids = (id(record.key_schema), id(record.value_schema))
+            shape = shapes.get(ids)
+            if shape is None:
+                shape = shapes[ids] = self._shape(topic, state.spec, record)
             try:
-                rows.append(self._staged(topic, state.spec, record))
+                rows.append(_staged(shape, record))
             except (RecordError, ValueError, TypeError, KeyError) as exc:
                 bad.append(_bad(record, f"cannot apply: {exc!r}"))
         return rows, bad
 
-    def _staged(self, topic: str, spec: TableSpec, record: ChangeRecord) -> StagedRow:
-        shape = self._shape(topic, spec, record)
-        assert record.key is not None
-        if record.value is None or not shape.keeps(record.value):
-            return StagedRow(True, record.position, shape.key_params(record.key))
-        return StagedRow(False, record.position, shape.params(record.key, record.value))
 
-
-def _schema_ids(record: ChangeRecord) -> tuple[int | None, int | None]:
-    key, value = record.key_schema, record.value_schema
-    return (key.id if key else None, value.id if value else None)
+def _staged(shape: RowShape, record: ChangeRecord) -> StagedRow:
+    """The database form of a change: a delete if there is no row or the filter drops it."""
+    assert record.key is not None  # truncates never reach staging
+    if record.value is None or not shape.keeps(record.value):
+        return StagedRow(True, record.position, shape.key_params(record.key))
+    return StagedRow(False, record.position, shape.params(record.key, record.value))
 
 
 def _schema(record: ChangeRecord) -> Mapping[str, Any] | None:

@@ -70,7 +70,7 @@ class SqliteTarget:
 
     dialect = Dialect.SQLITE
 
-    def __init__(self, path: Path, synchronous: SqliteSync = SqliteSync.FULL) -> None:
+    def __init__(self, path: Path, synchronous: SqliteSync = SqliteSync.NORMAL) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.sql = Sql(Dialect.SQLITE)
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -19,9 +19,10 @@ Partition = tuple[str, int]
 """(topic, partition)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StagedRow:
-    """One compacted change, converted for the database: a delete carries only the key."""
+    """One compacted change, converted for the database: a delete carries only the key.
+    (Not frozen only for speed: one is built per applied change.)"""
 
     delete: bool
     position: bytes
