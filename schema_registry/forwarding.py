@@ -13,7 +13,8 @@ from typing import Protocol
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from strangler.schema_registry.error_responses import envelope
+from strangler.schema_registry.error_responses import registry_error_body
+from strangler.schema_registry.errors import ForwardingFailed, RegistryError, UnknownLeader
 
 _WRITE_PATHS = re.compile(r"^/(subjects/[^/]+/versions|config(/[^/]+)?|mode(/[^/]+)?)$")
 _HOP_HEADERS = frozenset({b"host", b"content-length", b"connection", b"transfer-encoding"})
@@ -45,7 +46,7 @@ class WriteForwarder:
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> int:
         leader = self.leadership.leader_url
         if leader is None:
-            return await _error(send, 50004, "Unknown leader")
+            return await _error(send, UnknownLeader("Unknown leader"))
         try:
             answer = await self._http.request(
                 scope["method"],
@@ -54,9 +55,8 @@ class WriteForwarder:
                 headers=[(k, v) for k, v in scope["headers"] if k not in _HOP_HEADERS],
             )
         except httpx.HTTPError as exc:
-            return await _error(
-                send, 50003, f"Error while forwarding the request to the leader: {exc}"
-            )
+            failure = ForwardingFailed(f"Error while forwarding the request to the leader: {exc}")
+            return await _error(send, failure)
         await _relay(send, answer)
         return answer.status_code
 
@@ -90,12 +90,12 @@ async def _relay(send: Send, answer: httpx.Response) -> None:
     await send({"type": "http.response.body", "body": answer.content})
 
 
-async def _error(send: Send, code: int, message: str) -> int:
-    body = envelope(code, message)
+async def _error(send: Send, error: RegistryError) -> int:
+    status, body = registry_error_body(error)
     headers = [
         (b"content-type", b"application/vnd.schemaregistry.v1+json"),
         (b"content-length", str(len(body)).encode()),
     ]
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-    return 500
+    return status
