@@ -44,6 +44,15 @@ def _users(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--topic", default="_schemas", show_default=True, help="Log topic (kafka storage).")
 @click.option(
+    "--group-id",
+    default="strangler-schema-registry",
+    show_default=True,
+    help="Writer-election group of the instances sharing --topic (kafka storage).",
+)
+@click.option(
+    "--advertised-url", help="URL other instances forward writes to [http(s)://host:port]."
+)
+@click.option(
     "--user",
     "users",
     multiple=True,
@@ -78,6 +87,8 @@ def serve(
     sqlite_path: Path,
     kafka_bootstrap: str,
     topic: str,
+    group_id: str,
+    advertised_url: str | None,
     users: tuple[str, ...],
     tls_cert: Path | None,
     tls_key: Path | None,
@@ -101,6 +112,8 @@ def serve(
         sqlite_path=sqlite_path,
         kafka_bootstrap=kafka_bootstrap,
         topic=topic,
+        group_id=group_id,
+        advertised_url=advertised_url,
         users=_users(users + env_users),
         tls_cert=tls_cert,
         tls_key=tls_key,
