@@ -6,8 +6,8 @@ Phases (each printed with its figure):
 2. streaming: changes/s of a sustained update workload (``--updates`` row updates committed in
    transactions of 10,000 as fast as PostgreSQL takes them), measured from the first commit
    until the slot confirmed the last one (i.e. Kafka acknowledged everything);
-3. latency: commit-to-Kafka-acknowledgement latency p50/p99 at a paced ``--rate`` changes/s
-   (transactions of 100 updates every 10 ms for ``--seconds``);
+3. latency: commit-to-Kafka-acknowledgement latency p50/p99 at each paced rate of ``--rates``
+   changes/s (transactions of 100 updates, evenly spaced, for ``--seconds``);
 4. peak RSS of the process (connector, producer and the in-process registry together).
 
 Run against the test stack (``STRANGLER_KEEP_STACK=1`` keeps it running) or any endpoints:
@@ -163,7 +163,9 @@ def main() -> None:
     parser.add_argument("--kafka", default="127.0.0.1:59192")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--updates", type=int, default=200_000)
-    parser.add_argument("--rate", type=int, default=10_000)
+    parser.add_argument(
+        "--rates", default="10000,2000", help="comma-separated paced rates for the latency phase"
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--chunk-rows", type=int, default=20_000)
     args = parser.parse_args()
@@ -194,7 +196,8 @@ def main() -> None:
         _snapshot_phase(connector, args.rows, started)
         time.sleep(1.0)
         _streaming_phase(dsn, args.updates)
-        _latency_phase(dsn, connector, args.rate, args.seconds)
+        for rate in (int(r) for r in args.rates.split(",")):
+            _latency_phase(dsn, connector, rate, args.seconds)
         print(f"peak RSS: {_rss_mb():.0f} MB")
     finally:
         stop.set()

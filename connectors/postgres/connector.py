@@ -172,6 +172,13 @@ class PostgresConnector:
         pending; returns where streaming starts (None: stopped before the snapshot ended)."""
         mode = self.source.snapshot.mode
         slot = find_slot(conn, self.source.slot)
+        database = conn.info.dbname
+        if slot is not None and (slot.plugin != "pgoutput" or slot.database != database):
+            raise SlotError(
+                f"replication slot {slot.name} exists but is not a pgoutput slot of database "
+                f"{database} (plugin {slot.plugin}, database {slot.database})",
+                fix="give this source another slot name, or drop that slot if it is unused",
+            )
         if slot is None or slot.confirmed_flush is None:
             return self._first_run(shapes, tables, mode)
         progress = self._progress_file.load()

@@ -24,10 +24,29 @@ SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables WHERE pubname
 
 def _exists(conn: psycopg.Connection[Any], name: str) -> tuple[bool, bool]:
     row = conn.execute(
-        "SELECT puballtables, pubviaroot FROM pg_catalog.pg_publication WHERE pubname = %s",
-        (name,),
+        "SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = %s", (name,)
     ).fetchone()
     return (False, False) if row is None else (True, bool(row[0]))
+
+
+def ensure_via_root(conn: psycopg.Connection[Any], name: str, *, alter: bool) -> None:
+    """An existing publication must publish partitions as their root, or their changes would
+    arrive as changes of partitions (tables this pipeline does not capture)."""
+    row = conn.execute(
+        "SELECT pubviaroot FROM pg_catalog.pg_publication WHERE pubname = %s", (name,)
+    ).fetchone()
+    if row is None or row[0]:
+        return
+    if not alter:
+        raise PostgresError(
+            f"publication {name} publishes partitions as themselves, not as their root",
+            fix=f"ALTER PUBLICATION {name} SET (publish_via_partition_root = true)",
+        )
+    conn.execute(
+        sql.SQL("ALTER PUBLICATION {} SET (publish_via_partition_root = true)").format(
+            sql.Identifier(name)
+        )
+    )
 
 
 def publication_tables(conn: psycopg.Connection[Any], name: str) -> set[TableId]:
@@ -40,6 +59,8 @@ def ensure_publication(
     """Make ``name`` publish ``tables``; returns the tables that were added. ``conn`` is in
     autocommit mode. Without ``create``, a missing publication or table is an error."""
     exists, all_tables = _exists(conn, name)
+    if exists:
+        ensure_via_root(conn, name, alter=create)
     if all_tables:
         return []
     missing = (
