@@ -195,6 +195,11 @@ class SchemaRegistry:
         if known is not None and known != parsed.text:
             raise IdMismatch(f"Overwrite new schema with id {schema_id} is not permitted.")
         version = request.version or self._next_version(subject)
+        taken = self.view.versions(subject).get(version)
+        if taken is not None and taken.schema_id != schema_id:
+            raise OperationNotPermitted(
+                f"Overwrite new schema with version {version} is not permitted."
+            )
         return self._write_version(subject, version, schema_id, parsed.text)
 
     def _write_version(

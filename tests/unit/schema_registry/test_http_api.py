@@ -487,6 +487,8 @@ def test_import_mode_keeps_callers_ids(api: Api) -> None:
     assert api.get("/subjects/t/versions").json() == [7]
     clash = {"schema": '"string"', "id": 42, "version": 8}
     expect_error(api.post("/subjects/t/versions", clash), 422, 42207)
+    overwrite = {"schema": '"string"', "id": 50, "version": 7}
+    expect_error(api.post("/subjects/t/versions", overwrite), 422, 42205)
     api.put("/mode", {"mode": "READWRITE"})
     assert api.register("u", '"string"').json() == {"id": 43}
 
