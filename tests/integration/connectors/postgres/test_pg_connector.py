@@ -270,3 +270,68 @@ def test_initial_only_snapshots_then_stops_and_never_keeps_no_slot(
     assert confirmed_lsn(pg_database, source.slot) is None  # a temporary slot, gone
     topic = table_topic(topic_name, TableId("public", "t"))
     assert len(consume_all(kafka_bootstrap, topic, expect=10)) == 10
+
+
+def test_never_mode_streams_only_changes_after_the_slot(
+    pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        conn.execute("INSERT INTO t SELECT g, 'old' FROM generate_series(1, 10) g")
+    source = make_source(
+        pg_database, tmp_path, topic_name, snapshot=SnapshotSettings(mode=SnapshotMode.NEVER)
+    )
+    running = Running(source, kafka_bootstrap, registry_url)
+    wait_caught_up(pg_database, source.slot, running=running)
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("UPDATE t SET v = 'new' WHERE id = 3")
+    wait_caught_up(pg_database, source.slot, running=running)
+    running.finish()
+    rows = topic_rows(
+        kafka_bootstrap, registry_url, table_topic(topic_name, TableId("public", "t"))
+    )
+    assert list(rows.values()) == [{"id": 3, "v": "new"}]
+
+
+def test_when_needed_does_not_snapshot_again_while_the_slot_exists(
+    pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO t SELECT generate_series(1, 10)")
+    when_needed = SnapshotSettings(mode=SnapshotMode.WHEN_NEEDED)
+    source = make_source(pg_database, tmp_path, topic_name, snapshot=when_needed)
+    for _ in range(2):
+        running = Running(source, kafka_bootstrap, registry_url)
+        wait_caught_up(pg_database, source.slot, running=running)
+        running.finish()
+        (tmp_path / "pg.snapshot.json").unlink()  # state lost: the slot alone decides
+    topic = table_topic(topic_name, TableId("public", "t"))
+    assert len(consume_all(kafka_bootstrap, topic, expect=10)) == 10
+    assert running.connector.metrics.snapshot_rows == 0
+
+
+def test_existing_publication_is_made_to_publish_via_the_partition_root(
+    pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE p (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k)")
+        conn.execute("CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1)")
+        conn.execute("CREATE PUBLICATION strangler_pub FOR TABLE p")
+    source = make_source(pg_database, tmp_path, topic_name)
+    running = Running(source, kafka_bootstrap, registry_url)
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("INSERT INTO p VALUES (1, 1), (2, 1)")
+    wait_caught_up(pg_database, source.slot, running=running)
+    running.finish()
+    assert_topics_equal_tables(
+        pg_database, kafka_bootstrap, registry_url, topic_name, [TableId("public", "p")]
+    )
+    assert (
+        len(
+            topic_rows(
+                kafka_bootstrap, registry_url, table_topic(topic_name, TableId("public", "p"))
+            )
+        )
+        == 2
+    )
