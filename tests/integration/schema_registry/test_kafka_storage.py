@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
+from strangler.schema_registry.errors import StoreError
 from strangler.schema_registry.kafka_storage import KafkaStorage
 from strangler.schema_registry.model import CompatibilityLevel, SchemaId, Subject
 from strangler.schema_registry.registry import SchemaRegistry, SchemaRequest
@@ -124,3 +125,23 @@ def test_two_instances_on_one_topic_agree_on_ids(kafka_bootstrap: str, log_topic
     finally:
         one.close()
         two.close()
+
+
+def test_a_log_topic_that_is_not_compacted_is_refused(kafka_bootstrap: str, log_topic: str) -> None:
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.create_topics([NewTopic(log_topic, 1, 1, config={"cleanup.policy": "delete"})])[
+        log_topic
+    ].result(30)
+    with pytest.raises(StoreError, match="must be compacted"):
+        KafkaStorage(kafka_bootstrap, log_topic)
+
+
+def test_a_log_topic_with_several_partitions_is_refused(
+    kafka_bootstrap: str, log_topic: str
+) -> None:
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.create_topics([NewTopic(log_topic, 2, 1, config={"cleanup.policy": "compact"})])[
+        log_topic
+    ].result(30)
+    with pytest.raises(StoreError, match="exactly 1"):
+        KafkaStorage(kafka_bootstrap, log_topic)
