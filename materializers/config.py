@@ -112,6 +112,8 @@ class SqliteTarget(StrictModel):
     """The database file; created with its directory's permissions if missing."""
     synchronous: SqliteSync = SqliteSync.NORMAL
     """Durability of each commit (normal is safe for a view: see SqliteSync)."""
+    cache_mib: int = Field(default=128, ge=1)
+    """Most memory SQLite's page cache may use; upserts into a large view need it warm."""
 
 
 class PostgresTarget(StrictModel):

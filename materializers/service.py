@@ -23,7 +23,8 @@ def open_target(view: ViewConfig) -> Target:
     if view.target.sqlite is not None:
         from strangler.materializers.sqlite_target import SqliteTarget
 
-        return SqliteTarget(view.target.sqlite.path, view.target.sqlite.synchronous)
+        lite = view.target.sqlite
+        return SqliteTarget(lite.path, lite.synchronous, lite.cache_mib)
     assert view.target.postgres is not None  # the config model checks exactly one is given
     from strangler.materializers.postgres_target import PostgresTarget
 

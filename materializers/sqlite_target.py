@@ -70,13 +70,16 @@ class SqliteTarget:
 
     dialect = Dialect.SQLITE
 
-    def __init__(self, path: Path, synchronous: SqliteSync = SqliteSync.NORMAL) -> None:
+    def __init__(
+        self, path: Path, synchronous: SqliteSync = SqliteSync.NORMAL, cache_mib: int = 128
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.sql = Sql(Dialect.SQLITE)
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(f"PRAGMA synchronous={synchronous.value.upper()}")
         self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.execute(f"PRAGMA cache_size={-1024 * int(cache_mib)}")  # in KiB when negative
         for statement in self.sql.bookkeeping():
             self.conn.execute(statement)
 
