@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from strangler.core.kafka import KafkaSettings
+from strangler.materializers.postgres_target import PostgresTarget
 from strangler.materializers.sqlite_target import SqliteTarget
 from tests.integration.materializers.views import matches, postgres_rows, sqlite_rows
 from tests.integration.materializers.workload import Publisher, create_topic, random_events
@@ -106,3 +107,29 @@ def test_kill_nine_at_random_points_then_restart(
     assert matches(postgres_rows(pg_database, "v"), expected)
     offsets = SqliteTarget(db).load_offsets(f"lite-{topic_name}")
     assert sum(offsets.values()) == publisher.records_sent
+
+
+def test_sigterm_stops_gracefully_after_the_current_batch(
+    kafka_bootstrap: str, topic_name: str, tmp_path: Path, pg_database: str
+) -> None:
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    create_topic(kafka_bootstrap, topic_name, 3)
+    publisher = Publisher(settings, topic_name, 3)
+    publisher.publish(random_events(random.Random(2), 2000, 300))
+    db = tmp_path / "view.db"
+    cfg_file = tmp_path / "config.json"
+    cfg_file.write_text(json.dumps(config(kafka_bootstrap, topic_name, db, pg_database)))
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(cfg_file)])
+    deadline = time.monotonic() + 60
+    pg = PostgresTarget(pg_database, "v")
+    while (
+        applied(db, f"lite-{topic_name}") < publisher.records_sent
+        or sum(pg.load_offsets(f"pg-{topic_name}").values()) < publisher.records_sent
+    ):
+        assert time.monotonic() < deadline, "the views did not catch up"
+        time.sleep(0.2)
+    pg.close()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0  # left the group, closed the databases, exited cleanly
+    assert matches(sqlite_rows(db), publisher.expected())
+    assert matches(postgres_rows(pg_database, "v"), publisher.expected())
