@@ -160,22 +160,26 @@ def latest_value_schema(registry: str, subject: str) -> str:
 
 
 def topic_rows(bootstrap: str, registry: str, topic: str) -> Rows:
-    """The table a consumer rebuilds from ``topic``."""
+    """The table a consumer rebuilds from ``topic``. A truncate marker is on every partition
+    and clears the rows of its own partition (partitions are read in no particular order
+    relative to each other)."""
     client = SchemaRegistryClient({"url": registry})
     keys = AvroDeserializer(client)
     values = AvroDeserializer(client, latest_value_schema(registry, f"{topic}-value"))
-    rows: Rows = {}
+    rows: dict[str, tuple[int, Any]] = {}
     for message in consume_all(bootstrap, topic, expect=0):
+        partition = message.partition() or 0
         if header_value(message.headers(), "op") == "t":
-            rows.clear()
+            rows = {k: v for k, v in rows.items() if v[0] != partition}
             continue
         key = _canonical(keys(message.key(), SerializationContext(topic, MessageField.KEY)))
         value = message.value()
         if value is None:
             rows.pop(key, None)
         else:
-            rows[key] = values(value, SerializationContext(topic, MessageField.VALUE))
-    return rows
+            record = values(value, SerializationContext(topic, MessageField.VALUE))
+            rows[key] = (partition, record)
+    return {k: v[1] for k, v in rows.items()}
 
 
 def table_rows(
