@@ -115,9 +115,17 @@ class PostgresTarget:
         self.sql = Sql(Dialect.POSTGRES, schema, "%s")
         self.dsn, self.schema = dsn, schema
         self.conn = self._connect()
-        self._execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-        for statement in self.sql.bookkeeping():
-            self._execute(statement)
+        self._create_bookkeeping()
+
+    @_retriable
+    def _create_bookkeeping(self) -> None:
+        """Schema and bookkeeping tables, under an advisory lock: several processes of one
+        group starting at once would otherwise race on CREATE ... IF NOT EXISTS."""
+        with self.conn.transaction():
+            self._execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [self.schema])
+            self._execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.schema)}")
+            for statement in self.sql.bookkeeping():
+                self._execute(statement)
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         try:
@@ -169,6 +177,7 @@ class PostgresTarget:
 
     @_retriable
     def create_table(self, spec: TableSpec) -> None:
+        self._execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [self.schema])
         for statement in self.sql.create_table(spec):
             self._execute(statement)
 
