@@ -31,7 +31,7 @@ from psycopg import sql
 from strangler.connectors.config import SnapshotMode
 from strangler.connectors.postgres.config import PostgresSource
 from strangler.connectors.postgres.encoding import FastTableSerializer
-from strangler.connectors.postgres.errors import SlotError
+from strangler.connectors.postgres.errors import PostgresError, SlotError
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.metrics import ConnectorMetrics, slot_lag
 from strangler.connectors.postgres.pgtext import libpq_options
@@ -247,6 +247,9 @@ class PostgresConnector:
         keys = shapes.key_columns()
         done = snapshot.run(tables, keys)
         self.metrics.snapshot_rows += snapshot.rows
+        if not done and not self.stop.is_set():
+            pending = ", ".join(str(t) for t in progress.pending(tables))
+            raise PostgresError(f"the snapshot ended with tables still pending: {pending}")
         return done
 
     # ---- streaming ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from strangler.connectors.postgres.progress import KeyText, ProgressFile, Snapsh
 from strangler.connectors.postgres.schemas import TableShapes
 from strangler.connectors.postgres.snapshot import SnapshotReader
 from strangler.connectors.publisher import Publisher
+from strangler.core.errors import ServiceUnavailable
 from strangler.core.events import Position, TableId
 
 log = logging.getLogger("strangler.connectors.postgres.snapshot")
@@ -92,7 +94,8 @@ class SnapshotSource:
         self._file = progress_file
         self._stop = stop
         self._seq = 0
-        self._acked: Position | None = None
+        self._marks: deque[ChunkMark] = deque()
+        """Marks handed to Kafka and not yet recorded, in order."""
         self._saved = 0.0
         self.rows = 0
 
@@ -104,10 +107,23 @@ class SnapshotSource:
                 if self._stop.is_set():
                     break
                 self._table(table, key[table])
+            self._drain()
         finally:
-            self._publisher.flush()
             self._checkpoint(force=True)
         return not self._progress.pending(list(tables))
+
+    def _drain(self, timeout: float = 300.0) -> None:
+        """Wait until Kafka acknowledged every chunk handed to it (or failed one: then
+        ``acknowledged()`` raises); record progress while waiting."""
+        deadline = time.monotonic() + timeout
+        while self._publisher.tracker.in_flight:
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(
+                    f"Kafka acknowledged no snapshot chunk for {timeout:.0f} s",
+                    fix="check the brokers; a restart resumes after the last acknowledged chunk",
+                )
+            self._publisher.flush(1.0)
+            self._checkpoint()
 
     def _lock(self, tables: Sequence[TableId]) -> None:
         """ACCESS SHARE on every table for the snapshot's duration: DDL (a dropped column)
@@ -138,14 +154,18 @@ class SnapshotSource:
     ) -> None:
         self._seq += 1
         mark = ChunkMark(self._seq, table, after, done)
+        self._marks.append(mark)
         self._publisher.publish(self._shapes.project(events), self._shapes.schemas, mark)
         self._checkpoint()
 
     def _checkpoint(self, *, force: bool = False) -> None:
+        """Record every mark up to the acknowledged one: the tracker only names the newest,
+        and the ones before it may end other tables."""
         acked = self._publisher.acknowledged()
-        if isinstance(acked, ChunkMark) and acked != self._acked:
-            self._acked = acked
-            self._progress.mark(acked.table, acked.after, acked.done)
+        if isinstance(acked, ChunkMark):
+            while self._marks and self._marks[0].seq <= acked.seq:
+                mark = self._marks.popleft()
+                self._progress.mark(mark.table, mark.after, mark.done)
         now = time.monotonic()
         if force or now - self._saved >= _SAVE_EVERY_S:
             self._file.save(self._progress)

@@ -4,9 +4,10 @@ events (excluded columns, key changes), chunk marks, and the cached serializer's
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pydantic import SecretStr
@@ -21,7 +22,7 @@ from strangler.connectors.postgres.messages import UNCHANGED_TOAST
 from strangler.connectors.postgres.preflight import Severity, TableFacts, table_findings
 from strangler.connectors.postgres.progress import ProgressFile, SnapshotProgress
 from strangler.connectors.postgres.schemas import TableShapes
-from strangler.connectors.postgres.snapshotter import ChunkMark
+from strangler.connectors.postgres.snapshotter import ChunkMark, SnapshotSource
 from strangler.connectors.serialization import TableSerializer
 from strangler.core.config import load_config
 from strangler.core.errors import ConfigError
@@ -247,3 +248,43 @@ def test_fast_serializer_writes_the_same_bytes_and_refuses_placeholders() -> Non
         fast.value("t", SCHEMA, {**row, "note": UNCHANGED_TOAST})
     with pytest.raises(SchemaError, match="NULL"):
         fast.key("t", SCHEMA, {"id": None})
+
+
+class FakePublisher:
+    """Acknowledges whatever the test says; records nothing else."""
+
+    def __init__(self) -> None:
+        self.acked: Any = None
+        self.last: Any = None
+
+    def publish(self, events: Any, schemas: Any, end: Any) -> None:
+        list(events)
+        self.last = end
+
+    def acknowledged(self) -> Any:
+        return self.acked
+
+
+class NoShapes:
+    schemas: dict[TableId, TableSchema] = {}
+
+    def project(self, events: Any) -> Any:
+        return events
+
+
+def test_every_table_finished_before_the_acknowledged_chunk_is_recorded(tmp_path: Path) -> None:
+    users = TableId("shop", "users")
+    progress = SnapshotProgress("s1", Lsn(1))
+    publisher = FakePublisher()
+    snapshot = SnapshotSource(
+        cast(Any, None), cast(Any, None), cast(Any, NoShapes()), cast(Any, publisher), progress,
+        ProgressFile(tmp_path / "p.json"), threading.Event(),
+    )  # fmt: skip
+    snapshot._publish([], ORDERS, ("5",), done=False)
+    snapshot._publish([], ORDERS, ("5",), done=True)
+    snapshot._publish([], users, ("9",), done=False)
+    publisher.acked = publisher.last  # one acknowledgement covers all three chunks
+    snapshot._checkpoint(force=True)
+    saved = ProgressFile(tmp_path / "p.json").load()
+    assert saved is not None and saved.pending([ORDERS, users]) == [users]
+    assert saved.tables[users].after == ("9",)
