@@ -43,6 +43,7 @@ class BinlogSource:
     ) -> None:
         self._settings = dict(settings)
         self._wanted = frozenset(tables) if tables is not None else None
+        self._schemas = frozenset(schemas)
         self._catalog = pymysql.connect(**self._settings, autocommit=True)
         self.reader = BinlogReader(
             self._settings, server_id, start, schemas=schemas, blocking=blocking,
@@ -51,7 +52,10 @@ class BinlogSource:
         self.assembler = TransactionAssembler(start.gtids if start else None, self._include)
 
     def _include(self, table: TableId) -> bool:
-        return self._wanted is None or table in self._wanted
+        # Query events (TRUNCATE) arrive for every database, whatever the row filter
+        if self._wanted is None:
+            return table.schema in self._schemas
+        return table in self._wanted
 
     def _hints(self, table: TableId) -> TableHints:
         self._catalog.ping()

@@ -52,12 +52,21 @@ def reader_id() -> int:
     return random.randint(100_000, 4_000_000_000)
 
 
-def stream_all(db: MysqlDatabase, start: BinlogPosition | None, **kw: Any) -> list[Transaction]:
-    """Every transaction of the test's database from ``start`` to the end of the binlog."""
+def stream_all(
+    db: MysqlDatabase, start: BinlogPosition | None, *, relevant_only: bool = True, **kw: Any
+) -> list[Transaction]:
+    """The transactions from ``start`` to the end of the binlog. ``relevant_only``: only those
+    with events, or with DDL naming a table of the test's database (other tests write to the
+    same server concurrently, and their transactions arrive as empty ones)."""
     with BinlogSource(
         settings(db), server_id=reader_id(), start=start, schemas=[db.name], blocking=False, **kw
     ) as source:
-        return list(source.transactions())
+        txs = list(source.transactions())
+    if not relevant_only:
+        return txs
+    return [
+        tx for tx in txs if tx.events or any(t.schema == db.name for d in tx.ddl for t in d.tables)
+    ]
 
 
 def avro_round_trip(schema: TableSchema, row: Row) -> dict[str, Any]:

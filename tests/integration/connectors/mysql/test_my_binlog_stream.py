@@ -101,8 +101,16 @@ def test_rows_before_a_ddl_keep_their_columns_and_truncate_is_an_event(
         "INSERT INTO t VALUES (2, 7, 'x')",
         "TRUNCATE TABLE t",
         "RENAME TABLE t TO t2",
+        f"CREATE DATABASE `{db.name[:50]}_x`",
+        f"CREATE TABLE `{db.name[:50]}_x`.t (id int PRIMARY KEY)",
+        f"TRUNCATE TABLE `{db.name[:50]}_x`.t",
+        f"DROP DATABASE `{db.name[:50]}_x`",
         "INSERT INTO t2 VALUES (3, 8, 'y')",
     )
+    everything = stream_all(db, start, relevant_only=False)
+    other = TableId(f"{db.name[:50]}_x", "t")
+    assert any(other in d.tables for tx in everything for d in tx.ddl)
+    assert not any(e.table == other for tx in everything for e in tx.events)
     txs = stream_all(db, start)
     kinds = [(tuple(e.op for e in tx.events), tuple(d.kind for d in tx.ddl)) for tx in txs]
     assert kinds == [
