@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,6 +26,7 @@ from strangler.connectors.postgres.progress import ProgressFile, SnapshotProgres
 from strangler.connectors.postgres.schemas import TableShapes
 from strangler.connectors.postgres.snapshotter import ChunkMark, SnapshotSource
 from strangler.connectors.serialization import TableSerializer
+from strangler.core import avro
 from strangler.core.config import load_config
 from strangler.core.errors import ConfigError
 from strangler.core.events import ChangeEvent, Op, TableId
@@ -235,6 +238,47 @@ def test_update_that_changes_the_key_deletes_the_old_key_first() -> None:
     assert out[0].after is None
     same_key = _event(Op.UPDATE, 2, {"id": 2, "note": "old", "the-x": 1}, {"id": 2})
     assert len(list(shapes.project([same_key]))) == 1
+
+
+LOGICAL = TableSchema(
+    ORDERS,
+    (
+        Column("at", avro.TIMESTAMP_MICROS, nullable=False),
+        Column("day", avro.DATE),
+        Column("local", avro.TIMESTAMP_MICROS),
+        Column("price", avro.decimal(12, 3)),
+        Column("big", avro.decimal(38, 0)),
+    ),
+    key=("at",),
+)
+
+
+@pytest.mark.parametrize(
+    "price",
+    ["0", "0.000", "1.5", "-1.5", "127", "128", "-128", "-129", "255.999", "-999999999.999", "1e3"],
+)
+def test_fast_serializer_converts_logical_types_like_fastavro(price: str) -> None:
+    registrar = Registrar()
+    slow, fast = TableSerializer(registrar, "ns"), FastTableSerializer(registrar, "ns")
+    row = {
+        "at": datetime(2024, 2, 29, 23, 59, 59, 999_999, tzinfo=UTC),
+        "day": date(1969, 12, 31),
+        "local": datetime(1900, 1, 1, 0, 0, 1),
+        "price": Decimal(price),
+        "big": Decimal("-12345678901234567890123456789012345678"),
+    }
+    key = {"at": row["at"]}
+    assert fast.value("t", LOGICAL, row) == slow.value("t", LOGICAL, row)
+    assert fast.key("t", LOGICAL, key) == slow.key("t", LOGICAL, key)
+    empty = {**row, "day": None, "local": None, "price": None}
+    assert fast.value("t", LOGICAL, empty) == slow.value("t", LOGICAL, empty)
+
+
+def test_fast_serializer_leaves_refusals_to_fastavro() -> None:
+    fast = FastTableSerializer(Registrar(), "ns")
+    row = {"at": datetime(2024, 1, 1, tzinfo=UTC), "price": Decimal("1.2345"), "big": None}
+    with pytest.raises(ValueError, match=r"[Ss]cale"):
+        fast.value("t", LOGICAL, row)
 
 
 def test_fast_serializer_writes_the_same_bytes_and_refuses_placeholders() -> None:
