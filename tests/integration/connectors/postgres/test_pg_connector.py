@@ -11,6 +11,7 @@ import pytest
 
 from strangler.connectors.config import SnapshotMode, SnapshotSettings, TableOptions, TableSelection
 from strangler.connectors.postgres.lsn import Lsn
+from strangler.connectors.postgres.metrics import slot_lag
 from strangler.connectors.postgres.registrar import IncompatibleSchema
 from strangler.connectors.topics import table_topic
 from strangler.core.events import TableId
@@ -257,8 +258,12 @@ def test_slot_advances_while_captured_tables_are_idle(
         conn.execute("INSERT INTO other SELECT g, repeat('x', 100) FROM generate_series(1, 5000) g")
     target = current_lsn(pg_database)
     confirmed = wait_caught_up(pg_database, source.slot, running=running, timeout=30)
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        lag = slot_lag(conn, source.slot)
     running.finish()
     assert confirmed >= target
+    assert lag["lag_bytes"] is not None and lag["retained_wal_bytes"] is not None
+    assert lag["lag_bytes"] < 1_000_000  # the 5000 rows of the other table are not retained
 
 
 def test_initial_only_snapshots_then_stops_and_never_keeps_no_slot(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,6 +22,7 @@ from strangler.connectors.postgres.encoding import FastTableSerializer
 from strangler.connectors.postgres.errors import PostgresError
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import UNCHANGED_TOAST
+from strangler.connectors.postgres.metrics import ConnectorMetrics
 from strangler.connectors.postgres.preflight import Severity, TableFacts, table_findings
 from strangler.connectors.postgres.progress import ProgressFile, SnapshotProgress
 from strangler.connectors.postgres.schemas import TableShapes
@@ -332,3 +334,17 @@ def test_every_table_finished_before_the_acknowledged_chunk_is_recorded(tmp_path
     saved = ProgressFile(tmp_path / "p.json").load()
     assert saved is not None and saved.pending([ORDERS, users]) == [users]
     assert saved.tables[users].after == ("9",)
+
+
+def test_metrics_measure_commit_to_acknowledgement_and_lag() -> None:
+    metrics = ConnectorMetrics()
+    now_us = int(time.time() * 1e6)
+    metrics.published(Lsn(10), now_us - 50_000, events=3)
+    metrics.published(Lsn(20), now_us - 20_000, events=2)
+    assert metrics.lag_seconds() >= 0.05
+    metrics.acknowledged(Lsn(10))
+    assert len(metrics.latencies_us) == 1 and metrics.latencies_us[0] >= 50_000
+    metrics.acknowledged(Lsn(20))
+    assert metrics.lag_seconds() == 0.0
+    figures = metrics.snapshot()
+    assert figures["events"] == 5 and figures["transactions"] == 2
