@@ -18,4 +18,14 @@ How the pieces fit (each module is one noun):
 
 Replication and snapshot sessions must use ``pgtext.SESSION_SETTINGS`` (``libpq_options()``):
 the text forms the parsers expect depend on them.
+
+The runner on top of them:
+
+* ``config``: the ``sources:`` entry (``PostgresSource``; engine-neutral parts in
+  ``strangler.connectors.config``); ``preflight``: findings with their fixes;
+* ``publication`` and ``slot``: created or reused; ``progress``: the snapshot progress file;
+* ``snapshotter`` (snapshot source) and ``source`` (streaming source) under ``connector``
+  (``PostgresConnector``, the coordinator); ``schemas`` registers each table's shape before its
+  events are published; ``encoding`` is the hot-path serializer; ``registrar`` talks to the
+  registry; ``metrics`` counts events, lag and retained WAL.
 """
