@@ -24,22 +24,18 @@ if TYPE_CHECKING:
 
 
 def load_connect_pipeline(path: Path) -> ConnectPipeline:
-    """The ``kafka``, ``registry`` and ``sources`` sections of a pipeline file (other sections
-    belong to other commands and are ignored here)."""
+    """The ``kafka``, ``registry`` and ``sources`` sections of a pipeline file. Other top-level
+    sections belong to other commands and are ignored here (``strangler validate`` checks the
+    whole file); inside these sections unknown keys are still errors, located by line."""
+    from pydantic import ConfigDict
+
     from strangler.connectors.postgres.config import ConnectPipeline
     from strangler.core.config import load_config
-    from strangler.core.yamlsource import read_yaml
 
-    data = read_yaml(path).data
-    wanted = set(ConnectPipeline.model_fields)
-    if isinstance(data, dict) and set(data) - wanted:
-        text = path.read_text()
-        # validate only our sections; the full file is validated by `strangler validate`
-        import yaml
+    class ConnectSections(ConnectPipeline):
+        model_config = ConfigDict(extra="ignore")
 
-        text = yaml.safe_dump({k: v for k, v in data.items() if k in wanted}, sort_keys=False)
-        return load_config(text, ConnectPipeline, name=str(path))
-    return load_config(path, ConnectPipeline)
+    return load_config(path, ConnectSections)
 
 
 def _select(pipeline: ConnectPipeline, only: tuple[str, ...]) -> list[PostgresSource]:

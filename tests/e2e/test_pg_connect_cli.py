@@ -122,10 +122,13 @@ def test_failed_preflight_exits_2_with_the_fix(
 def test_config_error_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(
-        "name: x\nkafka: {bootstrap_servers: a}\nregistry: {url: u}\nsources:\n"
+        "name: x\nkafka: {bootstrap_servers: a}\nregistry: {url: u}\nviews: [{any: 1}]\n"
+        "sources:\n"
         "  - {name: s, dsn: d, slot: s, publication: p, topic_prefix: t,\n"
         "     tables: {include: [public.*]}, snapshot: {mode: sometimes}}\n"
     )
     result = _connect(str(path))
     assert result.returncode == 2
-    assert "bad.yaml:6" in result.stderr and "snapshot.mode" in result.stderr
+    # other commands' sections (views) are not this command's business; ours are strict
+    assert "bad.yaml:7" in result.stderr and "snapshot.mode" in result.stderr
+    assert "views" not in result.stderr
