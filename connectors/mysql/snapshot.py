@@ -167,7 +167,7 @@ class SnapshotReader:
         """The table's rows as snapshot-read events, chunk by chunk, from after key ``after``."""
         key = list(codec.key)
         if not key:
-            yield self._chunk(codec, self._select(codec, [], None, None))
+            yield from self._unkeyed(codec)
             return
         last = tuple(after) if after is not None else None
         while True:
@@ -179,6 +179,15 @@ class SnapshotReader:
             yield chunk
             if len(rows) < self.chunk_rows:
                 return
+
+    def _unkeyed(self, codec: TableCodec) -> Iterator[Chunk]:
+        # one unbuffered query, cut into chunks as it is read: memory stays bounded, but the
+        # table cannot be resumed part-way (there is no key to resume after)
+        query, args = select_sql(codec, [], None, None)
+        with self.conn.cursor() as cur:
+            cur.execute(query, args)
+            while rows := [tuple(row) for row in cur.fetchmany(self.chunk_rows)]:
+                yield self._chunk(codec, rows)
 
     def _chunk(self, codec: TableCodec, rows: list[tuple[Any, ...]]) -> Chunk:
         assert self.position is not None

@@ -129,3 +129,16 @@ def test_chunks_resume_after_a_given_key_and_identifiers_are_quoted(
     assert [r["select"] for r in rest if r] == [5, 18446744073709551615]
     query, args = select_sql(codec, ["select"], (5,), 10)
     assert "FROM `" + db.name + "`.`we``ird tåble`" in query and args == [5]
+
+
+def test_a_table_without_key_is_read_in_bounded_chunks(mysql_database: MysqlDatabase) -> None:
+    db = mysql_database
+    execute(db, "CREATE TABLE loose (v int)", "INSERT INTO loose VALUES (1), (2), (2), (3), (4)")
+    with SnapshotReader(settings(db), chunk_rows=2) as snapshot:
+        chunks = list(snapshot.read(snapshot.describe(TableId(db.name, "loose"))))
+    assert [[e.after for e in c.events] for c in chunks] == [
+        [{"v": 1}, {"v": 2}],
+        [{"v": 2}, {"v": 3}],
+        [{"v": 4}],
+    ]
+    assert all(c.last_key is None and all(e.key is None for e in c.events) for c in chunks)
