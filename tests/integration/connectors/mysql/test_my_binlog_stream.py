@@ -6,6 +6,7 @@ import pymysql
 import pytest
 
 from strangler.connectors.mysql.ddl import DdlKind
+from strangler.connectors.mysql.errors import StreamError
 from strangler.connectors.mysql.positions import BinlogPosition, MariadbGtidPos
 from strangler.core.events import Op, TableId
 from tests.fixtures import MysqlDatabase
@@ -135,3 +136,16 @@ def test_rows_before_a_ddl_keep_their_columns_and_truncate_is_an_event(
     assert txs[3].events[0].table == TableId(db.name, "t")
     assert txs[4].ddl[0].tables == (TableId(db.name, "t"), TableId(db.name, "t2"))
     assert txs[5].events[0].table == TableId(db.name, "t2")
+
+
+def test_a_position_the_server_cannot_serve_is_a_clear_fatal_error(
+    mysql_database: MysqlDatabase,
+) -> None:
+    db = mysql_database
+    now = position_now(db)
+    assert isinstance(now.gtids, MariadbGtidPos)
+    # a GTID the server never wrote (in strict mode the server refuses to guess)
+    future = BinlogPosition(MariadbGtidPos.parse(f"0-1-{now.gtids.seq(0) + 10_000}"))
+    with pytest.raises(StreamError) as caught:
+        stream_all(db, future)
+    assert not caught.value.retriable and "snapshot" in (caught.value.fix or "")
