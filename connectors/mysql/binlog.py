@@ -185,14 +185,14 @@ def _key_list(key: Any) -> list[str]:
     return [key] if isinstance(key, str) else [str(k) for k in key]
 
 
-def _empty_sets(values: Mapping[str, Any], none_sources: Mapping[str, str]) -> dict[str, Any]:
-    row = dict(values)
+def _empty_sets(values: dict[str, Any], none_sources: Mapping[str, str]) -> dict[str, Any]:
+    """``values`` (the decoder's own dict, not shared) with empty sets and zero dates restored."""
     for name, source in none_sources.items():
         if source == "empty set":
-            row[name] = frozenset()
+            values[name] = frozenset()
         elif source.startswith("out of date"):  # "… date range", "… datetime(2) range"
-            row[name] = ZERO_DATE
-    return row
+            values[name] = ZERO_DATE
+    return values
 
 
 def _rows(event: Any, table_map: TableMap) -> Rows:
