@@ -24,7 +24,7 @@ from strangler.materializers.errors import (
 )
 from strangler.materializers.records import BadRecord, ChangeRecord, Received
 from strangler.materializers.shapes import RowShape, row_shape
-from strangler.materializers.tables import TableSpec, evolve, table_spec
+from strangler.materializers.tables import Evolution, TableSpec, evolve, table_spec
 from strangler.materializers.target import Partition, StagedRow, TableState, Target
 
 ShapeKey = tuple[str, int | None, int | None]
@@ -168,26 +168,28 @@ class Applier:
     def _follow_schemas(
         self, topic: str, work: _TopicWork, state: TableState | None
     ) -> TableState | None:
-        """Create the table, or evolve it to every value schema in the batch."""
-        changed = False
+        """Create the table, or evolve it to every value schema in the batch.
+
+        Planned against the state read at the start of the batch; if anything must change,
+        the target's shape lock is taken and the plan is made again against the state read
+        under it (another process of the group may just have made the same change)."""
         # one record per pair of writer schemas, in order of first appearance (identity: the
         # decoder hands out one WriterSchema object per registry id)
-        firsts = {(id(r.key_schema), id(r.value_schema)): r for r in work.records}
-        for record in firsts.values():
-            if record.key_schema is None:
-                continue  # a truncate
-            new = table_spec(work.config, record.key_schema.schema, _schema(record))
-            if state is None:
-                state, changed = TableState(new, None), True
-                self.target.create_table(new)
-                continue
-            evolution = evolve(state.spec, new)
-            if evolution.changes:
-                self.target.alter_table(evolution)
-                state, changed = TableState(evolution.spec, state.truncated_at), True
-        if state is not None and changed:
-            self.target.save_table(self.view.name, topic, state)
-        return state
+        firsts = list({(id(r.key_schema), id(r.value_schema)): r for r in work.records}.values())
+        final, steps = _plan(work.config, firsts, state)
+        if not steps:
+            return final
+        self.target.lock_shapes()
+        fresh = self.target.load_tables(self.view.name).get(topic)
+        final, steps = _plan(work.config, firsts, fresh)
+        for step in steps:
+            if isinstance(step, Evolution):
+                self.target.alter_table(step)
+            else:
+                self.target.create_table(step)
+        if final is not None and steps:
+            self.target.save_table(self.view.name, topic, final)
+        return final
 
     def _shape(self, topic: str, spec: TableSpec, record: ChangeRecord) -> RowShape:
         key_schema, value_schema = record.key_schema, record.value_schema
@@ -229,6 +231,27 @@ class Applier:
             except (RecordError, ValueError, TypeError, KeyError) as exc:
                 bad.append(_bad(record, f"cannot apply: {exc!r}"))
         return rows, bad
+
+
+def _plan(
+    config: TopicConfig, firsts: Sequence[ChangeRecord], state: TableState | None
+) -> tuple[TableState | None, list[TableSpec | Evolution]]:
+    """The table after following the writer schemas of ``firsts``, and the steps there (a
+    spec to create, evolutions to apply); ``SchemaChangeError`` if one cannot be followed."""
+    steps: list[TableSpec | Evolution] = []
+    for record in firsts:
+        if record.key_schema is None:
+            continue  # a truncate
+        new = table_spec(config, record.key_schema.schema, _schema(record))
+        if state is None:
+            state = TableState(new, None)
+            steps.append(new)
+            continue
+        evolution = evolve(state.spec, new)
+        if evolution.changes:
+            steps.append(evolution)
+            state = TableState(evolution.spec, state.truncated_at)
+    return state, steps
 
 
 def _staged(shape: RowShape, record: ChangeRecord) -> StagedRow:

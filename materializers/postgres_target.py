@@ -176,8 +176,11 @@ class PostgresTarget:
         self._execute(self.sql.upsert_table(), [view, topic, spec, state.truncated_at])
 
     @_retriable
-    def create_table(self, spec: TableSpec) -> None:
+    def lock_shapes(self) -> None:
         self._execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [self.schema])
+
+    @_retriable
+    def create_table(self, spec: TableSpec) -> None:
         for statement in self.sql.create_table(spec):
             self._execute(statement)
 

@@ -156,6 +156,9 @@ class SqliteTarget:
         rows = [(view, r.topic, r.partition, r.offset, r.error, r.key, r.value) for r in records]
         self.conn.executemany(self.sql.insert_dead_letter(), rows)
 
+    def lock_shapes(self) -> None:
+        pass  # BEGIN IMMEDIATE already holds SQLite's single write lock
+
     def lock_tables(self, names: Sequence[str]) -> None:
         pass  # BEGIN IMMEDIATE already holds SQLite's single write lock
 

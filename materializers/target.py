@@ -69,6 +69,9 @@ class Target(Protocol):
 
     def dead_letter(self, view: str, records: Sequence[BadRecord]) -> None: ...
 
+    def lock_shapes(self) -> None:
+        """Keep other writers from creating or altering tables until the transaction ends."""
+
     def lock_tables(self, names: Sequence[str]) -> None:
         """Keep other writers out of these tables until the transaction ends."""
 

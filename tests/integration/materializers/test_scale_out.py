@@ -41,6 +41,8 @@ def test_two_members_share_one_postgres_view(
         thread.start()
     fresh = Freshness(view, settings, PostgresTarget(pg_database, "v"))
     try:
+        for runner in runners:  # the second to join makes the group share the partitions
+            assert runner.assigned.wait(60), "a member got no partitions"
         rng = random.Random(21)
         for _ in range(6):
             publisher.publish(random_events(rng, 400, 200))

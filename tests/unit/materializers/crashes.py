@@ -109,6 +109,9 @@ class CrashingTarget:
         self._tick()
         self.inner.save_positions(view, positions)
 
+    def lock_shapes(self) -> None:
+        self.inner.lock_shapes()
+
     def lock_tables(self, names: Sequence[str]) -> None:
         self.inner.lock_tables(names)
 
