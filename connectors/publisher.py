@@ -42,16 +42,21 @@ class Publisher:
         self._partitions: dict[str, int] = {}
 
     def publish(
-        self, events: Iterable[ChangeEvent], schemas: Mapping[TableId, TableSchema], end: Position
+        self,
+        events: Iterable[ChangeEvent],
+        schemas: Mapping[TableId, TableSchema],
+        end: Position,
+        gtid: str | None = None,
     ) -> None:
         """Hand every event of one transaction to the producer; ``end`` is where the source
-        resumes after it. Returns once all are queued (not yet acknowledged)."""
+        resumes after it; ``gtid`` (MySQL/MariaDB) goes into every record's ``gtid`` header.
+        Returns once all are queued (not yet acknowledged)."""
         tx = self.tracker.begin(end)
         for event in events:
             if event.op is Op.TRUNCATE:
-                self._truncate(tx, event)
+                self._truncate(tx, event, gtid)
             else:
-                self._row(tx, event, schemas[event.table])
+                self._row(tx, event, schemas[event.table], gtid)
         self.tracker.seal(tx)
         self._producer.poll(0)
 
@@ -65,22 +70,25 @@ class Publisher:
         self._producer.flush(timeout)
         return self.tracker.acknowledged()
 
-    def _row(self, tx: PendingTransaction, event: ChangeEvent, schema: TableSchema) -> None:
+    def _row(
+        self, tx: PendingTransaction, event: ChangeEvent, schema: TableSchema, gtid: str | None
+    ) -> None:
         topic = self._topic_for(event.table)
         key = self._serializer.key(topic, schema, event.key or {})
         value = (
             None if event.op is Op.DELETE else self._serializer.value(topic, schema, event.after)
         )
-        self._produce(tx, topic, key, value, event, None)
+        self._produce(tx, topic, key, value, event, None, gtid)
 
-    def _truncate(self, tx: PendingTransaction, event: ChangeEvent) -> None:
-        """A truncate marker (a marker key, no value) on every partition, so every consumer sees
-        it in order with the rows of its partition. Compaction keeps the newest marker per
-        partition at its offset, so a replay from the beginning still clears what came before."""
+    def _truncate(self, tx: PendingTransaction, event: ChangeEvent, gtid: str | None) -> None:
+        """A truncate marker on every partition, so every consumer sees it in order with the
+        rows of its partition. Its value is not null (a null would be a tombstone, removed by
+        compaction); compaction keeps the newest marker per partition at its offset, so a replay
+        from the beginning still clears what came before it."""
         topic = self._topic_for(event.table)
-        key = self._serializer.truncate_key(str(event.table))
+        marker = self._serializer.truncate_marker(str(event.table))
         for partition in range(self._partition_count(topic)):
-            self._produce(tx, topic, key, None, event, partition)
+            self._produce(tx, topic, marker, marker, event, partition)
 
     def _produce(
         self,
@@ -90,6 +98,7 @@ class Publisher:
         value: bytes | None,
         event: ChangeEvent,
         partition: int | None,
+        gtid: str | None = None,
     ) -> None:
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
             self.tracker.delivered(tx, None if err is None else str(err))
@@ -98,7 +107,7 @@ class Publisher:
             "key": key,
             "value": value,
             "on_delivery": on_delivery,
-            "headers": event_headers(event, self._position_kind),
+            "headers": event_headers(event, self._position_kind, gtid=gtid),
         }
         if partition is not None:
             kwargs["partition"] = partition

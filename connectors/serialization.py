@@ -21,9 +21,10 @@ from strangler.core.schema import TableSchema, key_record, key_schema, value_rec
 
 MAGIC = 0
 
-# Compacted topics refuse records without a key, so a truncate marker needs one. It is a record
-# of its own small schema (registered under its own subject, never under <topic>-key), so any
-# Confluent deserializer can still decode it; the ``op`` header (t) says what it is.
+# Compacted topics refuse records without a key, and drop a null value (a tombstone) after
+# delete.retention.ms, so a truncate marker has both a key and a value: records of their own
+# small schema (registered under its own subject, never under <topic>-key/-value), which any
+# Confluent deserializer can still decode; the ``op`` header (t) says what it is.
 TRUNCATE_SUBJECT = "strangler.TruncateMarker"
 TRUNCATE_SCHEMA: dict[str, Any] = {
     "type": "record",
@@ -73,8 +74,8 @@ class TableSerializer:
         encoder = self._encoder(topic, "value", value_schema(table, self._namespace))
         return encoder.encode(value_record(table, row))
 
-    def truncate_key(self, table: str) -> bytes:
-        """Key of a truncate marker for ``table`` (schema.table)."""
+    def truncate_marker(self, table: str) -> bytes:
+        """Key and value of a truncate marker for ``table`` (schema.table)."""
         encoder = self._encoder(TRUNCATE_SUBJECT, "", TRUNCATE_SCHEMA)
         return encoder.encode({"table": table})
 
