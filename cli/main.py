@@ -18,6 +18,7 @@ def cli() -> None:
 def _register_commands() -> None:
     # one line per noun; each module keeps its heavy imports inside its commands
     from strangler.cli.dev import dev
+    from strangler.cli.materialize import materialize
     from strangler.cli.reference_cmd import reference_command
     from strangler.cli.registry import registry
     from strangler.cli.validate import validate
@@ -26,6 +27,7 @@ def _register_commands() -> None:
     cli.add_command(validate)
     cli.add_command(reference_command)
     cli.add_command(registry)
+    cli.add_command(materialize)
 
 
 _register_commands()
