@@ -337,7 +337,10 @@ class _StreamLoop:
     def run(self) -> None:
         next_poll = 0.0
         while not self._owner.stop.is_set():
-            transaction = self._source.next(0.05)
+            # delivery callbacks are served by this loop: with transactions in flight, do not
+            # sleep long in the socket wait, or their acknowledgement is noticed late
+            in_flight = self._publisher.tracker.in_flight
+            transaction = self._source.next(_POLL_EVERY_S if in_flight else 0.05)
             if transaction is not None:
                 self._publish(transaction)
             now = time.monotonic()
