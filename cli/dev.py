@@ -24,13 +24,13 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
     help="Where the servers keep their data [env STRANGLER_DEV_DIR; "
     "default /tmp/strangler-dev-<uid>].",
 )
-@click.option("--pg-port", type=int, default=None, help="PostgreSQL port [56432].")
-@click.option("--mysql-port", type=int, default=None, help="MariaDB port [56306].")
-@click.option("--kafka-port", type=int, default=None, help="Kafka broker port [59092].")
+@click.option("--pg-port", type=int, default=None, help="PostgreSQL port [25432].")
+@click.option("--mysql-port", type=int, default=None, help="MariaDB port [23306].")
+@click.option("--kafka-port", type=int, default=None, help="Kafka broker port [29092].")
 @click.option(
-    "--kafka-controller-port", type=int, default=None, help="Kafka controller port [59093]."
+    "--kafka-controller-port", type=int, default=None, help="Kafka controller port [29093]."
 )
-@click.option("--registry-port", type=int, default=None, help="Schema registry port [58081].")
+@click.option("--registry-port", type=int, default=None, help="Schema registry port [28081].")
 @click.pass_context
 def dev(
     ctx: click.Context,

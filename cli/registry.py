@@ -38,7 +38,7 @@ def _users(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option(
     "--kafka-bootstrap",
-    default="127.0.0.1:59092",
+    default="127.0.0.1:29092",
     show_default=True,
     help="Brokers (kafka storage).",
 )

@@ -35,7 +35,7 @@ class KafkaSettings(StrictModel):
     """The `kafka:` section of a pipeline file."""
 
     bootstrap_servers: str = Field(min_length=1)
-    """Comma-separated host:port list of brokers, e.g. 127.0.0.1:59092."""
+    """Comma-separated host:port list of brokers, e.g. 127.0.0.1:29092."""
     client: dict[str, ClientValue] = Field(default_factory=dict)
     """librdkafka settings passed through unchanged (security.protocol, sasl.*, ssl.*)."""
     partitions: int = Field(default=1, ge=1)

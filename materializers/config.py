@@ -187,6 +187,6 @@ class MaterializeConfig(StrictModel):
     kafka: KafkaSettings
     """The Kafka cluster holding the table topics."""
     registry_url: str = Field(min_length=1)
-    """Schema registry base URL, e.g. http://127.0.0.1:58081."""
+    """Schema registry base URL, e.g. http://127.0.0.1:28081."""
     views: list[ViewConfig] = Field(min_length=1)
     """The views to keep in sync."""

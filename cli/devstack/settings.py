@@ -1,6 +1,8 @@
 """Where the local stack lives and which loopback ports it uses.
 
-Defaults stay clear of the system's own services (5432, 3306, 9092). Options beat environment
+Defaults stay clear of the system's own services (5432, 3306, 9092) and below Linux's ephemeral
+port range (32768-60999): a port in that range can be taken at any moment by the local end of
+some client connection, and the server then fails to bind. Options beat environment
 variables, which beat the settings saved by the last ``up`` in the same data directory, which
 beat the defaults, so ``status`` and ``down`` find a stack started with other ports.
 """
@@ -29,11 +31,11 @@ class StackSettings:
     """Data directory, ports and versions of one local stack."""
 
     base_dir: Path
-    pg_port: int = 56432
-    mysql_port: int = 56306
-    kafka_port: int = 59092
-    kafka_controller_port: int = 59093
-    registry_port: int = 58081
+    pg_port: int = 25432
+    mysql_port: int = 23306
+    kafka_port: int = 29092
+    kafka_controller_port: int = 29093
+    registry_port: int = 28081
     kafka_version: str = DEFAULT_KAFKA_VERSION
 
     @property

@@ -19,11 +19,11 @@ from strangler.cli.devstack.process import port_open
 pytestmark = pytest.mark.e2e
 
 PORTS = {
-    "STRANGLER_DEV_PG_PORT": "56632",
-    "STRANGLER_DEV_MYSQL_PORT": "56506",
-    "STRANGLER_DEV_KAFKA_PORT": "59292",
-    "STRANGLER_DEV_KAFKA_CONTROLLER_PORT": "59293",
-    "STRANGLER_DEV_REGISTRY_PORT": "58281",
+    "STRANGLER_DEV_PG_PORT": "25632",
+    "STRANGLER_DEV_MYSQL_PORT": "23506",
+    "STRANGLER_DEV_KAFKA_PORT": "29292",
+    "STRANGLER_DEV_KAFKA_CONTROLLER_PORT": "29293",
+    "STRANGLER_DEV_REGISTRY_PORT": "28281",
 }
 
 
@@ -66,9 +66,9 @@ def test_up_status_env_down(dev_env: dict[str, str]) -> None:
     pids = [r["pid"] for r in rows]
 
     exports = strangler(dev_env, "dev", "env").stdout
-    assert "export STRANGLER_PG_DSN=postgresql://postgres@127.0.0.1:56632/postgres" in exports
-    assert "export STRANGLER_KAFKA_BOOTSTRAP=127.0.0.1:59292" in exports
-    assert "export STRANGLER_REGISTRY_URL=http://127.0.0.1:58281" in exports
+    assert "export STRANGLER_PG_DSN=postgresql://postgres@127.0.0.1:25632/postgres" in exports
+    assert "export STRANGLER_KAFKA_BOOTSTRAP=127.0.0.1:29292" in exports
+    assert "export STRANGLER_REGISTRY_URL=http://127.0.0.1:28281" in exports
 
     smoke = json.loads(strangler(dev_env, "dev", "smoke", "--json").stdout)
     assert all(check["ok"] for check in smoke), smoke

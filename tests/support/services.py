@@ -48,11 +48,11 @@ def stack_settings_for_tests() -> StackSettings:
     offset = int(os.environ.get("STRANGLER_TEST_PORT_OFFSET", "0"))  # two suites side by side
     return StackSettings(
         base_dir=Path(base),
-        pg_port=56532 + offset,
-        mysql_port=56406 + offset,
-        kafka_port=59192 + offset,
-        kafka_controller_port=59193 + offset,
-        registry_port=58181 + offset,
+        pg_port=25532 + offset,
+        mysql_port=23406 + offset,
+        kafka_port=29192 + offset,
+        kafka_controller_port=29193 + offset,
+        registry_port=28181 + offset,
     )
 
 

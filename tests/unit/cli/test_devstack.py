@@ -35,7 +35,7 @@ def test_settings_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert resolve(base_dir=tmp_path).pg_port == 3333  # environment beats saved
     assert resolve(base_dir=tmp_path, pg_port=4444).pg_port == 4444  # option beats environment
     assert resolve(base_dir=tmp_path).kafka_port == 2222
-    assert resolve(base_dir=tmp_path / "fresh").mysql_port == 56306  # default
+    assert resolve(base_dir=tmp_path / "fresh").mysql_port == 23306  # default
 
 
 def test_process_record_tells_our_process_from_a_reused_pid() -> None:
