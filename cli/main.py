@@ -17,6 +17,7 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # one line per noun; each module keeps its heavy imports inside its commands
+    from strangler.cli.connect import connect
     from strangler.cli.dev import dev
     from strangler.cli.materialize import materialize
     from strangler.cli.reference_cmd import reference_command
@@ -28,6 +29,7 @@ def _register_commands() -> None:
     cli.add_command(reference_command)
     cli.add_command(registry)
     cli.add_command(materialize)
+    cli.add_command(connect)
 
 
 _register_commands()
