@@ -88,7 +88,7 @@ class Publisher:
         topic = self._topic_for(event.table)
         marker = self._serializer.truncate_marker(str(event.table))
         for partition in range(self._partition_count(topic)):
-            self._produce(tx, topic, marker, marker, event, partition)
+            self._produce(tx, topic, marker, marker, event, partition, gtid)
 
     def _produce(
         self,
