@@ -46,7 +46,7 @@ from strangler.schema_registry.config import RegistrySettings
 from strangler.schema_registry.registry import SchemaRegistry
 from strangler.schema_registry.sqlite_storage import SqliteStorage
 
-SLOT = "bench_slot"
+SLOT = f"bench_{uuid.uuid4().hex[:12]}"  # slot names are cluster-wide
 
 
 def _lsn(conn: psycopg.Connection[tuple[object, ...]], query: str) -> Lsn | None:

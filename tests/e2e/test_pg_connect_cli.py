@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from tests.integration.connectors.postgres.topic_state import (
 )
 
 pytestmark = pytest.mark.e2e
+SLOT = f"e2e_{uuid.uuid4().hex[:12]}"  # slot names are cluster-wide
 __all__ = ["registry_url"]
 
 
@@ -37,7 +39,7 @@ def _pipeline(tmp: Path, dsn: str, bootstrap: str, registry: str, prefix: str) -
             {
                 "name": "shop",
                 "dsn": dsn,
-                "slot": "e2e_slot",
+                "slot": SLOT,
                 "publication": "e2e_pub",
                 "topic_prefix": prefix,
                 "tables": {"include": ["public.*"]},
@@ -90,7 +92,7 @@ def test_check_run_sigterm_and_teardown(
         conn.execute("UPDATE products SET name = 'lamp v2' WHERE id = 1")
         conn.execute("DELETE FROM products WHERE id = 2")
     target = current_lsn(pg_database)
-    _wait(lambda: (confirmed_lsn(pg_database, "e2e_slot") or target) > target, process)
+    _wait(lambda: (confirmed_lsn(pg_database, SLOT) or target) > target, process)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr[-3000:]
@@ -102,8 +104,8 @@ def test_check_run_sigterm_and_teardown(
 
     torn = _connect(str(pipeline), "--teardown")
     assert torn.returncode == 0, torn.stderr
-    assert "dropped slot e2e_slot, publication e2e_pub" in torn.stdout
-    assert confirmed_lsn(pg_database, "e2e_slot") is None
+    assert f"dropped slot {SLOT}, publication e2e_pub" in torn.stdout
+    assert confirmed_lsn(pg_database, SLOT) is None
 
 
 def test_failed_preflight_exits_2_with_the_fix(
@@ -116,7 +118,7 @@ def test_failed_preflight_exits_2_with_the_fix(
     assert result.returncode == 2
     assert "public.logs: has no primary key and no configured key" in result.stderr
     assert "fix: ALTER TABLE" in result.stderr
-    assert confirmed_lsn(pg_database, "e2e_slot") is None  # nothing was created
+    assert confirmed_lsn(pg_database, SLOT) is None  # nothing was created
 
 
 def test_config_error_names_the_line(tmp_path: Path) -> None:

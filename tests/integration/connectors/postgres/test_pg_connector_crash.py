@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +39,7 @@ pytestmark = pytest.mark.integration
 __all__ = ["registry_url"]
 
 KILLS = 20
+SLOT = f"crash_{uuid.uuid4().hex[:12]}"  # slot names are cluster-wide
 TABLES = [TableId("public", "accounts"), TableId("public", "ledger")]
 
 
@@ -96,7 +98,7 @@ def _pipeline(path: Path, dsn: str, bootstrap: str, registry: str, prefix: str) 
                 "type": "postgres",
                 "name": "pg",
                 "dsn": dsn,
-                "slot": "crash_slot",
+                "slot": SLOT,
                 "publication": "crash_pub",
                 "topic_prefix": prefix,
                 "tables": {"include": ["public.*"]},
@@ -132,7 +134,7 @@ def _assert_acknowledged_present(
 ) -> None:
     """Until the snapshot is complete the slot sits at its consistent point, which says
     nothing about Kafka; from then on it moves only over what Kafka acknowledged."""
-    confirmed = confirmed_lsn(dsn, "crash_slot")
+    confirmed = confirmed_lsn(dsn, SLOT)
     if confirmed is None or not _snapshot_complete(state):
         return
     must = {i for i, lsn in list(workload.committed) if lsn <= confirmed}
@@ -198,7 +200,7 @@ def test_kill_nine_at_random_points_loses_nothing(
     workload.join()
     assert workload.error is None
     process = _start(pipeline, log)
-    wait_caught_up(pg_database, "crash_slot", timeout=120)
+    wait_caught_up(pg_database, SLOT, timeout=120)
     assert _snapshot_complete(state)
     _assert_acknowledged_present(
         pg_database, kafka_bootstrap, registry_url, topic_name, workload, state
