@@ -4,6 +4,7 @@ that reproduce every table row by row."""
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import psycopg
@@ -12,6 +13,7 @@ import pytest
 from strangler.connectors.config import SnapshotMode, SnapshotSettings, TableOptions, TableSelection
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.metrics import slot_lag
+from strangler.connectors.postgres.progress import ProgressFile
 from strangler.connectors.postgres.registrar import IncompatibleSchema
 from strangler.connectors.topics import table_topic
 from strangler.core.events import TableId
@@ -344,4 +346,33 @@ def test_existing_publication_is_made_to_publish_via_the_partition_root(
             )
         )
         == 2
+    )
+
+
+def test_stop_mid_snapshot_is_graceful_and_the_next_run_resumes(
+    pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE big (id int PRIMARY KEY, v text)")
+        conn.execute("INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 40000) g")
+    source = make_source(
+        pg_database, tmp_path, topic_name, snapshot=SnapshotSettings(chunk_rows=200)
+    )
+    progress = ProgressFile(tmp_path / "pg.snapshot.json")
+    running = Running(source, kafka_bootstrap, registry_url)
+    deadline = time.monotonic() + 60
+    while not ((p := progress.load()) and p.tables.get(TableId("public", "big"))):
+        assert time.monotonic() < deadline and running.error is None
+        time.sleep(0.01)
+    running.finish()  # like SIGTERM: the current chunk is flushed, progress saved
+    stopped = progress.load()
+    assert stopped is not None and stopped.pending([TableId("public", "big")])
+    first_rows = running.connector.metrics.snapshot_rows
+    running = Running(source, kafka_bootstrap, registry_url)
+    wait_caught_up(pg_database, source.slot, running=running)
+    running.finish()
+    assert 0 < running.connector.metrics.snapshot_rows < 40_000  # resumed, not from zero
+    assert first_rows + running.connector.metrics.snapshot_rows >= 40_000
+    assert_topics_equal_tables(
+        pg_database, kafka_bootstrap, registry_url, topic_name, [TableId("public", "big")]
     )
