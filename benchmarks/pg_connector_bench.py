@@ -10,11 +10,11 @@ Phases (each printed with its figure):
    changes/s (transactions of 100 updates, evenly spaced, for ``--seconds``);
 4. peak RSS of the process (connector, producer and the in-process registry together).
 
-Run against the test stack (``STRANGLER_KEEP_STACK=1`` keeps it running) or any endpoints:
+Run against the test stack (``STRANGLER_KEEP_STACK=1`` keeps it running; its ports are the
+defaults), the dev stack (``eval "$(strangler dev env)"``) or any endpoints:
 
     .venv/bin/python benchmarks/pg_connector_bench.py \
-        --pg-dsn 'host=127.0.0.1 port=56532 user=postgres dbname=postgres' \
-        --kafka 127.0.0.1:59192
+        --pg-dsn 'host=127.0.0.1 port=25532 user=postgres' --kafka 127.0.0.1:29192
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import resource
 import statistics
 import tempfile
@@ -159,8 +160,13 @@ def _registry(tmp: Path) -> tuple[Any, Callable[[], None]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pg-dsn", default="host=127.0.0.1 port=56532 user=postgres")
-    parser.add_argument("--kafka", default="127.0.0.1:59192")
+    parser.add_argument(  # defaults: the environment (strangler dev env), else the test stack
+        "--pg-dsn",
+        default=os.environ.get("STRANGLER_PG_DSN", "host=127.0.0.1 port=25532 user=postgres"),
+    )
+    parser.add_argument(
+        "--kafka", default=os.environ.get("STRANGLER_KAFKA_BOOTSTRAP", "127.0.0.1:29192")
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--updates", type=int, default=200_000)
     parser.add_argument(
