@@ -1,6 +1,6 @@
-"""The connect command as a user runs it (``python -m strangler.cli.connect``, the same click
-command ``strangler connect`` wires in): preflight with --check, a run stopped by SIGTERM that
-flushes and confirms, --teardown, and the exit code of a failed preflight."""
+"""``strangler connect`` as a user runs it: preflight with --check, a run stopped by SIGTERM
+that flushes and confirms, --teardown, and the exit codes of a failed preflight and a bad
+file."""
 
 from __future__ import annotations
 
@@ -53,9 +53,12 @@ def _pipeline(tmp: Path, dsn: str, bootstrap: str, registry: str, prefix: str) -
     return path
 
 
+STRANGLER = str(Path(sys.executable).with_name("strangler"))
+
+
 def _connect(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "strangler.cli.connect", *args],
+        [STRANGLER, "connect", *args],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
@@ -83,7 +86,7 @@ def test_check_run_sigterm_and_teardown(
     assert "shop: preflight passed; 1 table(s) captured" in checked.stdout
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "strangler.cli.connect", str(pipeline)],
+        [STRANGLER, "connect", str(pipeline)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     log = tmp_path / "state" / "shop.snapshot.json"
