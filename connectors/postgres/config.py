@@ -48,6 +48,12 @@ class PostgresSource(CaptureSettings):
     """Set REPLICA IDENTITY FULL on captured tables whose values may be TOASTed, so an UPDATE
     that leaves a large value unchanged still carries it (otherwise such an update stops the
     connector rather than publish a row without it). Needs ownership of the tables."""
+    exactly_once: bool = False
+    """Commit events and the stream position in one Kafka transaction, so a restart produces no
+    duplicate of a streamed change (consumers read with isolation.level=read_committed)."""
+    offsets_topic: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
+    """Compacted topic of the committed positions (exactly_once); default
+    ``<topic_prefix>._strangler_offsets``."""
     status_interval_s: float = Field(default=1.0, gt=0)
     """How often the acknowledged position is confirmed to the slot."""
     heartbeat_interval_s: float = Field(default=10.0, ge=0)

@@ -32,6 +32,7 @@ from strangler.connectors.config import SnapshotMode
 from strangler.connectors.postgres.config import PostgresSource
 from strangler.connectors.postgres.encoding import FastTableSerializer
 from strangler.connectors.postgres.errors import PostgresError, SlotError
+from strangler.connectors.postgres.exactly_once import KafkaTransactions, committed_position
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.metrics import ConnectorMetrics, slot_lag
 from strangler.connectors.postgres.pgtext import libpq_options
@@ -97,6 +98,8 @@ class PostgresConnector:
         self._serializer = FastTableSerializer(registrar, namespace)
         self._progress_file = ProgressFile(source.state_dir / f"{source.name}.snapshot.json")
         self._producer: Producer | None = None
+        self._transactions: KafkaTransactions | None = None
+        """The open Kafka transaction, in exactly-once mode."""
 
     def topic_for(self, table: TableId) -> str:
         return table_topic(self.source.topic_prefix, table)
@@ -136,11 +139,23 @@ class PostgresConnector:
             admin, [self.topic_for(t) for t in tables], self.kafka.partitions,
             self.kafka.replication_factor,
         )  # fmt: skip
+        if self.source.exactly_once:
+            ensure_compacted_topics(admin, [self.offsets_topic], 1, self.kafka.replication_factor)
+
+    @property
+    def offsets_topic(self) -> str:
+        return self.source.offsets_topic or f"{self.source.topic_prefix}._strangler_offsets"
 
     def _new_producer(self) -> Producer:
         from confluent_kafka import Producer
 
-        return Producer(producer_config(self.kafka))
+        if not self.source.exactly_once:
+            return Producer(producer_config(self.kafka))
+        transactional_id = f"strangler.{self.source.name}.{self.source.slot}"
+        producer = Producer(producer_config(self.kafka, **{"transactional.id": transactional_id}))
+        self._transactions = KafkaTransactions(producer, self.offsets_topic, self.source.name)
+        self._transactions.init()
+        return producer
 
     # ---- run ---------------------------------------------------------------------------------
 
@@ -242,8 +257,9 @@ class PostgresConnector:
         assert self._producer is not None
         publisher = Publisher(self._producer, self._serializer, self.topic_for, POSITION_KIND)
         snapshot = SnapshotSource(
-            reader, conn, shapes, publisher, progress, self._progress_file, self.stop
-        )
+            reader, conn, shapes, publisher, progress, self._progress_file, self.stop,
+            self._transactions,
+        )  # fmt: skip
         keys = shapes.key_columns()
         done = snapshot.run(tables, keys)
         self.metrics.snapshot_rows += snapshot.rows
@@ -265,17 +281,23 @@ class PostgresConnector:
             self._producer, self._serializer, self.topic_for, POSITION_KIND, acknowledged=start
         )
         self._wait_slot_free(conn)
+        committed = None
+        if self._transactions is not None:
+            committed = committed_position(self.kafka, self.offsets_topic, self.source.name)
+            log.info("exactly-once: transactions up to %s are in Kafka already", committed)
         source = StreamingSource(
             replication_connection(self._dsn), self.source.slot, self.source.publication,
             start, assembler,
         )  # fmt: skip
         log.info("streaming slot %s from %s", self.source.slot, start)
         self.streaming.set()
-        loop = _StreamLoop(self, conn, shapes, decoder, publisher, source)
+        loop = _StreamLoop(self, conn, shapes, decoder, publisher, source, committed)
         try:
             loop.run()
-        finally:
-            loop.close()
+        except BaseException:
+            loop.close(failed=True)
+            raise
+        loop.close(failed=False)
 
     def _wait_slot_free(self, conn: psycopg.Connection[Any], timeout: float = 60.0) -> None:
         """After a crash the server may still hold the slot for the dead walsender until it
@@ -319,8 +341,12 @@ class _StreamLoop:
         decoder: RowDecoder,
         publisher: Publisher,
         source: StreamingSource,
+        committed: Lsn | None = None,
     ) -> None:
         self._owner = owner
+        self._transactions = owner._transactions
+        self._committed = committed
+        """Exactly-once: transactions ending at or before this are in Kafka already."""
         self._conn = conn
         self._shapes = shapes
         self._decoder = decoder
@@ -353,12 +379,21 @@ class _StreamLoop:
         for relation in self._source.take_relations():
             if self._shapes.update(self._conn, relation) is not None:
                 self._decoder.refresh()
+        if self._committed is not None and transaction.end_lsn <= self._committed:
+            return  # exactly-once: committed to Kafka before a crash, not yet confirmed
+        if self._transactions is not None:
+            self._transactions.begin()
         events = _Counted(self._shapes.project(transaction.events()))
         self._publisher.publish(events, self._shapes.schemas, transaction.end_lsn)
         self._metrics.published(transaction.end_lsn, transaction.commit_ts_us, events.count)
+        if self._transactions is not None:
+            self._transactions.record(transaction.end_lsn, events.count)
 
     def _poll_acknowledged(self) -> None:
-        acked = self._publisher.acknowledged()
+        acked = self._publisher.acknowledged()  # also raises if a delivery failed
+        if self._transactions is not None:
+            # delivered is not enough: only a committed Kafka transaction is safe
+            acked = self._transactions.commit() if self._transactions.due() else None
         if isinstance(acked, Lsn) and acked != self._acked:
             self._acked = acked
             self._metrics.acknowledged(acked)
@@ -385,6 +420,8 @@ class _StreamLoop:
         target = self._acked
         idle = self._source.idle_position
         quiet = not self._source.in_transaction and self._publisher.tracker.in_flight == 0
+        if self._transactions is not None and self._transactions.open:
+            quiet = False
         if quiet and idle is not None and (target is None or idle > target):
             target = idle
         stream = self._source.stream
@@ -393,6 +430,13 @@ class _StreamLoop:
             self._metrics.confirmed = stream.confirmed
         else:
             stream.send_status(reply=True)  # asks for a keepalive: the idle position
+
+    def _finish_transaction(self) -> None:
+        assert self._transactions is not None
+        committed = self._transactions.commit()
+        if committed is not None and committed != self._acked:
+            self._acked = committed
+            self._metrics.acknowledged(committed)
 
     def _heartbeat(self) -> None:
         """A non-transactional logical message: WAL moves through the slot even when nothing
@@ -405,10 +449,17 @@ class _StreamLoop:
         figures = {**self._metrics.snapshot(), **slot_lag(self._conn, self._settings.slot)}
         log.info("metrics %s", json.dumps({"source": self._settings.name, **figures}))
 
-    def close(self) -> None:
+    def close(self, *, failed: bool) -> None:
         """Flush what was produced, confirm what Kafka acknowledged, end replication. Also on
-        the way out of an error: confirming an acknowledged position is always safe."""
+        the way out of an error: confirming an acknowledged position is always safe (in
+        exactly-once mode the open Kafka transaction is aborted then: it may hold part of the
+        failed source transaction)."""
         try:
+            if self._transactions is not None and failed:
+                self._transactions.abort()
+            elif self._transactions is not None:
+                self._publisher.flush()
+                self._finish_transaction()
             self._publisher.flush()
             self._poll_acknowledged()
             self._confirm()

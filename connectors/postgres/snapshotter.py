@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from strangler.connectors.postgres.exactly_once import KafkaTransactions
 from strangler.connectors.postgres.progress import KeyText, ProgressFile, SnapshotProgress
 from strangler.connectors.postgres.schemas import TableShapes
 from strangler.connectors.postgres.snapshot import SnapshotReader
@@ -85,6 +86,7 @@ class SnapshotSource:
         progress: SnapshotProgress,
         progress_file: ProgressFile,
         stop: threading.Event,
+        transactions: KafkaTransactions | None = None,
     ) -> None:
         self._reader = reader
         self._conn = conn
@@ -93,6 +95,8 @@ class SnapshotSource:
         self._progress = progress
         self._file = progress_file
         self._stop = stop
+        self._transactions = transactions
+        """Exactly-once: each chunk is committed in a Kafka transaction of its own."""
         self._seq = 0
         self._marks: deque[ChunkMark] = deque()
         """Marks handed to Kafka and not yet recorded, in order."""
@@ -155,7 +159,12 @@ class SnapshotSource:
         self._seq += 1
         mark = ChunkMark(self._seq, table, after, done)
         self._marks.append(mark)
+        if self._transactions is not None:
+            self._transactions.begin()
         self._publisher.publish(self._shapes.project(events), self._shapes.schemas, mark)
+        if self._transactions is not None:  # committed before its progress is recorded
+            self._transactions.record(None, len(events))
+            self._transactions.commit()
         self._checkpoint()
 
     def _checkpoint(self, *, force: bool = False) -> None:

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -88,7 +89,9 @@ class Workload(threading.Thread):
         self.committed.append((i, Lsn.parse(str(row[0]))))
 
 
-def _pipeline(path: Path, dsn: str, bootstrap: str, registry: str, prefix: str) -> Path:
+def _pipeline(
+    path: Path, dsn: str, bootstrap: str, registry: str, prefix: str, slot: str = SLOT, **extra: Any
+) -> Path:
     config = {
         "name": "crash",
         "kafka": {"bootstrap_servers": bootstrap, "partitions": 2, "replication_factor": 1},
@@ -98,13 +101,14 @@ def _pipeline(path: Path, dsn: str, bootstrap: str, registry: str, prefix: str) 
                 "type": "postgres",
                 "name": "pg",
                 "dsn": dsn,
-                "slot": SLOT,
+                "slot": slot,
                 "publication": "crash_pub",
                 "topic_prefix": prefix,
                 "tables": {"include": ["public.*"]},
                 "snapshot": {"chunk_rows": 200},
                 "state_dir": str(path / "state"),
                 "status_interval_s": 0.1,
+                **extra,
             }
         ],
     }
