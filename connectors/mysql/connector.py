@@ -393,8 +393,10 @@ class _StreamLoop:
     def run(self) -> None:
         self._reader.start()
         while not self._owner.stop.is_set():
+            # with transactions in flight, wake up soon to store their acknowledgement
+            wait = 0.005 if self._publisher.tracker.in_flight else 0.05
             try:
-                item = self._reader.queue.get(timeout=0.05)
+                item = self._reader.queue.get(timeout=wait)
             except queue.Empty:
                 item = None
             if item is _END:
