@@ -174,6 +174,7 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--chunk-rows", type=int, default=20_000)
+    parser.add_argument("--exactly-once", action="store_true", help="Kafka transactions mode")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -192,7 +193,7 @@ def main() -> None:
             name="bench", dsn=SecretStr(dsn), slot=SLOT, publication="bench_pub",
             topic_prefix=name, tables=TableSelection(include=["public.items"]),
             snapshot=SnapshotSettings(chunk_rows=args.chunk_rows), state_dir=tmp / "state",
-            status_interval_s=0.05,
+            status_interval_s=0.05, exactly_once=args.exactly_once,
         )  # fmt: skip
         kafka = KafkaSettings(bootstrap_servers=args.kafka, replication_factor=1)
         connector = PostgresConnector(source, kafka, HttpRegistrar(server.url), stop)
