@@ -72,7 +72,7 @@ _SNAPSHOT_ATTEMPTS = 5
 class PreflightFailed(MysqlError):
     """The server or the configuration cannot be captured correctly; each finding has a fix."""
 
-    exit_code = 6
+    exit_code = 2  # as the PostgreSQL connector's: the configuration or server must change
 
     def __init__(self, findings: Sequence[Finding]) -> None:
         fatal = [f for f in findings if f.fatal]
@@ -176,6 +176,35 @@ class MysqlConnector:
         assert self._state is not None
         self._state.save(state)
         self.metrics.stored = state.position.encode()
+
+    def preflight_only(self) -> list[TableId]:
+        """``strangler connect --check``: the captured tables; raises ``PreflightFailed``."""
+        store = offset_store(self.source, self.kafka)
+        try:
+            stored = StateStore(store).load()
+        finally:
+            store.close()
+        conn = pymysql.connect(**self.settings, autocommit=True)
+        try:
+            tables, fatal = self.check(conn, stored)
+        finally:
+            conn.close()
+        if fatal:
+            raise PreflightFailed(fatal)
+        return tables
+
+    def teardown(self) -> list[str]:
+        """``strangler connect --teardown``: forget the stored position and snapshot progress
+        (the next run snapshots again); what was dropped. The server keeps nothing of ours."""
+        store = offset_store(self.source, self.kafka)
+        try:
+            if StateStore(store).load() is None:
+                return []
+            store.clear()
+        finally:
+            store.close()
+        kind = self.source.offsets.store.value
+        return [f"stored position of {self.source.name} ({kind} offset store)"]
 
     # ---- run ---------------------------------------------------------------------------------
 

@@ -250,6 +250,12 @@ def test_never_initial_only_preflight_and_kafka_offsets(
     never_topic = table_topic(f"{topic_name}-n", TableId(db.name, "t"))
     assert list(topic_rows(kafka_bootstrap, registry_url, never_topic)) == ['{"id": 2}']
 
+    # what strangler connect --check / --teardown call
+    assert running.connector.preflight_only() == [TableId(db.name, "t")]
+    assert running.connector.teardown() == ["stored position of never (kafka offset store)"]
+    assert store.load() is None
+    assert running.connector.teardown() == []
+
 
 def _kafka_position_reached(store: KafkaOffsetStore, target: BinlogPosition) -> bool:
     data = store.load()
