@@ -13,4 +13,13 @@ Modules, one noun each:
 - ``snapshot``: ``SnapshotReader``, the consistent snapshot in key chunks.
 - ``preflight``: server checks, each finding with its fix.
 - ``errors``: the connector's errors (all ``StranglerError``).
+
+The runner (snapshot and stream to Kafka):
+
+- ``config``: ``MysqlSource``, the ``type: mysql`` entry of a pipeline file.
+- ``connector``: ``MysqlConnector``, the coordinator; ``run_mysql_source`` for the CLI.
+- ``state``: the stored position and snapshot progress (in a ``connectors.offsets`` store).
+- ``shapes``: published table schemas (key override, excluded columns), registered first.
+- ``snapshotter``: ``SnapshotSource``, snapshot chunks published and recorded as acknowledged.
+- ``metrics``: counts, commit-to-acknowledgement latency, lag.
 """
