@@ -27,5 +27,6 @@ The runner on top of them:
 * ``snapshotter`` (snapshot source) and ``source`` (streaming source) under ``connector``
   (``PostgresConnector``, the coordinator); ``schemas`` registers each table's shape before its
   events are published; ``encoding`` is the hot-path serializer; ``registrar`` talks to the
-  registry; ``metrics`` counts events, lag and retained WAL.
+  registry; ``metrics`` counts events, lag and retained WAL; ``exactly_once`` holds the Kafka
+  transactions and the offsets topic of exactly-once mode.
 """

@@ -14,6 +14,9 @@ streaming source (``source``), both publishing through a ``Publisher`` (acks=all
    events are published; the slot is confirmed only up to what Kafka acknowledged (or, between
    transactions with nothing in flight, up to the last keepalive's position);
 4. on stop (SIGTERM/SIGINT set ``stop``): flush the producer, confirm, end replication.
+
+With ``exactly_once`` the same flow runs through Kafka transactions (``exactly_once``): the
+slot is confirmed only after the Kafka commit that carried the events and the position.
 """
 
 from __future__ import annotations
