@@ -376,3 +376,24 @@ def test_stop_mid_snapshot_is_graceful_and_the_next_run_resumes(
     assert_topics_equal_tables(
         pg_database, kafka_bootstrap, registry_url, topic_name, [TableId("public", "big")]
     )
+
+
+def test_large_transaction_spills_and_is_published_whole(
+    pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    source = make_source(pg_database, tmp_path, topic_name, max_in_memory=500)
+    running = Running(source, kafka_bootstrap, registry_url)
+    wait_caught_up(pg_database, source.slot, running=running)
+    with psycopg.connect(pg_database, autocommit=True) as conn, conn.transaction():
+        conn.execute("INSERT INTO t SELECT g, repeat('x', 50) FROM generate_series(1, 20000) g")
+        conn.execute("UPDATE t SET v = 'changed' WHERE id % 3 = 0")
+        conn.execute("DELETE FROM t WHERE id % 5 = 0")
+    wait_caught_up(pg_database, source.slot, running=running)
+    running.finish()
+    assert running.connector.metrics.transactions == 1
+    assert running.connector.metrics.events == 20000 + 6666 + 4000
+    assert_topics_equal_tables(
+        pg_database, kafka_bootstrap, registry_url, topic_name, [TableId("public", "t")]
+    )
