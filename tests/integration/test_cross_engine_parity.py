@@ -149,6 +149,9 @@ def test_postgres_and_mariadb_topics_have_the_same_content(
     pg_schema = latest_value_schema(registry_url, f"{pg_topic}-value")
     my_schema = latest_value_schema(registry_url, f"{my_topic}-value")
     assert _fields(pg_schema) == _fields(my_schema)
+    pg_key = latest_value_schema(registry_url, f"{pg_topic}-key")
+    my_key = latest_value_schema(registry_url, f"{my_topic}-key")
+    assert _fields(pg_key) == _fields(my_key) == [("id", '"int"')]
     pg_rows = topic_rows(kafka_bootstrap, registry_url, pg_topic)
     my_rows = topic_rows(kafka_bootstrap, registry_url, my_topic)
     assert len(pg_rows) > 600
