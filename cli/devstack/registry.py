@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import urllib.error
@@ -57,17 +58,21 @@ class Registry(SpawnedService):
         self._await_ready(self.spawn(argv, self.log))
 
     def _await_ready(self, pid: int, timeout: float = 60.0) -> None:
-        """Ready when the REST API answers (after replaying ``_schemas``)."""
+        """Ready when it has replayed ``_schemas`` and won the writer election (the only
+        instance of the stack): before that, registrations answer 50004 "Unknown leader"."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if ProcessRecord.of(pid) is None:
                 raise ServiceStartFailed(self.name, "the registry exited", self.log)
-            try:
-                with urllib.request.urlopen(f"{self.endpoint()}/subjects", timeout=2) as reply:
-                    if reply.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            if self._is_writer():
+                return
             time.sleep(0.1)
         self.stop()
         raise ServiceStartFailed(self.name, f"not ready after {timeout:.0f} s", self.log)
+
+    def _is_writer(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint()}/health", timeout=2) as reply:
+                return bool(reply.status == 200 and json.load(reply).get("writer"))
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
+            return False
