@@ -110,10 +110,15 @@ def reached(stored: BinlogPosition, target: BinlogPosition) -> bool:
 def wait_caught_up(
     db: MysqlDatabase, running: Running, timeout: float = 60
 ) -> BinlogPosition | None:
-    """Wait until the connector stored a position at or after the server's position now
-    (then Kafka acknowledged everything written before this call)."""
+    """Wait until the snapshot is complete and the connector stored a position at or after
+    the server's position now (then Kafka acknowledged everything written before this call;
+    during a snapshot the stored position is where streaming will start, not what Kafka has)."""
     target = position_now(db)
     deadline = time.monotonic() + timeout
+    while not running.connector.streaming.wait(0.1):
+        if running.error is not None:
+            raise running.error
+        assert time.monotonic() < deadline, "the connector did not start streaming"
     while time.monotonic() < deadline:
         if running.error is not None:
             raise running.error
