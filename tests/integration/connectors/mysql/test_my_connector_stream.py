@@ -108,14 +108,14 @@ def _step(cur: Any, rng: random.Random, i: int, with_note: bool) -> None:
         cur.execute("UPDATE coded SET label = %s WHERE code = 'c1'", (f"l{i}",))
 
 
-def _workload(db: MysqlDatabase, seed: int, steps: int, ddl: bool) -> None:
+def _workload(db: MysqlDatabase, seed: int, steps: int, ddl: bool, note: bool = True) -> None:
     """Random transactions of 1-3 statements; with ``ddl``, a column is added a third of the
     way and the pairs table truncated two thirds of the way."""
     rng = random.Random(seed)
     conn = pymysql.connect(**settings(db), database=db.name, autocommit=False)
     try:
         with conn.cursor() as cur:
-            with_note = not ddl
+            with_note = note and not ddl
             for i in range(steps):
                 if ddl and i == steps // 3:
                     cur.execute("ALTER TABLE items ADD COLUMN note VARCHAR(20) NULL")
@@ -148,9 +148,11 @@ def test_snapshot_stream_ddl_truncate_and_resume(
     _load(db)
     source = make_source(db, tmp_path, topic_name, overrides=_overrides(db))
     running = Running(source, kafka_bootstrap, registry_url)
-    writer = threading.Thread(target=_workload, args=(db, 1, 300, True))
-    writer.start()  # while the snapshot runs, and after it
+    writer = threading.Thread(target=_workload, args=(db, 1, 150, False, False))
+    writer.start()  # while the snapshot runs (or before it: the timing is the machine's)
     writer.join()
+    assert running.connector.streaming.wait(60), running.error
+    _workload(db, 2, 300, True)  # streamed: a column added, the pairs table truncated
     wait_caught_up(db, running)
     running.finish()
     _assert_equal(db, kafka_bootstrap, registry_url, topic_name)
@@ -168,7 +170,7 @@ def test_snapshot_stream_ddl_truncate_and_resume(
 
     # restart: resumes from the stored position, no new snapshot
     running = Running(source, kafka_bootstrap, registry_url)
-    _workload(db, 2, 150, False)
+    _workload(db, 3, 150, False)
     wait_caught_up(db, running)
     running.finish()
     _assert_equal(db, kafka_bootstrap, registry_url, topic_name)
