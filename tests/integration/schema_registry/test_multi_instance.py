@@ -98,8 +98,19 @@ def pair(kafka_bootstrap: str, topic_name: str) -> Iterator[tuple[Instance, Inst
         lambda: (first.health() or {}).get("writer") is True, 60, "the first instance to be elected"
     )
     second = Instance(kafka_bootstrap, topic, group)
-    wait_for(lambda: second.health() is not None, 60, "the second instance")
-    yield first, second
+
+    # the second member's join rebalances the group, and the writer may move to it: wait until
+    # the election settles with exactly one writer, then hand out (writer, follower)
+    def roles() -> list[object]:
+        return [(i.health() or {}).get("writer") for i in (first, second)]
+
+    wait_for(
+        lambda: sorted(map(bool, roles())) == [False, True] and None not in roles(),
+        60,
+        "one writer and one follower",
+    )
+    writer, follower = (first, second) if roles()[0] else (second, first)
+    yield writer, follower
     first.stop()
     second.stop()
 
