@@ -13,8 +13,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import pymysql
 
@@ -25,14 +23,14 @@ from strangler.connectors.mysql.shapes import TableShapes
 from strangler.connectors.mysql.snapshot import SnapshotReader
 from strangler.connectors.mysql.state import KeyParams, SourceState
 from strangler.connectors.publisher import Publisher
+from strangler.connectors.snapshot_chunks import ChunkMark, SnapshotRate
 from strangler.core.errors import ServiceUnavailable
-from strangler.core.events import ChangeEvent, Position, TableId
+from strangler.core.events import ChangeEvent, TableId
 from strangler.core.schema import TableSchema
 
 log = logging.getLogger("strangler.connectors.mysql.snapshot")
 
 _SAVE_EVERY_S = 0.5
-_REPORT_EVERY_S = 5.0
 _DEFINITION_CHANGED = 1412
 
 
@@ -41,46 +39,6 @@ class SnapshotInterrupted(MysqlError):
     that table cannot be read in this snapshot. A new snapshot resumes the pending tables."""
 
     retriable = True
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkMark(Position):
-    """The acknowledgement unit of a snapshot: one chunk (or the end) of one table."""
-
-    seq: int
-    table: TableId
-    after: KeyParams | None
-    done: bool
-
-    def encode(self) -> str:
-        return f"chunk {self.seq} of {self.table}"
-
-    def __lt__(self, other: Any) -> bool:
-        if not isinstance(other, ChunkMark):
-            return NotImplemented
-        return self.seq < other.seq
-
-
-@dataclass(slots=True)
-class _Rate:
-    table: TableId
-    estimate: int
-    rows: int = 0
-    started: float = 0.0
-    reported: float = 0.0
-
-    def report(self, *, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.reported < _REPORT_EVERY_S:
-            return
-        self.reported = now
-        rate = self.rows / max(now - self.started, 1e-6)
-        left = max(self.estimate - self.rows, 0)
-        eta = "done" if final else f"{left / rate:.0f}s" if rate > 0 and left else "?"
-        log.info(
-            "snapshot %s: %d of ~%d rows, %.0f rows/s, eta %s",
-            self.table, self.rows, self.estimate, rate, eta,
-        )  # fmt: skip
 
 
 class SnapshotSource:
@@ -143,7 +101,7 @@ class SnapshotSource:
         assert self._reader.position is not None and self._reader.position.file is not None
         position = self._reader.position.file
         after = self._state.after(table)
-        rate = _Rate(table, _estimate(self._reader, table), started=time.monotonic())
+        rate = SnapshotRate(table, _estimate(self._reader, table), log, started=time.monotonic())
         last = after
         for chunk in self._reader.read(codec, after):
             last = chunk.last_key

@@ -14,7 +14,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -25,53 +24,13 @@ from strangler.connectors.postgres.progress import KeyText, ProgressFile, Snapsh
 from strangler.connectors.postgres.schemas import TableShapes
 from strangler.connectors.postgres.snapshot import SnapshotReader
 from strangler.connectors.publisher import Publisher
+from strangler.connectors.snapshot_chunks import ChunkMark, SnapshotRate
 from strangler.core.errors import ServiceUnavailable
-from strangler.core.events import Position, TableId
+from strangler.core.events import TableId
 
 log = logging.getLogger("strangler.connectors.postgres.snapshot")
 
 _SAVE_EVERY_S = 0.5
-_REPORT_EVERY_S = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkMark(Position):
-    """The acknowledgement unit of a snapshot: one chunk (or the end) of one table."""
-
-    seq: int
-    table: TableId
-    after: KeyText | None
-    done: bool
-
-    def encode(self) -> str:
-        return f"chunk {self.seq} of {self.table}"
-
-    def __lt__(self, other: Any) -> bool:
-        if not isinstance(other, ChunkMark):
-            return NotImplemented
-        return self.seq < other.seq
-
-
-@dataclass(slots=True)
-class _Rate:
-    table: TableId
-    estimate: int
-    rows: int = 0
-    started: float = 0.0
-    reported: float = 0.0
-
-    def report(self, *, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.reported < _REPORT_EVERY_S:
-            return
-        self.reported = now
-        rate = self.rows / max(now - self.started, 1e-6)
-        left = max(self.estimate - self.rows, 0)
-        eta = "done" if final else f"{left / rate:.0f}s" if rate > 0 and left else "?"
-        log.info(
-            "snapshot %s: %d of ~%d rows, %.0f rows/s, eta %s",
-            self.table, self.rows, self.estimate, rate, eta,
-        )  # fmt: skip
 
 
 class SnapshotSource:
@@ -141,7 +100,7 @@ class SnapshotSource:
         relation = self._reader.describe(table, key)
         self._shapes.update(self._conn, relation)
         after = self._progress.tables[table].after if table in self._progress.tables else None
-        rate = _Rate(table, _estimate(self._conn, table), started=time.monotonic())
+        rate = SnapshotRate(table, _estimate(self._conn, table), log, started=time.monotonic())
         last = after
         for events, last in self._reader.chunks(relation, after):
             self._publish(events, table, last, done=False)

@@ -26,8 +26,9 @@ from strangler.connectors.postgres.metrics import ConnectorMetrics
 from strangler.connectors.postgres.preflight import Severity, TableFacts, table_findings
 from strangler.connectors.postgres.progress import ProgressFile, SnapshotProgress
 from strangler.connectors.postgres.schemas import TableShapes
-from strangler.connectors.postgres.snapshotter import ChunkMark, SnapshotSource
+from strangler.connectors.postgres.snapshotter import SnapshotSource
 from strangler.connectors.serialization import TableSerializer
+from strangler.connectors.snapshot_chunks import ChunkMark
 from strangler.core import avro
 from strangler.core.config import load_config
 from strangler.core.errors import ConfigError
