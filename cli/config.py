@@ -7,14 +7,28 @@ Each part owns the model of its own section (``kafka`` in core, ``sources`` in c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
+from strangler.connectors.mysql.config import MysqlSource
 from strangler.connectors.postgres.config import PostgresSource
 from strangler.core.config import StrictModel, load_config
 from strangler.core.kafka import KafkaSettings
 from strangler.materializers.config import MaterializeConfig, ViewConfig
+
+
+def _source_type(value: Any) -> str:
+    """The `type:` of a source entry; postgres when it is left out."""
+    if isinstance(value, dict):
+        return str(value.get("type", "postgres"))
+    return str(getattr(value, "type", "postgres"))
+
+
+Source = Annotated[
+    Annotated[PostgresSource, Tag("postgres")] | Annotated[MysqlSource, Tag("mysql")],
+    Discriminator(_source_type),
+]
 
 
 class RegistrySection(StrictModel):
@@ -35,7 +49,7 @@ class PipelineConfig(StrictModel):
     """Where the topics live."""
     registry: RegistrySection | None = None
     """The schema registry (required once there are sources or views)."""
-    sources: list[PostgresSource] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
     """Legacy databases whose tables are published as topics."""
     views: list[ViewConfig] = Field(default_factory=list)
     """Local copies of topics for services (SQLite files or PostgreSQL schemas)."""

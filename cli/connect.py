@@ -20,25 +20,19 @@ import click
 from strangler.core.errors import ConfigError, StranglerError
 
 if TYPE_CHECKING:
-    from strangler.connectors.postgres.config import ConnectPipeline, PostgresSource
+    from strangler.cli.config import PipelineConfig
+    from strangler.connectors.mysql.config import MysqlSource
+    from strangler.connectors.postgres.config import PostgresSource
+
+    AnySource = PostgresSource | MysqlSource
 
 
-def load_connect_pipeline(path: Path) -> ConnectPipeline:
-    """The ``kafka``, ``registry`` and ``sources`` sections of a pipeline file. Other top-level
-    sections belong to other commands and are ignored here (``strangler validate`` checks the
-    whole file); inside these sections unknown keys are still errors, located by line."""
-    from pydantic import ConfigDict
-
-    from strangler.connectors.postgres.config import ConnectPipeline
-    from strangler.core.config import load_config
-
-    class ConnectSections(ConnectPipeline):
-        model_config = ConfigDict(extra="ignore")
-
-    return load_config(path, ConnectSections)
-
-
-def _select(pipeline: ConnectPipeline, only: tuple[str, ...]) -> list[PostgresSource]:
+def _select(pipeline: PipelineConfig, only: tuple[str, ...]) -> list[AnySource]:
+    if not pipeline.sources:
+        raise ConfigError(
+            "the pipeline has no `sources:` section",
+            fix="declare the databases to capture under `sources:`",
+        )
     sources = [s for s in pipeline.sources if not only or s.name in only]
     unknown = set(only) - {s.name for s in pipeline.sources}
     if unknown:
@@ -49,21 +43,27 @@ def _select(pipeline: ConnectPipeline, only: tuple[str, ...]) -> list[PostgresSo
     return sources
 
 
-def run_sources(
-    pipeline: ConnectPipeline, sources: list[PostgresSource], stop: threading.Event
-) -> None:
+def _registry_url(pipeline: PipelineConfig) -> str:
+    assert pipeline.registry is not None  # the pipeline model requires it when there are sources
+    return pipeline.registry.url
+
+
+def run_sources(pipeline: PipelineConfig, sources: list[AnySource], stop: threading.Event) -> None:
     """Run ``sources`` until ``stop`` is set or one fails (then all stop; the error is raised)."""
+    from strangler.connectors.mysql.config import MysqlSource
+    from strangler.connectors.mysql.connector import run_mysql_source
     from strangler.connectors.postgres.connector import PostgresConnector
     from strangler.connectors.postgres.registrar import HttpRegistrar
 
     errors: list[BaseException] = []
+    url = _registry_url(pipeline)
 
-    def run(source: PostgresSource) -> None:
-        connector = PostgresConnector(
-            source, pipeline.kafka, HttpRegistrar(pipeline.registry.url), stop
-        )
+    def run(source: AnySource) -> None:
         try:
-            connector.run()
+            if isinstance(source, MysqlSource):
+                run_mysql_source(source, pipeline.kafka, url, stop)
+            else:
+                PostgresConnector(source, pipeline.kafka, HttpRegistrar(url), stop).run()
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
             errors.append(exc)
             stop.set()
@@ -103,7 +103,9 @@ def connect(
         stream=sys.stderr,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per registry request
-    config = load_connect_pipeline(pipeline)
+    from strangler.cli.config import load_pipeline
+
+    config = load_pipeline(pipeline)
     sources = _select(config, only)
     if teardown or check:
         _operate(config, sources, teardown=teardown)
@@ -113,13 +115,24 @@ def connect(
     run_sources(config, sources, stop)
 
 
-def _operate(config: ConnectPipeline, sources: list[PostgresSource], *, teardown: bool) -> None:
+def _operate(config: PipelineConfig, sources: list[AnySource], *, teardown: bool) -> None:
+    from strangler.connectors.mysql.config import MysqlSource
+    from strangler.connectors.mysql.connector import MysqlConnector
     from strangler.connectors.postgres.connector import PostgresConnector
     from strangler.connectors.postgres.connector import connect as pg_connect
     from strangler.connectors.postgres.registrar import HttpRegistrar
 
     for source in sources:
-        connector = PostgresConnector(source, config.kafka, HttpRegistrar(config.registry.url))
+        registrar = HttpRegistrar(_registry_url(config))
+        if isinstance(source, MysqlSource):
+            mysql = MysqlConnector(source, config.kafka, registrar)
+            if teardown:
+                click.echo(f"{source.name}: dropped {', '.join(mysql.teardown()) or 'nothing'}")
+            else:
+                captured = mysql.preflight_only()
+                click.echo(f"{source.name}: preflight passed; {len(captured)} table(s) captured")
+            continue
+        connector = PostgresConnector(source, config.kafka, registrar)
         if teardown:
             dropped = connector.teardown()
             click.echo(f"{source.name}: dropped {', '.join(dropped) or 'nothing'}")

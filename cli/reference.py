@@ -41,10 +41,9 @@ def _section(model: type[BaseModel], path: str, out: list[str], seen: set[type[B
         out.append(
             f"| `{name}` | {type_name(field.annotation)} | {_default(field)} | {description} |"
         )
-        nested += [
-            (f"{path}.{name}" if path != "(top level)" else name, m)
-            for m in _models_in(field.annotation)
-        ]
+        members = _models_in(field.annotation)
+        base = f"{path}.{name}" if path != "(top level)" else name
+        nested += [(_tagged(base, m) if len(members) > 1 else base, m) for m in members]
     out.append("")
     for sub_path, sub in nested:
         _section(sub, sub_path, out, seen)
@@ -60,6 +59,8 @@ def type_name(annotation: Any) -> str:
         return " or ".join(f"`{a}`" for a in args)
     if origin in (list, tuple, set, frozenset):
         return f"list of {type_name(args[0])}" if args else "list"
+    if _models_in(annotation) and len(_models_in(annotation)) > 1:
+        return "section (by `type`)"
     if origin is dict:
         return f"mapping of {type_name(args[0])} to {type_name(args[1])}" if args else "mapping"
     if origin is typing.Annotated:
@@ -93,6 +94,12 @@ def _default(field: FieldInfo) -> str:
         if value not in (None, {}, [])
         else ("-" if value is None else f"`{value!r}`")
     )
+
+
+def _tagged(path: str, model: type[BaseModel]) -> str:
+    """A section title for one member of a union of models: its ``type`` value, if any."""
+    field = model.model_fields.get("type")
+    return f"{path} (type: {field.default})" if field is not None else path
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:

@@ -97,16 +97,15 @@ def format_errors(
     found = []
     for err in exc.errors(include_url=False):
         loc: Path_ = tuple(err["loc"])
-        mark = doc.mark(loc)
-        dotted = ".".join(str(p) for p in loc) or "(top level)"
-        line = f"{mark or doc.name}: {dotted}: {_describe(err, loc, model, hidden)}"
+        where = data_location(doc.data, loc)
+        mark = doc.mark(where)
+        dotted = ".".join(str(p) for p in where) or "(top level)"
+        line = f"{mark or doc.name}: {dotted}: {_describe(err, loc, model, where in hidden)}"
         found.append(((mark.line, mark.column) if mark else (0, 0), line))
     return "invalid configuration:\n  " + "\n  ".join(line for _, line in sorted(found))
 
 
-def _describe(
-    err: Mapping[str, Any], loc: Path_, model: type[BaseModel], hidden: set[Path_]
-) -> str:
+def _describe(err: Mapping[str, Any], loc: Path_, model: type[BaseModel], hidden: bool) -> str:
     if err["type"] == "extra_forbidden":
         valid = _keys_at(model, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
@@ -114,36 +113,91 @@ def _describe(
         return f"unknown key; {hint}"
     if err["type"] == "missing":
         return "required key is missing"
+    if err["type"] == "union_tag_invalid":
+        context = err.get("ctx") or {}
+        return f"type {context.get('tag')!r} is not one of {context.get('expected_tags')}"
     message = str(err["msg"])
-    if loc in hidden or _is_secret(model, loc):
+    if hidden or _is_secret(model, loc):
         return message
     return f"{message} (got {err.get('input')!r})"
 
 
 def _model_at(model: type[BaseModel], loc: Path_) -> type[BaseModel] | None:
+    """The model at ``loc`` below ``model``. List indexes and mapping keys are stepped over; a
+    part that names no field but a union member's ``type`` is a union tag (pydantic puts tags
+    in error locations)."""
     current: Any = model
     for part in loc:
-        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
-            field = current.model_fields.get(part)
-            current = _unwrap(field.annotation) if field else None
-        elif isinstance(current, type) and issubclass(current, BaseModel):
+        if isinstance(part, int) or _is_mapping(current):
+            current = _value_type(current)
             continue
-        else:
-            current = None
-        if current is None:
+        models = _models_in(current)
+        owner = next((m for m in models if part in m.model_fields), None)
+        if owner is not None:
+            current = owner.model_fields[part].annotation
+            continue
+        tagged = next((m for m in models if _type_tag(m) == part), None)
+        if tagged is None:
             return None
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+        current = tagged
+    found = _models_in(current)
+    return found[0] if len(found) == 1 else None
 
 
-def _unwrap(annotation: Any) -> Any:
-    """The model type inside Optional[...], list[...], dict[str, ...] or a union of models."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType, list, dict, tuple, typing.Annotated):
-        for arg in reversed(typing.get_args(annotation)):
-            inner = _unwrap(arg)
-            if isinstance(inner, type) and issubclass(inner, BaseModel):
-                return inner
+def _is_mapping(annotation: Any) -> bool:
+    inner = _strip(annotation)
+    return typing.get_origin(inner) is dict
+
+
+def _value_type(annotation: Any) -> Any:
+    """The item type of a list or the value type of a mapping (itself otherwise)."""
+    inner = _strip(annotation)
+    args = typing.get_args(inner)
+    if typing.get_origin(inner) in (list, tuple) and args:
+        return args[0]
+    if typing.get_origin(inner) is dict and len(args) == 2:
+        return args[1]
     return annotation
+
+
+def _strip(annotation: Any) -> Any:
+    """``X`` from ``Annotated[X, ...]`` and from ``X | None``."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _strip(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return _strip(args[0])
+    return annotation
+
+
+def _type_tag(model: type[BaseModel]) -> Any:
+    field = model.model_fields.get("type")
+    return field.default if field is not None else None
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """Models inside an annotation: itself, or within Optional/Annotated/unions/containers."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def data_location(data: Any, loc: Path_) -> Path_:
+    """``loc`` as a path in the document: the union tags pydantic inserts (a part that is not a
+    key where the document has a mapping, unless it is the last part) are dropped."""
+    out: list[str | int] = []
+    for i, part in enumerate(loc):
+        if isinstance(data, dict) and part not in data and i < len(loc) - 1:
+            continue
+        out.append(part)
+        if isinstance(data, dict):
+            data = data.get(str(part))
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            data = None
+    return tuple(out)
 
 
 def _keys_at(model: type[BaseModel], loc: Path_) -> list[str]:
