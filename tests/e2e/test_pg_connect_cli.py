@@ -22,8 +22,8 @@ from tests.integration.connectors.postgres.topic_state import (
     confirmed_lsn,
     current_lsn,
     registry_url,
-    topic_rows,
 )
+from tests.support.topics import topic_rows
 
 pytestmark = pytest.mark.e2e
 SLOT = f"e2e_{uuid.uuid4().hex[:12]}"  # slot names are cluster-wide

@@ -28,10 +28,6 @@ from tests.fixtures import MysqlDatabase
 from tests.integration.connectors.mysql.my_support import execute, settings
 from tests.integration.connectors.mysql.test_my_connector_support import Running as MyRunning
 from tests.integration.connectors.mysql.test_my_connector_support import (
-    latest_value_schema,
-    topic_rows,
-)
-from tests.integration.connectors.mysql.test_my_connector_support import (
     make_source as make_my_source,
 )
 from tests.integration.connectors.mysql.test_my_connector_support import (
@@ -40,6 +36,7 @@ from tests.integration.connectors.mysql.test_my_connector_support import (
 from tests.integration.connectors.postgres.topic_state import Running as PgRunning
 from tests.integration.connectors.postgres.topic_state import make_source as make_pg_source
 from tests.integration.connectors.postgres.topic_state import wait_caught_up as wait_pg_caught_up
+from tests.support.topics import latest_value_schema, topic_rows
 
 pytestmark = pytest.mark.integration
 

@@ -39,8 +39,8 @@ from tests.integration.connectors.mysql.test_my_connector_support import (
     make_source,
     reached,
     stored_position,
-    topic_rows,
 )
+from tests.support.topics import topic_rows
 
 pytestmark = pytest.mark.integration
 

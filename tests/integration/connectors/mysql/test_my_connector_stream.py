@@ -31,10 +31,10 @@ from tests.integration.connectors.mysql.test_my_connector_support import (
     make_source,
     reached,
     stored_position,
-    topic_rows,
     wait_caught_up,
 )
 from tests.support.kafka import consume_all
+from tests.support.topics import topic_rows
 
 pytestmark = pytest.mark.integration
 

@@ -18,9 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 from pydantic import SecretStr
 
 from strangler.connectors.config import SnapshotSettings, TableSelection
@@ -32,15 +29,17 @@ from strangler.connectors.offsets import FileOffsetStore
 from strangler.connectors.postgres.registrar import HttpRegistrar
 from strangler.connectors.topics import table_topic
 from strangler.core.events import TableId
-from strangler.core.headers import header_value
 from strangler.core.kafka import KafkaSettings
 from strangler.core.schema import value_record
 from tests.fixtures import MysqlDatabase
 from tests.integration.connectors.mysql.my_support import position_now, reader_id, settings
-from tests.support.kafka import consume_all
-
-Rows = dict[str, dict[str, Any]]
-"""Key (canonical JSON of the key record) → value record."""
+from tests.support.topics import (
+    Rows,
+    assert_same_rows,
+    canonical,
+    latest_value_schema,
+    topic_rows,
+)
 
 
 def make_source(db: MysqlDatabase, state_dir: Path, prefix: str, **overrides: Any) -> MysqlSource:
@@ -129,35 +128,6 @@ def wait_caught_up(
     raise AssertionError(f"stored position did not reach {target}")
 
 
-def _canonical(record: Any) -> str:
-    return json.dumps(record, sort_keys=True, default=str)
-
-
-def latest_value_schema(registry: str, subject: str) -> str:
-    client = SchemaRegistryClient({"url": registry})
-    return str(client.get_latest_version(subject).schema.schema_str)
-
-
-def topic_rows(bootstrap: str, registry: str, topic: str) -> Rows:
-    """The table a consumer rebuilds from ``topic``."""
-    client = SchemaRegistryClient({"url": registry})
-    keys = AvroDeserializer(client)
-    values = AvroDeserializer(client, latest_value_schema(registry, f"{topic}-value"))
-    rows: dict[str, tuple[int, Any]] = {}
-    for message in consume_all(bootstrap, topic, expect=0):
-        partition = message.partition() or 0
-        if header_value(message.headers(), "op") == "t":
-            rows = {k: v for k, v in rows.items() if v[0] != partition}
-            continue
-        key = _canonical(keys(message.key(), SerializationContext(topic, MessageField.KEY)))
-        value = message.value()
-        if value is None:
-            rows.pop(key, None)
-        else:
-            rows[key] = (partition, values(value, SerializationContext(topic, MessageField.VALUE)))
-    return {k: v[1] for k, v in rows.items()}
-
-
 def table_rows(
     db: MysqlDatabase,
     table: TableId,
@@ -183,7 +153,7 @@ def table_rows(
                 out.seek(0)
                 key_record = {codec.schema.field_names[k]: after[k] for k in codec.schema.key}
                 value: Any = fastavro.schemaless_reader(out, reader_schema, None)
-                rows[_canonical(key_record)] = value
+                rows[canonical(key_record)] = value
     return rows
 
 
@@ -201,8 +171,4 @@ def assert_topics_equal_tables(
             db, table, registry, prefix, (keys or {}).get(table), (excluded or {}).get(table, ())
         )
         got = topic_rows(bootstrap, registry, table_topic(prefix, table))
-        missing = sorted(set(want) - set(got))[:3]
-        extra = sorted(set(got) - set(want))[:3]
-        assert not missing and not extra, f"{table}: missing keys {missing}, extra keys {extra}"
-        differing = [k for k in want if want[k] != got[k]][:3]
-        assert not differing, f"{table}: rows differ, e.g. {[(want[k], got[k]) for k in differing]}"
+        assert_same_rows(table, want, got)

@@ -24,10 +24,10 @@ from tests.integration.connectors.postgres.topic_state import (
     current_lsn,
     make_source,
     registry_url,
-    topic_rows,
     wait_caught_up,
 )
 from tests.support.kafka import consume_all
+from tests.support.topics import topic_rows
 
 pytestmark = pytest.mark.integration
 Conn = psycopg.Connection[tuple[object, ...]]

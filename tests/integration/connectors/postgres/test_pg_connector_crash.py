@@ -32,9 +32,9 @@ from tests.integration.connectors.postgres.topic_state import (
     assert_topics_equal_tables,
     confirmed_lsn,
     registry_url,
-    topic_rows,
     wait_caught_up,
 )
+from tests.support.topics import topic_rows
 
 pytestmark = pytest.mark.integration
 __all__ = ["registry_url"]

@@ -17,10 +17,10 @@ from tests.integration.connectors.postgres.topic_state import (
     Running,
     assert_topics_equal_tables,
     registry_url,
-    topic_rows,
     wait_caught_up,
 )
 from tests.integration.connectors.postgres.topic_state import make_source as _make_source
+from tests.support.topics import topic_rows
 
 pytestmark = pytest.mark.integration
 __all__ = ["registry_url"]

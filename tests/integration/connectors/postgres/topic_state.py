@@ -20,9 +20,6 @@ from typing import Any
 import fastavro
 import psycopg
 import pytest
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 from pydantic import SecretStr
 
 from strangler.connectors.config import SnapshotSettings, TableSelection
@@ -35,16 +32,18 @@ from strangler.connectors.postgres.rows import table_schema
 from strangler.connectors.postgres.snapshot import SnapshotReader
 from strangler.connectors.topics import table_topic
 from strangler.core.events import TableId
-from strangler.core.headers import header_value
 from strangler.core.kafka import KafkaSettings
 from strangler.core.schema import value_record
 from strangler.schema_registry.config import RegistrySettings
 from strangler.schema_registry.registry import SchemaRegistry
 from strangler.schema_registry.sqlite_storage import SqliteStorage
-from tests.support.kafka import consume_all
-
-Rows = dict[str, dict[str, Any]]
-"""Key (canonical JSON of the key record) → value record."""
+from tests.support.topics import (
+    Rows,
+    assert_same_rows,
+    canonical,
+    latest_value_schema,
+    topic_rows,
+)
 
 
 @pytest.fixture
@@ -150,38 +149,6 @@ def wait_caught_up(dsn: str, slot: str, timeout: float = 60, running: Running | 
     raise AssertionError(f"slot {slot} did not reach {target} (at {confirmed_lsn(dsn, slot)})")
 
 
-def _canonical(record: Any) -> str:
-    return json.dumps(record, sort_keys=True, default=str)
-
-
-def latest_value_schema(registry: str, subject: str) -> str:
-    client = SchemaRegistryClient({"url": registry})
-    return str(client.get_latest_version(subject).schema.schema_str)
-
-
-def topic_rows(bootstrap: str, registry: str, topic: str) -> Rows:
-    """The table a consumer rebuilds from ``topic``. A truncate marker is on every partition
-    and clears the rows of its own partition (partitions are read in no particular order
-    relative to each other)."""
-    client = SchemaRegistryClient({"url": registry})
-    keys = AvroDeserializer(client)
-    values = AvroDeserializer(client, latest_value_schema(registry, f"{topic}-value"))
-    rows: dict[str, tuple[int, Any]] = {}
-    for message in consume_all(bootstrap, topic, expect=0):
-        partition = message.partition() or 0
-        if header_value(message.headers(), "op") == "t":
-            rows = {k: v for k, v in rows.items() if v[0] != partition}
-            continue
-        key = _canonical(keys(message.key(), SerializationContext(topic, MessageField.KEY)))
-        value = message.value()
-        if value is None:
-            rows.pop(key, None)
-        else:
-            record = values(value, SerializationContext(topic, MessageField.VALUE))
-            rows[key] = (partition, record)
-    return {k: v[1] for k, v in rows.items()}
-
-
 def table_rows(
     dsn: str, table: TableId, registry: str, prefix: str, key: Sequence[str] | None = None
 ) -> Rows:
@@ -205,7 +172,7 @@ def table_rows(
                 out.seek(0)
                 key_record = {schema.field_names[k]: event.key[k] for k in schema.key}
                 value: Any = fastavro.schemaless_reader(out, reader_schema, None)
-                rows[_canonical(key_record)] = value
+                rows[canonical(key_record)] = value
     return rows
 
 
@@ -220,8 +187,4 @@ def assert_topics_equal_tables(
     for table in tables:
         want = table_rows(dsn, table, registry, prefix, (keys or {}).get(table))
         got = topic_rows(bootstrap, registry, table_topic(prefix, table))
-        missing = sorted(set(want) - set(got))[:3]
-        extra = sorted(set(got) - set(want))[:3]
-        assert not missing and not extra, f"{table}: missing keys {missing}, extra keys {extra}"
-        differing = [k for k in want if want[k] != got[k]][:3]
-        assert not differing, f"{table}: rows differ, e.g. {[(want[k], got[k]) for k in differing]}"
+        assert_same_rows(table, want, got)
