@@ -37,6 +37,16 @@ from strangler.schema_registry.storage import Apply
 
 log = logging.getLogger(__name__)
 WRITE_TIMEOUT_S = 30.0
+# Errors a broker answers while a partition has no leader yet, e.g. just after it restarted.
+_LEADERLESS = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._TIMED_OUT,
+        KafkaError.REQUEST_TIMED_OUT,
+    }
+)
 
 
 class KafkaStorage:
@@ -115,7 +125,7 @@ class KafkaStorage:
         self._wait_position(offset + 1, WRITE_TIMEOUT_S)
 
     def sync(self, timeout: float = WRITE_TIMEOUT_S) -> None:
-        self._wait_position(self._end_offset(), timeout)
+        self._wait_position(self._end_offset(timeout), timeout)
 
     def close(self) -> None:
         self._stopping.set()
@@ -156,15 +166,26 @@ class KafkaStorage:
             raise StoreError(f"write to {self._topic} not committed: {exc}") from exc
         return offset
 
-    def _end_offset(self) -> int:
-        try:
-            _low, high = self._probe.get_watermark_offsets(
-                TopicPartition(self._topic, 0), timeout=10
-            )
-        except KafkaException as exc:
-            raise StoreError(f"cannot read the end of {self._topic}: {exc}") from exc
-        end: int = high
-        return end
+    def _end_offset(self, timeout: float = WRITE_TIMEOUT_S) -> int:
+        """The topic's end offset, waiting out leader elections (a restarted broker, a move)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _low, high = self._probe.get_watermark_offsets(
+                    TopicPartition(self._topic, 0), timeout=10
+                )
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                transient = isinstance(error, KafkaError) and (
+                    error.retriable() or error.code() in _LEADERLESS
+                )
+                if not transient or time.monotonic() >= deadline:
+                    raise StoreError(f"cannot read the end of {self._topic}: {exc}") from exc
+                log.info("waiting for a leader of %s: %s", self._topic, error)
+                time.sleep(0.5)
+                continue
+            end: int = high
+            return end
 
     def _wait_position(self, offset: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
