@@ -53,7 +53,7 @@ from strangler.connectors.postgres.encoding import FastTableSerializer
 from strangler.connectors.publisher import Publisher
 from strangler.connectors.serialization import SchemaRegistrar
 from strangler.connectors.topics import ensure_compacted_topics, table_topic
-from strangler.core.errors import ConfigError, StranglerError
+from strangler.core.errors import ConfigError, ServiceUnavailable, StranglerError
 from strangler.core.events import TableId
 from strangler.core.kafka import KafkaSettings, base_config, producer_config
 
@@ -90,6 +90,28 @@ def offset_store(source: MysqlSource, kafka: KafkaSettings) -> OffsetStore:
         store.ensure_topic()
         return store
     return FileOffsetStore(source.state_dir / f"{source.name}.offsets.json")
+
+
+def connect_server(settings: dict[str, Any], timeout: int | None = None) -> pymysql.Connection[Any]:
+    """An autocommit session; a failed connection raises what it means for a person: refused
+    by the server (user, password: the configuration must change) or no answer."""
+    extra: dict[str, Any] = {} if timeout is None else {"connect_timeout": timeout}
+    try:
+        return pymysql.connect(**settings, autocommit=True, **extra)
+    except pymysql.err.OperationalError as exc:
+        where = f"{settings.get('host')}:{settings.get('port')}"
+        code, reason = (*exc.args, 0, "")[:2]
+        if code in (2003, 2005, 2006, 2013):  # no connection, unknown host, gone, lost
+            raise ServiceUnavailable(
+                f"MySQL/MariaDB at {where} is unreachable: {reason}",
+                fix="check that the server runs and the url's host and port "
+                f"(mysqladmin -h {settings.get('host')} -P {settings.get('port')} ping)",
+            ) from exc
+        raise ConfigError(
+            f"MySQL/MariaDB at {where} refused the connection: {reason}",
+            fix="check the user and password of the url (a password written as ${VAR} comes "
+            "from the environment)",
+        ) from exc
 
 
 class MysqlConnector:
@@ -184,7 +206,7 @@ class MysqlConnector:
             stored = StateStore(store).load()
         finally:
             store.close()
-        conn = pymysql.connect(**self.settings, autocommit=True)
+        conn = connect_server(self.settings)
         try:
             tables, fatal = self.check(conn, stored)
         finally:
@@ -221,7 +243,7 @@ class MysqlConnector:
     def _run(self) -> None:
         assert self._state is not None
         state = self._state.load()
-        conn = pymysql.connect(**self.settings, autocommit=True)
+        conn = connect_server(self.settings)
         try:
             tables, fatal = self.check(conn, state)
             state = self._after_preflight(state, fatal)

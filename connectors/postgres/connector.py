@@ -59,7 +59,7 @@ from strangler.connectors.postgres.transactions import Transaction, TransactionA
 from strangler.connectors.publisher import Publisher
 from strangler.connectors.serialization import SchemaRegistrar
 from strangler.connectors.topics import ensure_compacted_topics, table_topic
-from strangler.core.errors import StranglerError
+from strangler.core.errors import ConfigError, ServiceUnavailable, StranglerError
 from strangler.core.events import TableId
 from strangler.core.kafka import KafkaSettings, base_config, producer_config
 
@@ -74,9 +74,40 @@ _METRICS_EVERY_S = 10.0
 _POLL_EVERY_S = 0.005
 
 
-def connect(dsn: str) -> psycopg.Connection[Any]:
-    """An ordinary autocommit session with the settings the text parsers rely on."""
-    return psycopg.connect(dsn, autocommit=True, options=libpq_options())
+def connect(dsn: str, connect_timeout: int | None = None) -> psycopg.Connection[Any]:
+    """An ordinary autocommit session with the settings the text parsers rely on; a failed
+    connection raises ``connection_failed``'s error (unreachable, or refused by the server)."""
+    timeout: dict[str, Any] = (
+        {} if connect_timeout is None else {"connect_timeout": connect_timeout}
+    )
+    try:
+        return psycopg.connect(dsn, autocommit=True, options=libpq_options(), **timeout)
+    except psycopg.OperationalError as exc:
+        raise connection_failed(exc, dsn) from exc
+
+
+def connection_failed(exc: psycopg.OperationalError, dsn: str) -> StranglerError:
+    """What a failed connection means for a person: the server answered and refused (a wrong
+    user, password or database: the configuration must change), or it did not answer."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(dsn)
+    where = f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}"
+    text = str(exc).strip()
+    if "FATAL:" in text:
+        reason = text.split("FATAL:", 1)[1].strip()
+        return ConfigError(
+            f"PostgreSQL at {where} refused the connection: {reason}",
+            fix="check the user, password and database of the dsn (a password written as "
+            "${VAR} comes from the environment)",
+        )
+    reason = text.split("\n")[0].rsplit(" failed: ", 1)[-1].strip()
+    host, _, port = where.rpartition(":")
+    return ServiceUnavailable(
+        f"PostgreSQL at {where} is unreachable: {reason}",
+        fix=f"check that the server runs and the dsn's host and port (pg_isready -h {host} "
+        f"-p {port})",
+    )
 
 
 class PostgresConnector:
