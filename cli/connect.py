@@ -116,6 +116,7 @@ def connect(
 
 
 def _operate(config: PipelineConfig, sources: list[AnySource], *, teardown: bool) -> None:
+    from strangler.cli.teardown_cmd import drop_source_state
     from strangler.connectors.mysql.config import MysqlSource
     from strangler.connectors.mysql.connector import MysqlConnector
     from strangler.connectors.postgres.connector import PostgresConnector
@@ -123,20 +124,16 @@ def _operate(config: PipelineConfig, sources: list[AnySource], *, teardown: bool
     from strangler.connectors.postgres.registrar import HttpRegistrar
 
     for source in sources:
-        registrar = HttpRegistrar(_registry_url(config))
-        if isinstance(source, MysqlSource):
-            mysql = MysqlConnector(source, config.kafka, registrar)
-            if teardown:
-                click.echo(f"{source.name}: dropped {', '.join(mysql.teardown()) or 'nothing'}")
-            else:
-                captured = mysql.preflight_only()
-                click.echo(f"{source.name}: preflight passed; {len(captured)} table(s) captured")
-            continue
-        connector = PostgresConnector(source, config.kafka, registrar)
         if teardown:
-            dropped = connector.teardown()
+            dropped = drop_source_state(config, source)
             click.echo(f"{source.name}: dropped {', '.join(dropped) or 'nothing'}")
             continue
+        registrar = HttpRegistrar(_registry_url(config))
+        if isinstance(source, MysqlSource):
+            captured = MysqlConnector(source, config.kafka, registrar).preflight_only()
+            click.echo(f"{source.name}: preflight passed; {len(captured)} table(s) captured")
+            continue
+        connector = PostgresConnector(source, config.kafka, registrar)
         with pg_connect(source.dsn.get_secret_value()) as conn:
             tables = connector.check(conn)
         click.echo(f"{source.name}: preflight passed; {len(tables)} table(s) captured")
