@@ -422,11 +422,19 @@ def run_checks(config: PipelineConfig) -> list[Check]:
 
 
 def _guarded(component: str, step: Callable[..., Iterator[Check]], *args: Any) -> list[Check]:
+    """The checks of one component; an error ends them with a failure, the others still run."""
+    import psycopg
+    import pymysql
+
     found: list[Check] = []
     try:
         found.extend(step(*args))
     except StranglerError as exc:
         found.append(from_error(component, "check", exc))
+    except (psycopg.Error, pymysql.err.MySQLError) as exc:  # a check the server refused
+        found.append(fail(component, "check", f"the server refused a check: {exc}",
+                          "grant the privileges named, or run doctor as a more privileged "
+                          "user to see the rest", 1))  # fmt: skip
     return found
 
 

@@ -89,9 +89,13 @@ def describe_topics(config: PipelineConfig) -> list[TopicFacts]:
 
 
 def _registry(config: PipelineConfig) -> RegistryClient | None:
-    from strangler.cli.services import registry_client
+    """A client of the registry, checked to answer (so a down registry is one clear error)."""
+    from strangler.cli.services import registry_client, registry_get
 
-    return registry_client(config.registry.url) if config.registry is not None else None
+    if config.registry is None:
+        return None
+    registry_get(config.registry.url, "/config")
+    return registry_client(config.registry.url)
 
 
 def _describe(

@@ -233,8 +233,15 @@ def _rows(conn: pymysql.Connection[Any], query: str, args: Any = None) -> list[t
 
 
 def _replica_ids(conn: pymysql.Connection[Any]) -> list[int]:
-    # SHOW SLAVE HOSTS lists replicas that registered (report_host set): Server_id first
-    return [int(_text(row[0])) for row in _rows(conn, "SHOW SLAVE HOSTS")]
+    # SHOW SLAVE HOSTS lists replicas that registered (report_host set): Server_id first.
+    # MariaDB 10.5+ wants REPLICATION MASTER ADMIN for it; a user without it cannot see the
+    # replicas' ids (check_grants reports the privileges a binlog reader does need)
+    try:
+        return [int(_text(row[0])) for row in _rows(conn, "SHOW SLAVE HOSTS")]
+    except pymysql.err.OperationalError as exc:
+        if exc.args and exc.args[0] in (1227, 1045):  # access denied: privilege missing
+            return []
+        raise
 
 
 def _retention(
@@ -270,6 +277,6 @@ def preflight(
         *check_gtid_mode(variables, mariadb),
         *check_keys(t for t in tables if not load_primary_key(conn, t)),
     ]
-    if stored is not None and not any(f.check == "log_bin" for f in findings):
+    if stored is not None and not any(f.check in ("log_bin", "privileges") for f in findings):
         findings.extend(_retention(conn, stored, variables))
     return findings
