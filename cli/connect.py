@@ -11,9 +11,10 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -48,8 +49,14 @@ def _registry_url(pipeline: PipelineConfig) -> str:
     return pipeline.registry.url
 
 
-def run_sources(pipeline: PipelineConfig, sources: list[AnySource], stop: threading.Event) -> None:
-    """Run ``sources`` until ``stop`` is set or one fails (then all stop; the error is raised)."""
+def run_sources(
+    pipeline: PipelineConfig,
+    sources: list[AnySource],
+    stop: threading.Event,
+    started: Callable[[Any], None] | None = None,
+) -> None:
+    """Run ``sources`` until ``stop`` is set or one fails (then all stop; the error is raised).
+    ``started`` is handed each connector object as it is made (``strangler run``'s metrics)."""
     from strangler.connectors.mysql.config import MysqlSource
     from strangler.connectors.mysql.connector import run_mysql_source
     from strangler.connectors.postgres.connector import PostgresConnector
@@ -61,9 +68,12 @@ def run_sources(pipeline: PipelineConfig, sources: list[AnySource], stop: thread
     def run(source: AnySource) -> None:
         try:
             if isinstance(source, MysqlSource):
-                run_mysql_source(source, pipeline.kafka, url, stop)
+                run_mysql_source(source, pipeline.kafka, url, stop, started)
             else:
-                PostgresConnector(source, pipeline.kafka, HttpRegistrar(url), stop).run()
+                connector = PostgresConnector(source, pipeline.kafka, HttpRegistrar(url), stop)
+                if started is not None:
+                    started(connector)
+                connector.run()
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
             errors.append(exc)
             stop.set()

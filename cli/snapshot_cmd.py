@@ -1,13 +1,114 @@
-"""``strangler snapshot``: placeholder while it is being built (issue #7)."""
+"""``strangler snapshot FILE --table T [--source S] [--wait]``: re-snapshot one table while
+streaming continues (PostgreSQL sources).
+
+The request is a signal written into the source's WAL (``connectors.postgres.incremental``):
+the running connector (``strangler run`` or ``connect``) picks it up from its own stream and
+reads the table in key-ordered chunks between watermarks, so the topic still converges to the
+table while changes keep flowing. When no connector runs, the request waits in the slot's WAL
+and starts when one runs again. ``--wait`` follows the request until it is done.
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
-from strangler.core.errors import StranglerError
+if TYPE_CHECKING:
+    from strangler.cli.config import PipelineConfig
+    from strangler.connectors.postgres.config import PostgresSource
+    from strangler.connectors.postgres.incremental import Request
+    from strangler.core.events import TableId
 
 
 @click.command("snapshot")
-def snapshot_command() -> None:
-    """(being built)"""
-    raise StranglerError("`strangler snapshot` is not built yet")
+@click.argument("pipeline", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--table", "table_name", required=True, help="schema.table to re-snapshot.")
+@click.option("--source", "source_name", help="The source capturing it (when several do).")
+@click.option("--wait", is_flag=True, help="Wait until the re-snapshot is done.")
+@click.option(
+    "--timeout", type=float, default=600.0, show_default=True, help="Seconds --wait waits."
+)
+def snapshot_command(
+    pipeline: Path, table_name: str, source_name: str | None, wait: bool, timeout: float
+) -> None:
+    """Re-snapshot one table of PIPELINE while streaming continues."""
+    from strangler.cli.config import load_pipeline
+    from strangler.connectors.postgres.connector import connect
+    from strangler.connectors.postgres.incremental import request_snapshot
+    from strangler.connectors.postgres.slot import find_slot
+
+    config = load_pipeline(pipeline)
+    source = _source(config, source_name)
+    table = _table(table_name)
+    with connect(source.dsn.get_secret_value(), connect_timeout=5) as conn:
+        slot = find_slot(conn, source.slot)
+        if slot is None:
+            from strangler.core.errors import PrerequisiteMissing
+
+            raise PrerequisiteMissing(
+                f"source {source.name} has no replication slot {source.slot} yet",
+                fix=f"run `strangler run {pipeline}`: a first run snapshots every table",
+            )
+        request_id = request_snapshot(conn, source.slot, table)
+    running = "the connector is streaming" if slot.active else "starts when the connector runs"
+    click.echo(f"re-snapshot of {table} requested ({request_id}); {running}")
+    if wait:
+        done = _wait(source, request_id, timeout)
+        click.echo(f"re-snapshot of {table} done: {done.rows} rows in {done.chunks} chunks")
+
+
+def _source(config: PipelineConfig, name: str | None) -> PostgresSource:
+    from strangler.connectors.postgres.config import PostgresSource
+    from strangler.core.errors import ConfigError
+
+    candidates = [s for s in config.sources if name is None or s.name == name]
+    if not candidates:
+        known = ", ".join(s.name for s in config.sources) or "none"
+        raise ConfigError(f"no source named {name}", fix=f"use one of: {known}")
+    if len(candidates) > 1:
+        raise ConfigError(
+            "the pipeline has several sources",
+            fix=f"name one with --source ({', '.join(s.name for s in candidates)})",
+        )
+    (source,) = candidates
+    if not isinstance(source, PostgresSource):
+        raise ConfigError(
+            f"source {source.name} is a {source.type} source: re-snapshots while streaming are "
+            "built for PostgreSQL sources only so far",
+            fix="until then, stop its connector, delete its stored state (the offsets file or "
+            "key) and start it again: every table is snapshotted anew",
+        )
+    return source
+
+
+def _table(name: str) -> TableId:
+    from strangler.core.errors import ConfigError
+    from strangler.core.events import TableId
+
+    schema, dot, table = name.rpartition(".")
+    if not dot or not schema or not table:
+        raise ConfigError(f"--table {name!r} is not schema.table", fix="e.g. --table public.orders")
+    return TableId(schema, table)
+
+
+def _wait(source: PostgresSource, request_id: str, timeout: float) -> Request:
+    from strangler.connectors.postgres.incremental import RequestFile
+    from strangler.core.errors import StranglerError
+
+    requests = RequestFile.of(source)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = next((r for r in requests.load() if r.id == request_id), None)
+        if found is not None and found.state == "done":
+            return found
+        if found is not None and found.state == "rejected":
+            raise StranglerError(f"the connector refused the re-snapshot: {found.reason}")
+        time.sleep(0.2)
+    raise StranglerError(
+        f"the re-snapshot {request_id} did not finish within {timeout:.0f} s",
+        fix=f"check that a connector of source {source.name} runs (strangler status); the "
+        "request stays queued and runs when it does",
+    )

@@ -54,6 +54,8 @@ class ViewRunner:
         """Set once the group gave this runner its partitions (and it sought to them)."""
         self._lag: dict[tuple[str, int], PartitionLag] = {}
         self._next_lag = 0.0
+        self.applied_records = 0
+        """Records applied since the start (``strangler run``'s metrics)."""
         self._idle_since: float | None = None
         """Monotonic time of the last record (or assignment); None before any assignment."""
         self._consumer = Consumer(consumer_config(kafka, view.group_id, **view.consumer))
@@ -120,6 +122,7 @@ class ViewRunner:
             try:
                 self.applier.apply(batch)
                 self.lag_tracker.applied(batch)
+                self.applied_records += len(batch)
                 return
             except StranglerError as exc:
                 if not exc.retriable or attempt == MAX_RETRIES - 1:

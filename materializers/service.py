@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from strangler.materializers.config import MaterializeConfig, ViewConfig
@@ -46,19 +46,33 @@ def run(
     names: Sequence[str] = (),
     schemas: SchemaSource | None = None,
     idle_exit_s: float | None = None,
+    stop: threading.Event | None = None,
+    started: Callable[[list[ViewRunner]], None] | None = None,
 ) -> None:
-    """Run the views until a signal (or idleness) stops them; re-raise a view's failure."""
+    """Run the views until a signal (or idleness) stops them; re-raise a view's failure.
+
+    With ``stop`` (``strangler run``) no signal handler is installed: setting the event stops
+    the views; ``started`` is handed the runners once they exist (metrics read them)."""
     source = schemas or RegistrySchemas(config.registry_url)
     runners = [
         ViewRunner(v, config.kafka, source, open_target(v)) for v in select_views(config, names)
     ]
     failures: list[BaseException] = []
 
-    def stop_all(signum: int, frame: FrameType | None) -> None:
+    def stop_all(signum: int = 0, frame: FrameType | None = None) -> None:
         for runner in runners:
             runner.stop()
 
-    if threading.current_thread() is threading.main_thread():
+    if started is not None:
+        started(runners)
+    if stop is not None:
+
+        def stop_when_set() -> None:
+            stop.wait()
+            stop_all()
+
+        threading.Thread(target=stop_when_set, daemon=True).start()
+    elif threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop_all)
         signal.signal(signal.SIGINT, stop_all)
     threads = [

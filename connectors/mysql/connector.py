@@ -31,7 +31,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pymysql
@@ -527,14 +527,22 @@ def _text(value: Any) -> str:
 
 
 def run_mysql_source(
-    source: MysqlSource, kafka: KafkaSettings, registry_url: str, stop: threading.Event
+    source: MysqlSource,
+    kafka: KafkaSettings,
+    registry_url: str,
+    stop: threading.Event,
+    started: Callable[[MysqlConnector], None] | None = None,
 ) -> None:
     """Run one MySQL source until ``stop`` is set: what ``strangler connect`` calls for a
-    ``type: mysql`` source (in a thread of its own, like a PostgreSQL source)."""
+    ``type: mysql`` source (in a thread of its own, like a PostgreSQL source); ``started`` is
+    handed the connector before it runs (``strangler run`` reads its metrics)."""
     from strangler.connectors.postgres.registrar import HttpRegistrar
 
     registrar = HttpRegistrar(registry_url)
     try:
-        MysqlConnector(source, kafka, registrar, stop).run()
+        connector = MysqlConnector(source, kafka, registrar, stop)
+        if started is not None:
+            started(connector)
+        connector.run()
     finally:
         registrar.close()

@@ -36,6 +36,7 @@ from strangler.connectors.postgres.config import PostgresSource
 from strangler.connectors.postgres.encoding import FastTableSerializer
 from strangler.connectors.postgres.errors import PostgresError, SlotError
 from strangler.connectors.postgres.exactly_once import KafkaTransactions, committed_position
+from strangler.connectors.postgres.incremental import IncrementalSnapshots
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.metrics import ConnectorMetrics, slot_lag
 from strangler.connectors.postgres.pgtext import libpq_options
@@ -393,6 +394,10 @@ class _StreamLoop:
         self._next_status = now
         self._next_metrics = now + _METRICS_EVERY_S
         self._last_data = now
+        self._incremental = IncrementalSnapshots(
+            owner.source, conn, shapes, publisher, lambda: self._acked, owner.metrics,
+            owner._transactions,
+        )  # fmt: skip
 
     def run(self) -> None:
         next_poll = 0.0
@@ -403,10 +408,13 @@ class _StreamLoop:
             transaction = self._source.next(_POLL_EVERY_S if in_flight else 0.05)
             if transaction is not None:
                 self._publish(transaction)
+                self._incremental.on_transaction(transaction)
+            self._incremental.on_messages(self._source.take_messages())
             now = time.monotonic()
             if now >= next_poll:  # delivery callbacks and timers, not for every message
                 self._poll_acknowledged()
                 self._tick()
+                self._incremental.tick()
                 next_poll = now + _POLL_EVERY_S
 
     def _publish(self, transaction: Transaction) -> None:
@@ -501,6 +509,7 @@ class _StreamLoop:
             log.warning("final position not confirmed (%s); the next run replays from the last "
                         "confirmed one", exc)  # fmt: skip
         finally:
+            self._incremental.close()
             self._source.close()
 
 

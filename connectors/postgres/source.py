@@ -5,6 +5,8 @@ remembers two things the coordinator needs:
 
 * the Relation messages that arrived since it last asked (schema changes to register before the
   transaction that uses them is published);
+* the logical decoding messages of incremental snapshots (prefix ``strangler.snapshot``: their
+  signals and watermarks, see ``incremental``), in stream order;
 * the idle position: the WAL position of the last keepalive that arrived *between*
   transactions. Every transaction that committed before it has already been received, so once
   all of those are acknowledged by Kafka the slot may be confirmed up to it. That is what keeps
@@ -20,13 +22,22 @@ import psycopg
 
 from strangler.connectors.postgres.errors import ReplicationError
 from strangler.connectors.postgres.lsn import Lsn
-from strangler.connectors.postgres.messages import Begin, Commit, Relation, StreamCommit
+from strangler.connectors.postgres.messages import (
+    Begin,
+    Commit,
+    LogicalMessage,
+    Relation,
+    StreamCommit,
+)
 from strangler.connectors.postgres.pgoutput import PgOutputDecoder
 from strangler.connectors.postgres.pgtext import libpq_options
 from strangler.connectors.postgres.transactions import Transaction, TransactionAssembler
 from strangler.connectors.postgres.walsender import Keepalive, ReplicationStream, XLogData
 
 log = logging.getLogger("strangler.connectors.postgres.stream")
+
+MESSAGE_PREFIX = "strangler.snapshot"
+"""Logical decoding messages whose prefix starts so are kept for the coordinator."""
 
 
 def replication_connection(dsn: str) -> psycopg.Connection[Any]:
@@ -52,10 +63,15 @@ class StreamingSource:
         assembler: TransactionAssembler,
     ) -> None:
         self._conn = conn
-        self.stream = ReplicationStream.start(conn, slot, start, [publication])
+        # messages: the signals and watermarks of incremental snapshots come as logical
+        # decoding messages (pg_logical_emit_message), which pgoutput sends only when asked
+        self.stream = ReplicationStream.start(
+            conn, slot, start, [publication], {"messages": "true"}
+        )
         self._decoder = PgOutputDecoder()
         self._assembler = assembler
         self._relations: list[Relation] = []
+        self._messages: list[LogicalMessage] = []
         self.in_transaction = False
         self.idle_position: Lsn | None = None
         self.received_data = False
@@ -79,6 +95,8 @@ class StreamingSource:
             self.in_transaction = True
         elif isinstance(decoded, Relation):
             self._relations.append(decoded)
+        elif isinstance(decoded, LogicalMessage) and decoded.prefix.startswith(MESSAGE_PREFIX):
+            self._messages.append(decoded)
         transaction = self._assembler.feed(decoded)
         if isinstance(decoded, Commit | StreamCommit):
             self.in_transaction = False
@@ -87,6 +105,13 @@ class StreamingSource:
     def take_relations(self) -> list[Relation]:
         """Relation messages received since the last call (definitions to register)."""
         taken, self._relations = self._relations, []
+        return taken
+
+    def take_messages(self) -> list[LogicalMessage]:
+        """Incremental-snapshot messages received since the last call. ``next`` reads
+        one server message per call, so a message taken after a call that returned a
+        transaction came after that transaction in the stream."""
+        taken, self._messages = self._messages, []
         return taken
 
     def close(self) -> None:
