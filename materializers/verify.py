@@ -1,0 +1,300 @@
+"""Proving that a view (or a topic) equals its source: ``strangler verify``'s engine.
+
+Both sides are read as canonical lines (``verify_canon``: every value as the SQLite view would
+store it, written as text), streamed in key order by readers (``verify_readers``), so the
+comparison itself never needs to know which database a line came from.
+
+Algorithm:
+
+1. Counts of both tables (for progress and the report).
+2. Key ranges: the source stream is cut into ranges of ``range_rows`` rows; the view's rows up
+   to the last key of each source range form the view's side of that range. Each side's range
+   is hashed (BLAKE2b over its lines); equal hashes mean equal ranges.
+3. Drill-down: a range whose hashes differ is split at its middle key, both halves hashed and
+   compared, and so on until a piece is small enough to compare row by row (by key): a key only
+   in the source is *missing*, only in the view *extra*, in both with other values *different*
+   (with the differing columns).
+4. A common point: the source keeps changing while it is read, and the view follows it a little
+   later, so a difference can be nothing but lag. As Debezium-style verifiers do, the differing
+   keys are re-read from both sides (by key, a few at a time) with growing pauses (0.2 s, 0.4 s,
+   ... at most 2 s) until they agree or ``settle_s`` has passed; a key that agrees once is
+   dropped. Only differences that persist are reported. With ``settle_s`` = 0 every difference
+   of the single pass is reported.
+
+Rows that a database orders differently from Python (a collation the ORDER BY could not make
+byte-wise) show up as differences in the pass but agree in the re-check by key, so they are not
+reported either; they only cost time.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from strangler.core.avro import AvroType
+from strangler.core.errors import StranglerError
+from strangler.materializers.verify_canon import order_function, split_line, unescape
+from strangler.materializers.verify_readers import Key, Reader, line_key
+
+DIVERGED_EXIT = 8
+"""Exit code of ``strangler verify`` when a view or topic differs from its source."""
+
+RANGE_ROWS = 10_000
+LEAF_ROWS = 32
+RECHECK_LIMIT = 100_000
+"""At most this many differing keys are re-checked; more are reported as found."""
+
+
+class Diverged(StranglerError):
+    """A view or topic differs from its source (after settling)."""
+
+    exit_code = DIVERGED_EXIT
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The compared columns (view names, key columns first) and their Avro types."""
+
+    names: tuple[str, ...]
+    types: tuple[AvroType, ...]
+    key_count: int
+
+    def order_key(self) -> Callable[[str], Any]:
+        """Line → a value sorting like the key columns in both databases."""
+        parse = [order_function(t) for t in self.types[: self.key_count]]
+        n = self.key_count
+        if n == 1:
+            first = parse[0]
+            return lambda line: first(unescape(line.split("\t", 1)[0]))
+        return lambda line: tuple(
+            f(unescape(v)) for f, v in zip(parse, line.split("\t", n), strict=False)
+        )
+
+
+@dataclass(slots=True)
+class Difference:
+    """One key whose row differs: missing from the view, extra in it, or different."""
+
+    kind: str
+    key: dict[str, str | None]
+    columns: list[str] = field(default_factory=list)
+    source: dict[str, str | None] | None = None
+    view: dict[str, str | None] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "key": self.key}
+        if self.kind == "different":
+            out["columns"] = self.columns
+        out["source"], out["view"] = self.source, self.view
+        return out
+
+
+@dataclass(slots=True)
+class Result:
+    """The comparison of one view table (or topic) with its source table."""
+
+    name: str
+    source: str
+    source_rows: int = 0
+    view_rows: int = 0
+    ranges: int = 0
+    ranges_differing: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    rechecked: int = 0
+    seconds: float = 0.0
+
+    def count(self, kind: str) -> int:
+        return sum(1 for d in self.differences if d.kind == kind)
+
+    @property
+    def equal(self) -> bool:
+        return not self.differences
+
+    def to_json(self, limit: int | None = None) -> dict[str, Any]:
+        shown = self.differences if limit is None else self.differences[:limit]
+        return {
+            "name": self.name,
+            "source": self.source,
+            "status": "equal" if self.equal else "diverged",
+            "source_rows": self.source_rows,
+            "view_rows": self.view_rows,
+            "missing": self.count("missing"),
+            "extra": self.count("extra"),
+            "different": self.count("different"),
+            "ranges": self.ranges,
+            "ranges_differing": self.ranges_differing,
+            "rechecked_keys": self.rechecked,
+            "seconds": round(self.seconds, 3),
+            "differences": [d.to_json() for d in shown],
+            "differences_shown": len(shown),
+        }
+
+
+def digest(lines: Sequence[str]) -> bytes:
+    """The hash of a range's lines."""
+    return hashlib.blake2b("\n".join(lines).encode(), digest_size=16).digest()
+
+
+Progress = Callable[[int], None]
+"""Called with the number of source rows compared so far."""
+
+
+class _ViewCursor:
+    """The view's lines, taken range by range (through a key) from its ordered stream."""
+
+    def __init__(self, blocks: Iterator[list[str]], order: Callable[[str], Any]) -> None:
+        self._blocks, self._order = blocks, order
+        self._buffer: list[str] = []
+        self._pos = 0
+        self._done = False
+        self.rows = 0
+
+    def _more(self) -> bool:
+        block = next(self._blocks, None)
+        if block is None:
+            self._done = True
+            return False
+        if self._pos:
+            del self._buffer[: self._pos]
+            self._pos = 0
+        self._buffer.extend(block)
+        self.rows += len(block)
+        return True
+
+    def through(self, high: Any) -> list[str]:
+        """The next lines whose keys are at most ``high``."""
+        while not self._done and (
+            len(self._buffer) == self._pos or self._order(self._buffer[-1]) <= high
+        ):
+            self._more()
+        end = bisect.bisect_right(self._buffer, high, lo=self._pos, key=self._order)
+        taken = self._buffer[self._pos : end]
+        self._pos = end
+        return taken
+
+    def rest(self) -> list[str]:
+        while self._more():
+            pass
+        taken = self._buffer[self._pos :]
+        self._pos = len(self._buffer)
+        return taken
+
+
+def _ranges(blocks: Iterator[list[str]], size: int) -> Iterator[list[str]]:
+    """The stream cut into ranges of ``size`` lines."""
+    pending: list[str] = []
+    for block in blocks:
+        pending.extend(block)
+        while len(pending) >= size:
+            yield pending[:size]
+            del pending[:size]
+    if pending:
+        yield pending
+
+
+class Comparison:
+    """Compares one source reader with one view reader (see the module docstring)."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        source: Reader,
+        view: Reader,
+        *,
+        range_rows: int = RANGE_ROWS,
+        settle_s: float = 10.0,
+        progress: Progress | None = None,
+    ) -> None:
+        self.layout, self.source, self.view = layout, source, view
+        self.range_rows, self.settle_s = range_rows, settle_s
+        self._order = layout.order_key()
+        self._progress = progress
+        self._pairs: dict[Key, tuple[str | None, str | None]] = {}
+
+    def run(self, name: str) -> Result:
+        started = time.monotonic()
+        result = Result(name, self.source.label)
+        self._pass(result)
+        pending = self._settle(result)
+        result.differences = [self._difference(k, s, v) for k, (s, v) in sorted(pending.items())]
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _pass(self, result: Result) -> None:
+        view = _ViewCursor(self.view.lines(), self._order)
+        for lines in _ranges(self.source.lines(), self.range_rows):
+            result.source_rows += len(lines)
+            result.ranges += 1
+            if self._drill(lines, view.through(self._order(lines[-1]))):
+                result.ranges_differing += 1
+            if self._progress is not None:
+                self._progress(result.source_rows)
+        tail = view.rest()
+        if tail:
+            result.ranges += 1
+            result.ranges_differing += 1
+            self._drill([], tail)
+        result.view_rows = view.rows
+
+    def _drill(self, source: list[str], view: list[str]) -> bool:
+        """Record the differing rows of a range; True if there were any."""
+        if len(source) == len(view) and digest(source) == digest(view):
+            return False
+        if len(source) <= LEAF_ROWS and len(view) <= LEAF_ROWS:
+            return self._rows(source, view)
+        middle = source[len(source) // 2] if source else view[len(view) // 2]
+        pivot = self._order(middle)
+        i = bisect.bisect_right(source, pivot, key=self._order)
+        j = bisect.bisect_right(view, pivot, key=self._order)
+        if (i, j) in ((len(source), len(view)), (0, 0)):  # no progress: unordered input
+            return self._rows(source, view)
+        left = self._drill(source[:i], view[:j])
+        right = self._drill(source[i:], view[j:])
+        return left or right
+
+    def _rows(self, source: list[str], view: list[str]) -> bool:
+        n = self.layout.key_count
+        theirs = {line_key(line, n): line for line in view}
+        found = False
+        for line in source:
+            key = line_key(line, n)
+            other = theirs.pop(key, None)
+            if other != line:
+                self._pairs[key] = (line, other)
+                found = True
+        for key, line in theirs.items():
+            self._pairs[key] = (None, line)
+            found = True
+        return found
+
+    def _settle(self, result: Result) -> dict[Key, tuple[str | None, str | None]]:
+        pending = self._pairs
+        if not pending or self.settle_s <= 0 or len(pending) > RECHECK_LIMIT:
+            return pending
+        result.rechecked = len(pending)
+        deadline, pause = time.monotonic() + self.settle_s, 0.2
+        while pending and time.monotonic() < deadline:
+            time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+            pause = min(pause * 2, 2.0)
+            keys = list(pending)
+            ours, theirs = self.source.fetch(keys), self.view.fetch(keys)
+            pending = {
+                k: (ours.get(k), theirs.get(k)) for k in keys if ours.get(k) != theirs.get(k)
+            }
+        return pending
+
+    def _difference(self, key: Key, source: str | None, view: str | None) -> Difference:
+        names, n = self.layout.names, self.layout.key_count
+        ours = dict(zip(names, split_line(source), strict=False)) if source is not None else None
+        theirs = dict(zip(names, split_line(view), strict=False)) if view is not None else None
+        key_values = dict(zip(names[:n], split_line("\t".join(key)), strict=False))
+        if ours is None:
+            return Difference("extra", key_values, view=theirs)
+        if theirs is None:
+            return Difference("missing", key_values, source=ours)
+        changed = [c for c in names if ours.get(c) != theirs.get(c)]
+        return Difference("different", key_values, changed, ours, theirs)

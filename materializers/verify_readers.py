@@ -1,0 +1,542 @@
+"""The two sides ``strangler verify`` compares, each read as canonical lines in key order.
+
+A reader gives a table's rows as lines (see ``verify_canon``), in key order, in blocks
+(``lines``), and the current lines of given keys (``fetch``, for the re-checks). Readers:
+
+- ``PostgresReader``: a source table or a view table in PostgreSQL. Without a row filter and
+  with every column writable in SQL, the rows travel as ``COPY (SELECT <canonical
+  expressions> ... ORDER BY key) TO STDOUT``: the server writes the lines, Python only splits
+  them. Otherwise a server-side cursor streams them and Python finishes the values.
+- ``SqliteReader``: a view table in a SQLite file (read-only), one SQL expression per line.
+- ``MysqlReader``: a MySQL/MariaDB source table through an unbuffered cursor.
+- ``RowsReader``: lines already in memory (a topic's latest state).
+
+A source reader applies the view's row filter with the materializer's own evaluation
+(``rowfilter.row_matches``), on the source values brought to the form the connector publishes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from strangler.core.avro import AvroType
+from strangler.core.errors import ServiceUnavailable, StranglerError
+from strangler.core.kafka import KafkaSettings, consumer_config
+from strangler.materializers.columns import Dialect
+from strangler.materializers.config import Condition, RowFilter, TargetConfig, TopicConfig
+from strangler.materializers.identifiers import quote
+from strangler.materializers.records import BadRecord, ChangeRecord, Received
+from strangler.materializers.rowfilter import row_matches
+from strangler.materializers.shapes import RowShape, row_shape
+from strangler.materializers.statements import Sql
+from strangler.materializers.tables import TableSpec
+from strangler.materializers.verify_canon import (
+    NULL,
+    PG_SESSION,
+    canonical_function,
+    escape,
+    key_param,
+    pg_expression,
+    pg_order,
+    sqlite_expression,
+    sqlite_order,
+    stored_function,
+    unescape,
+)
+
+Key = tuple[str, ...]
+"""A row's key: the escaped key fields of its line."""
+
+BLOCK_ROWS = 20_000
+FETCH_BATCH = 500
+
+
+class Reader(Protocol):
+    """One side of a comparison."""
+
+    label: str
+
+    def count(self) -> int:
+        """Rows in the table (before any filter)."""
+
+    def lines(self) -> Iterator[list[str]]:
+        """Every row as a line, in key order, in blocks."""
+
+    def fetch(self, keys: Sequence[Key]) -> dict[Key, str]:
+        """The current lines of these keys (absent keys are left out)."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TableRead:
+    """What to read of one table: its columns in line order (key columns first)."""
+
+    schema: str | None
+    table: str
+    columns: tuple[tuple[str, AvroType], ...]
+    """(column name in this database, Avro type)."""
+    key_count: int
+    row_filter: RowFilter | None = None
+
+    @property
+    def key(self) -> tuple[tuple[str, AvroType], ...]:
+        return self.columns[: self.key_count]
+
+    def key_params(self, key: Key, dialect: str) -> list[Any]:
+        """Query parameters matching ``key`` in a database of ``dialect``."""
+        texts = [unescape(field) for field in key]
+        return [
+            key_param(t, text or "", dialect) for (_, t), text in zip(self.key, texts, strict=True)
+        ]
+
+    def filter_columns(self) -> list[str]:
+        if self.row_filter is None:
+            return []
+        conditions: list[Condition] = [*self.row_filter.all, *self.row_filter.any]
+        return sorted({c.column for c in conditions})
+
+
+def line_key(line: str, key_count: int) -> Key:
+    return tuple(line.split("\t", key_count)[:key_count])
+
+
+def _filter_value(value: Any) -> Any:
+    """A driver value as the connector publishes it, for the filter: timestamps are UTC, a
+    MySQL TIME is a time of day."""
+    if isinstance(value, datetime.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=datetime.UTC)
+    if isinstance(value, datetime.timedelta):
+        return (datetime.datetime.min + value).time()
+    return value
+
+
+class _LineBuilder:
+    """Rows of driver values → lines, the row filter applied. Values SQL already wrote are
+    canonical text (escaped too when ``sql_escaped``); the others are finished here."""
+
+    def __init__(
+        self, read: TableRead, finished: Sequence[bool], *, stored: bool, sql_escaped: bool
+    ) -> None:
+        pick = stored_function if stored else canonical_function
+        self._finish: list[Callable[[Any], str | None] | None] = [
+            None if done else pick(avro)
+            for done, (_, avro) in zip(finished, read.columns, strict=False)
+        ]
+        self._width = len(read.columns)
+        self._filter = read.row_filter
+        self._filter_names = read.filter_columns()
+        self._sql_escaped = sql_escaped
+
+    def line(self, row: Sequence[Any]) -> str | None:
+        if self._filter is not None:
+            values = row[self._width :]
+            named = {n: _filter_value(v) for n, v in zip(self._filter_names, values, strict=False)}
+            if not row_matches(self._filter, named):
+                return None
+        out = []
+        for value, finish in zip(row, self._finish, strict=False):
+            text = value if finish is None or value is None else finish(value)
+            if text is None:
+                out.append(NULL)
+            else:
+                out.append(text if finish is None and self._sql_escaped else escape(text))
+        return "\t".join(out)
+
+
+def _lines(builder: _LineBuilder, rows: Sequence[Sequence[Any]]) -> list[str]:
+    made = [builder.line(r) for r in rows]
+    return [line for line in made if line is not None]
+
+
+class PostgresReader:
+    """A table in PostgreSQL (a source, or a view's schema)."""
+
+    def __init__(self, dsn: str, read: TableRead, label: str) -> None:
+        import psycopg
+
+        self.label, self.read = label, read
+        try:
+            self.conn = psycopg.connect(dsn, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise ServiceUnavailable(
+                f"{label}: cannot connect to PostgreSQL: {str(exc).strip()}",
+                fix="check the DSN and that the server runs",
+            ) from exc
+        for name, value in PG_SESSION.items():
+            self.conn.execute("SELECT pg_catalog.set_config(%s, %s, false)", (name, value))
+        self._table = (
+            f"{quote(read.schema)}.{quote(read.table)}" if read.schema else quote(read.table)
+        )
+        self._exprs = [pg_expression(t, quote(n)) for n, t in read.columns]
+        finished = [e is not None for e in self._exprs]
+        self._builder = _LineBuilder(read, finished, stored=False, sql_escaped=False)
+
+    def _select(self) -> str:
+        cols = [e or quote(n) for e, (n, _) in zip(self._exprs, self.read.columns, strict=True)]
+        cols += [quote(n) for n in self.read.filter_columns()]
+        return f"SELECT {_aliased(cols)} FROM {self._table}"
+
+    def _order(self) -> str:
+        return ", ".join(pg_order(t, quote(n)) for n, t in self.read.key)
+
+    def count(self) -> int:
+        row = self.conn.execute(f"SELECT count(*) FROM {self._table}".encode()).fetchone()
+        return int(row[0]) if row else 0
+
+    def lines(self) -> Iterator[list[str]]:
+        fast = all(e is not None for e in self._exprs) and self.read.row_filter is None
+        return self._copied() if fast else self._streamed()
+
+    def _copied(self) -> Iterator[list[str]]:
+        query = f"COPY ({self._select()} ORDER BY {self._order()}) TO STDOUT"
+        pending = b""
+        with self.conn.cursor() as cur, cur.copy(query.encode()) as copy:
+            buffer = bytearray()
+            for block in copy:
+                buffer += block
+                if len(buffer) >= 1 << 22:
+                    pending, lines = _split(pending + bytes(buffer))
+                    buffer.clear()
+                    yield lines
+            rest, lines = _split(pending + bytes(buffer))
+            if rest:  # COPY ends every row with a newline: this cannot be a whole row
+                raise StranglerError(f"{self.label}: COPY ended in the middle of a row")
+            if lines:
+                yield lines
+
+    def _streamed(self) -> Iterator[list[str]]:
+        query = f"{self._select()} ORDER BY {self._order()}"
+        with self.conn.transaction(), self.conn.cursor(name="strangler_verify") as cur:
+            cur.itersize = BLOCK_ROWS
+            cur.execute(query.encode())
+            while rows := cur.fetchmany(BLOCK_ROWS):
+                yield _lines(self._builder, rows)
+
+    def fetch(self, keys: Sequence[Key]) -> dict[Key, str]:
+        from psycopg import sql
+
+        names = [quote(n) for n, _ in self.read.key]
+        out: dict[Key, str] = {}
+        for start in range(0, len(keys), FETCH_BATCH):
+            batch = keys[start : start + FETCH_BATCH]
+            tuples = [
+                "(" + ", ".join(sql.Literal(p).as_string(None) for p in params) + ")"
+                for params in (self.read.key_params(k, "postgres") for k in batch)
+            ]
+            where = f"({', '.join(names)}) IN ({', '.join(tuples)})"
+            rows = self.conn.execute(f"{self._select()} WHERE {where}".encode()).fetchall()
+            out.update(_keyed(_lines(self._builder, rows), len(names)))
+        return out
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _aliased(expressions: Sequence[str]) -> str:
+    """The select list, each output named ``_vN``: ORDER BY "id" must mean the table's column,
+    not an output column that an expression like ``"id"::text`` would otherwise be named."""
+    return ", ".join(f"{e} AS _v{i}" for i, e in enumerate(expressions))
+
+
+def _split(data: bytes) -> tuple[bytes, list[str]]:
+    """(the unfinished last line, the finished lines as text)."""
+    cut = data.rfind(b"\n")
+    if cut < 0:
+        return data, []
+    return data[cut + 1 :], data[:cut].decode("utf-8").split("\n")
+
+
+def _keyed(lines: list[str], key_count: int) -> dict[Key, str]:
+    return {line_key(line, key_count): line for line in lines}
+
+
+class SqliteReader:
+    """A view table in a SQLite file, opened read-only."""
+
+    def __init__(self, path: Path, read: TableRead, label: str) -> None:
+        if not path.exists():
+            raise ServiceUnavailable(
+                f"{label}: the view file {path} does not exist",
+                fix="run `strangler materialize` (or `run`) for this view first",
+            )
+        self.label, self.read = label, read
+        self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        self._table = quote(read.table)
+        self._exprs = [sqlite_expression(t, quote(n)) for n, t in read.columns]
+        finished = [e is not None for e in self._exprs]
+        self._builder = _LineBuilder(read, finished, stored=True, sql_escaped=True)
+        self._fast = all(finished)
+
+    def _select(self) -> str:
+        if self._fast:
+            parts = [f"coalesce({e}, '\\N')" for e in self._exprs]
+            return f"SELECT {' || char(9) || '.join(parts)} FROM {self._table}"
+        cols = [e or quote(n) for e, (n, _) in zip(self._exprs, self.read.columns, strict=True)]
+        return f"SELECT {_aliased(cols)} FROM {self._table}"
+
+    def count(self) -> int:
+        return int(self.conn.execute(f"SELECT count(*) FROM {self._table}").fetchone()[0])
+
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> Iterator[list[str]]:
+        cur = self.conn.execute(query, params)
+        while rows := cur.fetchmany(BLOCK_ROWS):
+            yield [r[0] for r in rows] if self._fast else _lines(self._builder, rows)
+
+    def lines(self) -> Iterator[list[str]]:
+        order = ", ".join(sqlite_order(t, quote(n)) for n, t in self.read.key)
+        return self._rows(f"{self._select()} ORDER BY {order}")
+
+    def fetch(self, keys: Sequence[Key]) -> dict[Key, str]:
+        names = [quote(n) for n, _ in self.read.key]
+        out: dict[Key, str] = {}
+        for start in range(0, len(keys), FETCH_BATCH):
+            batch = keys[start : start + FETCH_BATCH]
+            params = [p for k in batch for p in self.read.key_params(k, "sqlite")]
+            one = "(" + ", ".join("?" * len(names)) + ")"
+            where = f"({', '.join(names)}) IN (VALUES {', '.join([one] * len(batch))})"
+            for block in self._rows(f"{self._select()} WHERE {where}", params):
+                out.update(_keyed(block, len(names)))
+        return out
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class MysqlReader:
+    """A MySQL/MariaDB source table, streamed through an unbuffered cursor (every value is
+    finished in Python)."""
+
+    def __init__(self, settings: Mapping[str, Any], read: TableRead, label: str) -> None:
+        import pymysql
+
+        self.label, self.read = label, read
+        self._settings = settings
+        try:
+            self.conn = pymysql.connect(**settings, charset="utf8mb4", autocommit=True)
+        except pymysql.err.OperationalError as exc:
+            raise ServiceUnavailable(
+                f"{label}: cannot connect to MySQL: {exc}",
+                fix="check the source url and that the server runs",
+            ) from exc
+        with self.conn.cursor() as cur:
+            cur.execute("SET time_zone = '+00:00'")
+        self._table = f"{_backtick(read.schema or '')}.{_backtick(read.table)}"
+        finished = [False] * len(read.columns)
+        self._builder = _LineBuilder(read, finished, stored=False, sql_escaped=False)
+
+    def _select(self) -> str:
+        cols = [_backtick(n) for n, _ in self.read.columns]
+        cols += [_backtick(n) for n in self.read.filter_columns()]
+        return f"SELECT {', '.join(cols)} FROM {self._table}"
+
+    def count(self) -> int:
+        with self.conn.cursor() as cur:
+            cur.execute(f"SELECT count(*) FROM {self._table}")
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def lines(self) -> Iterator[list[str]]:
+        import pymysql
+
+        order = ", ".join(_mysql_order(t, _backtick(n)) for n, t in self.read.key)
+        with self.conn.cursor(pymysql.cursors.SSCursor) as cur:
+            cur.execute(f"{self._select()} ORDER BY {order}")
+            while rows := cur.fetchmany(BLOCK_ROWS):
+                yield _lines(self._builder, rows)
+
+    def fetch(self, keys: Sequence[Key]) -> dict[Key, str]:
+        names = [_backtick(n) for n, _ in self.read.key]
+        one = "(" + ", ".join(["%s"] * len(names)) + ")"
+        out: dict[Key, str] = {}
+        for start in range(0, len(keys), FETCH_BATCH):
+            batch = keys[start : start + FETCH_BATCH]
+            params = [p for k in batch for p in self.read.key_params(k, "mysql")]
+            where = f"({', '.join(names)}) IN ({', '.join([one] * len(batch))})"
+            with self.conn.cursor() as cur:
+                cur.execute(f"{self._select()} WHERE {where}", params)
+                out.update(_keyed(_lines(self._builder, cur.fetchall()), len(names)))
+        return out
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _backtick(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _mysql_order(avro_type: AvroType, column: str) -> str:
+    """Text keys byte-wise (MySQL's collations ignore case and accents)."""
+    return f"CAST({column} AS BINARY)" if pg_order(avro_type, "c") != "c" else column
+
+
+def load_view_specs(target: TargetConfig, view: str) -> dict[str, TableSpec]:
+    """The view's tables by topic, as its materializer recorded them (read only)."""
+    rows = _sqlite_specs(target.sqlite.path, view) if target.sqlite else _pg_specs(target, view)
+    return {topic: TableSpec.from_json(json.loads(spec)) for topic, spec, _mark in rows}
+
+
+def _sqlite_specs(path: Path, view: str) -> list[tuple[Any, ...]]:
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute(Sql(Dialect.SQLITE).select_tables(), [view]).fetchall()
+    except sqlite3.OperationalError:  # no bookkeeping table yet
+        return []
+    finally:
+        conn.close()
+
+
+def _pg_specs(target: TargetConfig, view: str) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    assert target.postgres is not None  # the config model checks exactly one is given
+    query = Sql(Dialect.POSTGRES, target.postgres.db_schema, "%s").select_tables()
+    try:
+        with psycopg.connect(target.postgres.dsn.get_secret_value()) as conn:
+            return conn.execute(query.encode(), [view]).fetchall()
+    except psycopg.errors.UndefinedTable:
+        return []
+    except psycopg.OperationalError as exc:
+        raise ServiceUnavailable(f"view {view}: cannot connect to PostgreSQL: {exc}") from exc
+
+
+class TopicReader:
+    """A compacted table topic's latest state, as a consumer rebuilds it: the last record per
+    key wins, a tombstone deletes, a truncate marker clears its partition's rows. Records are
+    decoded and converted by the materializer's own decoder and row shapes; ``fetch`` first
+    reads what was appended since (the re-checks follow the topic)."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        registry_url: str,
+        topic: str,
+        spec: TableSpec,
+        order: Callable[[str], Any],
+    ) -> None:
+        from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+        from strangler.materializers.decoding import RecordDecoder
+        from strangler.materializers.schemas import RegistrySchemas
+
+        self.label, self.topic, self.spec, self._order = f"topic {topic}", topic, spec, order
+        group = f"strangler-verify-{uuid.uuid4().hex}"  # never committed: assign, no join
+        self._consumer = Consumer(consumer_config(kafka, group))
+        metadata = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            raise ServiceUnavailable(f"{self.label} cannot be read (no such topic?)")
+        self._partitions = sorted(metadata.partitions)
+        self._consumer.assign(
+            [TopicPartition(topic, p, OFFSET_BEGINNING) for p in self._partitions]
+        )
+        self._decoder = RecordDecoder([TopicConfig(topic=topic)], RegistrySchemas(registry_url))
+        self._next = {p: 0 for p in self._partitions}
+        self._rows: dict[Key, tuple[int, str]] = {}
+        self._shapes: dict[tuple[int, int], RowShape] = {}
+        self._stored = [stored_function(c.avro_type) for c in spec.columns]
+        self.bad_records = 0
+        self._catch_up()
+
+    def _catch_up(self, timeout: float = 60.0) -> None:
+        from confluent_kafka import TopicPartition
+
+        ends = {}
+        for p in self._partitions:
+            _low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self.topic, p), timeout=10
+            )
+            ends[p] = high
+        deadline = time.monotonic() + timeout
+        while any(self._next[p] < ends[p] for p in self._partitions):
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(f"{self.label}: topic {self.topic} not read to its end")
+            message = self._consumer.poll(0.5)
+            if message is None or message.error() is not None:
+                continue
+            self._next[message.partition() or 0] = (message.offset() or 0) + 1
+            self._apply(self._decoder.decode(message))
+
+    def _apply(self, record: Received) -> None:
+        if isinstance(record, BadRecord):
+            self.bad_records += 1
+            return
+        if record.is_truncate:
+            self._rows = {k: v for k, v in self._rows.items() if v[0] != record.partition}
+            return
+        assert record.key is not None and record.key_schema is not None  # not a truncate
+        shape = self._shape(record)
+        if record.value is None:
+            self._rows.pop(self._key(shape.key_params(record.key)), None)
+            return
+        values = shape.params(record.key, record.value)
+        line = self._line(values)
+        self._rows[line_key(line, len(self.spec.key))] = (record.partition, line)
+
+    def _shape(self, record: ChangeRecord) -> RowShape:
+        assert record.key_schema is not None  # not a truncate
+        value_id = record.value_schema.id if record.value_schema else -1
+        ids = (record.key_schema.id, value_id)
+        shape = self._shapes.get(ids)
+        if shape is None:
+            value = record.value_schema.schema if record.value_schema else None
+            shape = row_shape(self.spec, Dialect.SQLITE, record.key_schema.schema, value, None)
+            self._shapes[ids] = shape
+        return shape
+
+    def _texts(self, values: Sequence[Any]) -> list[str]:
+        texts = [f(v) for f, v in zip(self._stored, values, strict=False)]
+        return [NULL if t is None else escape(t) for t in texts]
+
+    def _line(self, values: Sequence[Any]) -> str:
+        return "\t".join(self._texts(values))
+
+    def _key(self, values: Sequence[Any]) -> Key:
+        return tuple(self._texts(values))
+
+    def count(self) -> int:
+        return len(self._rows)
+
+    def lines(self) -> Iterator[list[str]]:
+        ordered = sorted((line for _p, line in self._rows.values()), key=self._order)
+        for start in range(0, len(ordered), BLOCK_ROWS):
+            yield ordered[start : start + BLOCK_ROWS]
+
+    def fetch(self, keys: Sequence[Key]) -> dict[Key, str]:
+        self._catch_up()
+        return {k: self._rows[k][1] for k in keys if k in self._rows}
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def latest_spec(registry_url: str, topic: str) -> TableSpec:
+    """The table a topic's latest key and value schemas describe (every column, no renames)."""
+    from strangler.materializers.tables import table_spec
+    from strangler.schema_registry.client import RegistryClient, RegistryRequestFailed
+
+    client = RegistryClient(registry_url)
+    try:
+        key = json.loads(client.latest(f"{topic}-key")[2])
+        value = json.loads(client.latest(f"{topic}-value")[2])
+    except RegistryRequestFailed as exc:
+        if exc.retriable:
+            raise ServiceUnavailable(f"schema registry: {exc}") from exc
+        raise StranglerError(
+            f"topic {topic} has no key and value schemas in the registry: {exc}",
+            fix="run the pipeline's connector (strangler connect) so the table is published",
+        ) from exc
+    finally:
+        client.close()
+    return table_spec(TopicConfig(topic=topic), key, value)
