@@ -116,9 +116,9 @@ def _describe(err: Mapping[str, Any], loc: Path_, model: type[BaseModel], hidden
     if err["type"] == "union_tag_invalid":
         context = err.get("ctx") or {}
         return f"type {context.get('tag')!r} is not one of {context.get('expected_tags')}"
-    message = str(err["msg"])
-    if hidden or _is_secret(model, loc):
-        return message
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if hidden or _is_secret(model, loc) or isinstance(err.get("input"), dict | list):
+        return message  # a whole section repeated back would bury the message
     return f"{message} (got {err.get('input')!r})"
 
 
