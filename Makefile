@@ -24,7 +24,7 @@ kafka-jars: venv
 
 demo: setup
 	$(VENV)/bin/strangler dev up
-	$(VENV)/bin/strangler dev smoke
+	$(PY) examples/product-catalogue/demo.py
 
 test: setup
 	$(PY) -m pytest

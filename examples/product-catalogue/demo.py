@@ -90,7 +90,7 @@ class Names:
 
     @property
     def shop_db(self) -> str:
-        return self._n("shop")
+        return self._n("legacy_shop")
 
     @property
     def orders_db(self) -> str:
@@ -98,15 +98,15 @@ class Names:
 
     @property
     def shop_prefix(self) -> str:
-        return self._n("shop")
+        return self._n("legacy_shop")
 
     @property
     def orders_prefix(self) -> str:
-        return self._n("orders")
+        return self._n("orders_service")
 
     @property
     def slots(self) -> tuple[str, str]:
-        return self._n("shop_catalogue"), self._n("orders_outbox")
+        return self._n("legacy_shop_catalogue"), self._n("orders_service_outbox")
 
     @property
     def catalogue_view(self) -> str:
@@ -114,7 +114,7 @@ class Names:
 
     @property
     def feed_view(self) -> str:
-        return self._n("shop_order_feed")
+        return self._n("legacy_shop_order_feed")
 
     def products_topic(self) -> str:
         return f"{self.shop_prefix}.public.products"
@@ -262,16 +262,14 @@ class Demo:
 
     def start_pipeline(self) -> None:
         (self.work / "state").mkdir(parents=True, exist_ok=True)
-        for name, args in (("connect", ["connect"]), ("materialize", ["materialize"])):
-            log = (self.work / f"{name}.log").open("wb")
-            proc = subprocess.Popen(
-                [strangler_exe(), *args, str(PIPELINE)], env=self.env(), cwd=self.work,
-                stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-            self.procs.append((name, proc))
-            self.say(f"started `strangler {name} pipeline.yaml` (pid {proc.pid}, log {log.name})")
-            if name == "connect":
-                self.wait_for("catalogue topics", self.topics_exist, 60)
+        log = (self.work / "run.log").open("wb")
+        proc = subprocess.Popen(
+            [strangler_exe(), "run", str(PIPELINE), "--metrics-port", "0"],
+            env=self.env(), cwd=self.work, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.procs.append(("run", proc))
+        self.say(f"started `strangler run pipeline.yaml` (pid {proc.pid}, log {log.name})")
+        self.wait_for("catalogue topics", self.topics_exist, 60)
 
     def topics_exist(self) -> bool:
         topics = AdminClient(base_config(self.kafka)).list_topics(timeout=5).topics
@@ -282,6 +280,14 @@ class Demo:
             if proc.poll() is not None:
                 tail = (self.work / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise DemoFailed(f"`strangler {name}` exited with {proc.returncode}:\n{tail}")
+
+    def show(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``strangler ARGS pipeline.yaml ...`` and print what it says, indented."""
+        self.say(f"$ strangler {' '.join(args).replace(str(PIPELINE), 'pipeline.yaml')}")
+        result = self.strangler(*args, timeout=120)
+        for line in (result.stdout + result.stderr).strip().splitlines():
+            print(f"          {line}", flush=True)
+        return result
 
     def wait_for(self, what: str, done: Callable[[], bool], timeout: float) -> float:
         began = time.monotonic()
@@ -435,7 +441,8 @@ class Demo:
             f"view caught up ({took:.1f} s after the load stopped); {self.summary.events} events"
         )
 
-    def verify(self) -> None:
+    def verify(self, *views: str) -> None:
+        """``strangler verify`` of the named views: exit 0 means each equals its source."""
         if not command_built("verify"):
             self.say("`strangler verify` is not in this build yet: comparing view and source here")
             report = self.compare_all()
@@ -444,14 +451,14 @@ class Demo:
                 f"{report.compared} products, {len(report.differences)} differences"
             )
             return
-        result = self.strangler("verify", str(PIPELINE), timeout=120)
-        output = (result.stdout + result.stderr).strip()
-        print("\n".join(f"    {line}" for line in output.splitlines()))
+        options = [a for v in views for a in ("--view", v)]
+        result = self.show("verify", str(PIPELINE), *options)
+        self.summary.verify_output += result.stdout + result.stderr
         self.summary.verify_passed = result.returncode == 0
-        self.summary.verify_output = output
         if result.returncode != 0:
             raise DemoFailed(f"`strangler verify` failed (exit {result.returncode})")
-        self.say("verify passed: the view equals the source projection")
+        which = "the view equals its source" if len(views) == 1 else "each view equals its source"
+        self.say(f"verify passed: {which}")
 
     def compare_all(self) -> ShadowReport:
         with LegacyCatalogue(self.shop_dsn) as legacy, CatalogueView(self.view_path) as view:
@@ -540,6 +547,24 @@ class Demo:
         for origin, count, total in rows:
             self.say(f"monolith report all_orders: {origin:14s} {count:5d} orders, {total} total")
 
+    # -- step 6: retire the old path ----------------------------------------------------------
+
+    def retire(self) -> None:
+        rng = random.Random(3)
+        with CatalogueView(self.view_path) as view:
+            ids = [int(r[0]) for r in view.conn.execute("SELECT id FROM products")]
+            began = time.monotonic()
+            found = sum(len(view.get_many([rng.choice(ids)])) for _ in range(1000))
+            took = (time.monotonic() - began) * 1000
+        self.say(
+            f"reads: shadow reads off; 1000 product reads answered from the view alone "
+            f"({found} found, {took:.0f} ms, no connection to the monolith)"
+        )
+        self.say("writes: the monolith's order code is deleted; its orders table keeps the history")
+        self.say("        and refuses writes; the orders service is the single writer of orders")
+        self.say("owners: the monolith owns and publishes the catalogue; the orders service owns")
+        self.say("        and publishes orders; the next table to strangle starts again at step 2")
+
     # -- cleanup ---------------------------------------------------------------------------
 
     def stop_pipeline(self) -> None:
@@ -555,9 +580,7 @@ class Demo:
         self.procs.clear()
 
     def teardown(self) -> None:
-        result = self.strangler("connect", str(PIPELINE), "--teardown")
-        for line in (result.stdout + result.stderr).strip().splitlines():
-            self.say(f"teardown: {line}")
+        self.show("teardown", str(PIPELINE), "--yes", "--topics")
 
 
 def strangler_exe() -> str:
@@ -603,21 +626,26 @@ def run(demo: Demo) -> Summary:
         demo.step("2. mirror: CDC publishes the catalogue; the orders service's view fills")
         demo.start_pipeline()
         demo.wait_for_snapshot()
+        demo.show("status", str(PIPELINE))
         demo.step("3. live: the shop keeps changing; the orders service reads from its view")
         demo.live_load()
         demo.step("4. verify: is the view equal to the source?")
         demo.caught_up()
-        demo.verify()
+        demo.verify(demo.names.catalogue_view)
         demo.full_shadow_read()
         demo.step("5. cutover: the orders service takes the orders and publishes them")
         demo.cutover()
+        demo.verify(demo.names.catalogue_view, demo.names.feed_view)
         demo.step("6. retire the old path")
-        demo.say("reads: the orders service no longer shadow-reads; the monolith's product query")
-        demo.say("       for orders can be deleted. writes: only the orders service writes orders")
+        demo.retire()
     finally:
         demo.step("7. clean up")
         demo.stop_pipeline()
         demo.teardown()
+    demo.say(
+        f"kept to look at: databases {demo.names.shop_db} and {demo.names.orders_db}, "
+        f"the view {demo.view_path}"
+    )
     return demo.summary
 
 
@@ -658,8 +686,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.summary:
         args.summary.write_text(json.dumps(asdict(summary), indent=2))
     print(
-        f"\ndone in {summary.duration_s:.0f} s: verify passed, 0 differences, "
-        f"{summary.outbox_orders_in_feed} outbox orders reached the monolith"
+        f"\ndone in {summary.duration_s:.0f} s: verify passed; shadow reads "
+        f"{summary.full_compare_differences} differences in {summary.full_compare_products} "
+        f"products; {summary.outbox_orders_in_feed} of {len(summary.outbox_orders)} outbox "
+        "orders reached the monolith"
     )
     return 0
 

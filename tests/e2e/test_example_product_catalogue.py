@@ -74,10 +74,11 @@ def test_product_catalogue_playbook(
         assert " behind | price change seen in" in result.stdout
         # verify and shadow reads
         assert summary["verify_passed"] is True, summary["verify_output"]
+        assert f"legacy_shop_order_feed_{run_id}/order_events" in summary["verify_output"]
         assert summary["shadow_sampled"] > 0 and summary["shadow_persistent_differences"] == 0
         assert summary["full_compare_differences"] == 0 and summary["full_compare_products"] > 0
         # the view, read back here, equals the monolith's projection of products on sale
-        shop = make_conninfo(pg_dsn, dbname=f"shop_{run_id}")
+        shop = make_conninfo(pg_dsn, dbname=f"legacy_shop_{run_id}")
         view = _view_rows(work / "orders-service" / "catalogue.db")
         assert len(view) >= 2500 and view == _source_rows(shop)
         # cutover: every order the service placed reached the monolith through the outbox
