@@ -90,8 +90,12 @@ def playbook(args: argparse.Namespace) -> bool:
         if not inventory.check(args.timeout):
             return False
         print(f"caught up {time.monotonic() - started:.1f} s after the changes began")
+        step("6. strangler verify: the product's own proof, table by table")
+        verify = [strangler_exe(), "verify", str(PIPELINE), "--settle", "5"]
+        if subprocess.run(verify, check=False).returncode != 0:
+            return False
     finally:
-        step("6. stop (graceful: positions and offsets are stored)")
+        step("7. stop (graceful: positions and offsets are stored)")
         stopped = stop(processes)
     return stopped
 

@@ -102,6 +102,8 @@ def test_inventory_playbook_mirrors_the_projection_into_postgres(
     logs = "".join(p.read_text()[-2000:] for p in tmp_path.glob("*.log"))
     assert result.returncode == 0, result.stdout + result.stderr + logs
     assert "playbook: done" in result.stdout
+    verified = [line for line in result.stdout.splitlines() if line.startswith(topic_name + "/")]
+    assert len(verified) == 3 and all(" equal " in line for line in verified), result.stdout
 
     columns = reporting_columns(pg_database)
     assert {t: columns[t] for t in REPORTING} == {t: cols for t, (cols, _) in REPORTING.items()}
