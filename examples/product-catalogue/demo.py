@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from psycopg.conninfo import make_conninfo
 
@@ -57,6 +57,7 @@ PIPELINE = HERE / "pipeline.yaml"
 CUTOVER_SQL = HERE / "cutover.sql"
 ALL_ORDERS_SQL = HERE / "all_orders.sql"
 CATALOGUE_TABLES = ("products", "categories", "inventory")
+ENDPOINT_VARIABLES = ("STRANGLER_PG_DSN", "STRANGLER_KAFKA_BOOTSTRAP", "STRANGLER_REGISTRY_URL")
 
 
 class DemoFailed(Exception):
@@ -71,12 +72,23 @@ class Endpoints:
 
     @classmethod
     def from_env(cls) -> Endpoints:
-        env = os.environ
-        return cls(
-            env.get("STRANGLER_PG_DSN", "postgresql://postgres@127.0.0.1:25432/postgres"),
-            env.get("STRANGLER_KAFKA_BOOTSTRAP", "127.0.0.1:29092"),
-            env.get("STRANGLER_REGISTRY_URL", "http://127.0.0.1:28081"),
-        )
+        """The STRANGLER_* variables; those not set, from `strangler dev env` (its ports)."""
+        env: dict[str, str] = dict(os.environ)
+        if not all(k in env for k in ENDPOINT_VARIABLES):
+            dev = subprocess.run(
+                [strangler_exe(), "dev", "env", "--json"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            env = {**(json.loads(dev.stdout) if dev.returncode == 0 else {}), **env}
+        missing = [k for k in ENDPOINT_VARIABLES if k not in env]
+        if missing:
+            raise DemoFailed(
+                f"no endpoint for {', '.join(missing)}\n"
+                '  fix: start the dev stack (`strangler dev up`) or eval "$(strangler dev env)"'
+            )
+        return cls(*(env[k] for k in ENDPOINT_VARIABLES))
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,10 @@ class Names:
 
     def _n(self, base: str, sep: str = "_") -> str:
         return f"{base}{sep}{self.run_id}" if self.run_id else base
+
+    @property
+    def label(self) -> str:
+        return self._n("product-catalogue", "-")
 
     @property
     def shop_db(self) -> str:
@@ -157,7 +173,7 @@ class Demo:
         self.kafka = KafkaSettings(bootstrap_servers=endpoints.kafka)
         self.summary = Summary()
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-        self.started = time.monotonic()
+        self.started = self.pipeline_started = time.monotonic()
 
     # -- narration --------------------------------------------------------------------------
 
@@ -206,12 +222,13 @@ class Demo:
                 f"PostgreSQL at {self.endpoints.pg_dsn} does not answer ({exc})\n"
                 "  fix: start the dev stack with `.venv/bin/strangler dev up`"
             ) from None
-        topics = AdminClient(base_config(self.kafka)).list_topics(timeout=5)
-        if not topics.brokers:
+        try:
+            AdminClient({**base_config(self.kafka), "log_level": 0}).list_topics(timeout=5)
+        except KafkaException:
             raise DemoFailed(
                 f"Kafka at {self.endpoints.kafka} does not answer\n"
                 "  fix: start the dev stack with `.venv/bin/strangler dev up`"
-            )
+            ) from None
 
     def reset(self) -> None:
         """Drop what an earlier run with the same names left: databases, slots, topics."""
@@ -268,6 +285,7 @@ class Demo:
             env=self.env(), cwd=self.work, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         self.procs.append(("run", proc))
+        self.pipeline_started = time.monotonic()
         self.say(f"started `strangler run pipeline.yaml` (pid {proc.pid}, log {log.name})")
         self.wait_for("catalogue topics", self.topics_exist, 60)
 
@@ -304,7 +322,8 @@ class Demo:
         with LegacyCatalogue(self.shop_dsn) as legacy:
             on_sale = len(legacy.all())
         self.say(f"snapshot: waiting for the view to hold the {on_sale} products on sale")
-        took = self.wait_for("snapshot in the view", lambda: self.view_count() >= on_sale, 90)
+        self.wait_for("snapshot in the view", lambda: self.view_count() >= on_sale, 90)
+        took = time.monotonic() - self.pipeline_started
         self.summary.snapshot_s = round(took, 2)
         self.say(
             f"snapshot done: {self.events()} events in Kafka, view has {self.view_count()} rows"
@@ -507,14 +526,11 @@ class Demo:
         rng = random.Random(5)
         placed: list[int] = []
         with CatalogueView(self.view_path) as view:
-            service = OrdersService(view, self.orders_dsn)
             ids = [int(r[0]) for r in view.conn.execute("SELECT id FROM products")]
-            try:
+            with OrdersService(view, self.orders_dsn) as service:
                 for _ in range(self.args.orders):
                     customer, product = rng.randint(1, 400), rng.choice(ids)
                     placed.append(service.place_order(customer, product, rng.randint(1, 3)))
-            finally:
-                service.close()
         self.summary.outbox_orders = placed
         return placed
 
@@ -563,7 +579,7 @@ class Demo:
         self.say("writes: the monolith's order code is deleted; its orders table keeps the history")
         self.say("        and refuses writes; the orders service is the single writer of orders")
         self.say("owners: the monolith owns and publishes the catalogue; the orders service owns")
-        self.say("        and publishes orders; the next table to strangle starts again at step 2")
+        self.say("        and publishes orders; the next table to move starts again at the mirror")
 
     # -- cleanup ---------------------------------------------------------------------------
 
@@ -667,13 +683,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     names = Names(args.run_id)
-    work = (
-        args.work_dir
-        or Path(tempfile.gettempdir())
-        / f"strangler-{names._n('product-catalogue', '-')}-{os.getuid()}"
-    )
-    demo = Demo(Endpoints.from_env(), names, work.resolve(), args)
+    default_work = f"strangler-{names.label}-{os.getuid()}"
+    work = args.work_dir or Path(tempfile.gettempdir()) / default_work
     try:
+        demo = Demo(Endpoints.from_env(), names, work.resolve(), args)
         if args.reset_only:
             demo.check_stack()
             demo.reset()
@@ -682,6 +695,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DemoFailed as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted (the pipeline was stopped and torn down)", file=sys.stderr)
+        return 130
     summary.duration_s = round(time.monotonic() - demo.started, 1)
     if args.summary:
         args.summary.write_text(json.dumps(asdict(summary), indent=2))

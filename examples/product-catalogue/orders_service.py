@@ -46,13 +46,10 @@ def _product(row: Sequence[object]) -> Product:
     return Product(int(str(pid)), str(sku), str(title), Decimal(str(price)), int(str(category)))
 
 
-class CatalogueView:
-    """Product reads served from the service's local SQLite view (read-only)."""
+class _Closing:
+    """Owns one database connection: ``close()`` and ``with`` close it."""
 
-    COLUMNS = "id, sku, title, price, category_id"
-
-    def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn: sqlite3.Connection | psycopg.Connection
 
     def close(self) -> None:
         self.conn.close()
@@ -62,6 +59,17 @@ class CatalogueView:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+class CatalogueView(_Closing):
+    """Product reads served from the service's local SQLite view (read-only)."""
+
+    COLUMNS = "id, sku, title, price, category_id"
+
+    def __init__(self, path: Path) -> None:
+        self.conn: sqlite3.Connection = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False
+        )
 
     def get_many(self, ids: Sequence[int]) -> dict[int, Product]:
         marks = ", ".join("?" * len(ids))
@@ -83,22 +91,13 @@ class CatalogueView:
             return 0
 
 
-class LegacyCatalogue:
+class LegacyCatalogue(_Closing):
     """The monolith's own product query, kept for shadow reads until the old path is retired."""
 
     QUERY = "SELECT id, sku, name, price, category_id FROM products WHERE active"
 
     def __init__(self, dsn: str) -> None:
-        self.conn = psycopg.connect(dsn, autocommit=True)
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+        self.conn: psycopg.Connection = psycopg.connect(dsn, autocommit=True)
 
     def get_many(self, ids: Sequence[int]) -> dict[int, Product]:
         rows = self.conn.execute(self.QUERY + " AND id = ANY(%s)", [list(ids)])
@@ -159,15 +158,12 @@ class NotForSale(Exception):
     """The product is not in the service's catalogue view (unknown, or off sale)."""
 
 
-class OrdersService:
+class OrdersService(_Closing):
     """The write side: the service's own ``orders`` table and its outbox, one transaction."""
 
     def __init__(self, view: CatalogueView, dsn: str) -> None:
         self.view = view
-        self.conn = psycopg.connect(dsn, autocommit=True)
-
-    def close(self) -> None:
-        self.conn.close()
+        self.conn: psycopg.Connection = psycopg.connect(dsn, autocommit=True)
 
     def place_order(self, customer_id: int, product_id: int, quantity: int) -> int:
         """Take an order at the view's current price; returns the new order's id."""
