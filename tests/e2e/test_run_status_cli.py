@@ -215,3 +215,18 @@ def test_status_shows_unreachable_services(tmp_path: Path, pg_database: str) -> 
     assert services == {"kafka", "source gone"}
     states = {s["source"]: s["state"] for s in report["sources"]}
     assert states == {"shop": "not started", "gone": "unreachable"}
+
+
+def test_a_failing_part_stops_the_run_with_its_exit_code(
+    pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE products (id int PRIMARY KEY, name text)")
+        conn.execute("CREATE TABLE logs (line text)")  # no key: the source's preflight fails
+    slot = f"e2e_fail_{uuid.uuid4().hex[:10]}"
+    pipeline = pipeline_file(tmp_path, pg_database, kafka_bootstrap, registry_url, topic_name, slot)
+    process = start_run(pipeline, 0)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2, stderr[-3000:]  # the preflight's code; the views stopped too
+    assert "public.logs: has no primary key and no configured key" in stderr
+    assert "Traceback" not in stderr
