@@ -14,7 +14,6 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from strangler.core.events import TableId
 from strangler.core.headers import header_value
 from tests.integration.connectors.postgres.topic_state import registry_url
 from tests.support.kafka import consume_all
+from tests.support.processes import wait_while_running as wait_for
 
 pytestmark = pytest.mark.e2e
 __all__ = ["registry_url"]
@@ -74,21 +74,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_run(pipeline: Path, port: int) -> subprocess.Popen[str]:
+def start_run(pipeline: Path, port: int, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [STRANGLER, "run", str(pipeline), "--metrics-port", str(port)],
+        [STRANGLER, "run", str(pipeline), "--metrics-port", str(port), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-
-
-def wait_for(
-    condition: Callable[[], bool], process: subprocess.Popen[str], timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def view_rows(path: Path) -> dict[int, str]:
@@ -184,11 +174,12 @@ def test_run_metrics_status_sigterm_and_restart(
     stopped = json.loads(status(pipeline, "--json").stdout)
     assert stopped["sources"][0]["state"] == "stopped"
 
-    process = start_run(pipeline, free_port())
+    process = start_run(pipeline, free_port(), "--idle-exit", "4")
     with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute("INSERT INTO products VALUES (122, 'chair')")
     wait_for(lambda: view_rows(view) == table_now(pg_database), process)
-    stop(process)
+    _, stderr = process.communicate(timeout=30)  # idle views stop the whole run
+    assert process.returncode == 0, stderr[-3000:]
     records = consume_all(kafka_bootstrap, table_topic(topic_name, TABLE), records_before + 1)
     assert len(records) == records_before + 1  # no snapshot again, no change twice
     assert [header_value(r.headers(), "op") for r in records].count("r") == 120

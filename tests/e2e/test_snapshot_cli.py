@@ -27,7 +27,6 @@ from tests.e2e.test_run_status_cli import (
     stop,
     table_now,
     view_rows,
-    wait_for,
 )
 from tests.integration.connectors.postgres.topic_state import (
     registry_url,
@@ -35,6 +34,7 @@ from tests.integration.connectors.postgres.topic_state import (
     wait_caught_up,
 )
 from tests.support.kafka import consume_all
+from tests.support.processes import wait_while_running as wait_for
 from tests.support.topics import assert_same_rows, topic_rows
 
 pytestmark = pytest.mark.e2e
