@@ -164,6 +164,43 @@ class Summary:
     duration_s: float = 0.0
 
 
+class LoadGenerator:
+    """The shop's load generator (``shopdata.Churn``) in a thread, started and stopped."""
+
+    def __init__(self, dsn: str, rate: float) -> None:
+        self.dsn, self.rate = dsn, rate
+        self._churn: Churn | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def churn(self) -> Churn:
+        if self._churn is None:
+            self._churn = Churn(self.dsn)
+        return self._churn
+
+    @property
+    def changes(self) -> int:
+        return sum(self.churn.counts.values())
+
+    def start(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self.churn.run, args=(self.rate, self._stop), daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def close(self) -> None:
+        self.stop()
+        if self._churn is not None:
+            self._churn.close()
+
+
 class Demo:
     def __init__(self, endpoints: Endpoints, names: Names, work: Path, args: argparse.Namespace):
         self.endpoints, self.names, self.work, self.args = endpoints, names, work, args
@@ -172,10 +209,12 @@ class Demo:
         self.view_path = work / "orders-service" / "catalogue.db"
         self.kafka = KafkaSettings(bootstrap_servers=endpoints.kafka)
         self.summary = Summary()
+        self.rng = random.Random(11)
+        self.load = LoadGenerator(self.shop_dsn, args.rate)
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.started = self.pipeline_started = time.monotonic()
 
-    # -- narration --------------------------------------------------------------------------
+    # -- narration -----------------------------------------------------------------------------
 
     def say(self, text: str) -> None:
         print(f"[{time.monotonic() - self.started:5.1f}s] {text}", flush=True)
@@ -183,7 +222,7 @@ class Demo:
     def step(self, title: str) -> None:
         print(f"\n== {title}", flush=True)
 
-    # -- environment for the strangler commands ---------------------------------------------
+    # -- environment for the strangler commands ------------------------------------------------
 
     def env(self) -> dict[str, str]:
         n = self.names
@@ -211,7 +250,7 @@ class Demo:
             capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
 
-    # -- step 0: a clean slate ----------------------------------------------------------------
+    # -- set-up: a clean slate -----------------------------------------------------------------
 
     def check_stack(self) -> None:
         try:
@@ -260,7 +299,7 @@ class Demo:
                 raise DemoFailed(f"topics {ours} are still being deleted after 20 s")
             time.sleep(0.2)
 
-    # -- step 1: the legacy shop and the new service's database -------------------------------
+    # -- set-up: the legacy shop and the new service's database --------------------------------
 
     def create_databases(self) -> None:
         with psycopg.connect(self.endpoints.pg_dsn, autocommit=True) as conn:
@@ -275,7 +314,7 @@ class Demo:
         create_schema(self.orders_dsn)
         self.say(f"orders service database {self.names.orders_db!r}: tables orders, outbox")
 
-    # -- step 2: mirror -------------------------------------------------------------------------
+    # -- step 1: mirror ------------------------------------------------------------------------
 
     def start_pipeline(self) -> None:
         (self.work / "state").mkdir(parents=True, exist_ok=True)
@@ -330,7 +369,7 @@ class Demo:
             f" ({took:.1f} s after the pipeline started)"
         )
 
-    # -- figures --------------------------------------------------------------------------------
+    # -- figures -------------------------------------------------------------------------------
 
     def view_count(self) -> int:
         if not self.view_path.exists():
@@ -372,11 +411,11 @@ class Demo:
                 stored = {}
         return sum(max(0, end - stored.get(place, 0)) for place, end in ends.items())
 
-    def probe_lag_ms(self, rng: random.Random) -> float | None:
+    def probe_lag_ms(self) -> float | None:
         """Change one price in the monolith; ms until the orders service's view shows it."""
         with CatalogueView(self.view_path) as view:
             ids = [int(r[0]) for r in view.conn.execute("SELECT id FROM products")]
-            pid = rng.choice(ids)
+            pid = self.rng.choice(ids)
             with psycopg.connect(self.shop_dsn, autocommit=True) as conn:
                 began = time.monotonic()
                 row = conn.execute(
@@ -393,72 +432,88 @@ class Demo:
                 time.sleep(0.005)
         return None
 
-    # -- step 3: live load, lag and shadow reads ------------------------------------------------
+    # -- steps 1 and 3: live load, lag, shadow reads -------------------------------------------
 
-    def live_load(self) -> None:
-        rng = random.Random(11)
-        churn = Churn(self.shop_dsn)
-        stop = threading.Event()
-        load_thread = threading.Thread(target=churn.run, args=(self.args.rate, stop), daemon=True)
-        load_thread.start()
-        legacy, view = LegacyCatalogue(self.shop_dsn), CatalogueView(self.view_path)
-        ids = legacy.ids()
-        shadow = ShadowReport()
-        last_events, began = self.events(), time.monotonic()
-        self.say(
-            f"load generator: {self.args.rate:.0f} changes/s for {self.args.seconds:.0f} s; the "
-            f"orders service serves {self.args.reads} product reads/s from its view and "
-            f"shadow-reads {self.args.shadow_percent:.0f}% of them against the monolith"
-        )
+    def live(self, seconds: float, shadow: bool) -> ShadowReport:
+        """Run the load generator for ``seconds``, printing a line of figures each second;
+        with ``shadow``, the service also serves reads and shadow-reads a sample of them."""
+        report = ShadowReport()
+        self.load.start()
         try:
-            while time.monotonic() - began < self.args.seconds:
-                time.sleep(max(0.0, 1 - (time.monotonic() - began) % 1))
-                self.check_procs()
-                requests = [rng.choice(ids) for _ in range(self.args.reads)]
-                sampled = [i for i in requests if rng.random() * 100 < self.args.shadow_percent]
-                tick = shadow_read(view, legacy, sampled, recheck_s=0.5)
-                shadow.compared += tick.compared
-                shadow.differences += tick.differences
-                shadow.resolved += tick.resolved
-                lag = self.probe_lag_ms(rng)
-                if lag is not None:
-                    self.summary.probe_ms.append(round(lag, 1))
-                events = self.events()
-                self.say(
-                    f"load {sum(churn.counts.values()):5d} changes | kafka {events:6d} events "
-                    f"(+{events - last_events:4d}) | view {self.view_count():5d} rows, "
-                    f"{self.records_behind():3d} behind | price change seen in "
-                    + (f"{lag:4.0f} ms" if lag is not None else "   - ms")
-                    + f" | reads {len(requests)}, {tick.compared:2d} shadowed, "
-                    f"{len(tick.differences)} differ"
-                )
-                last_events = events
+            with LegacyCatalogue(self.shop_dsn) as legacy, CatalogueView(self.view_path) as view:
+                ids, last_events, began = legacy.ids(), self.events(), time.monotonic()
+                while time.monotonic() - began < seconds:
+                    time.sleep(max(0.0, 1 - (time.monotonic() - began) % 1))
+                    self.check_procs()
+                    line, last_events = self.figures(last_events)
+                    if shadow:
+                        line += self.shadow_tick(view, legacy, ids, report)
+                    self.say(line)
         finally:
-            stop.set()
-            load_thread.join()
-            churn.close()
-            legacy.close()
-            view.close()
-        self.summary.load_changes = dict(churn.counts)
+            self.load.stop()
+        return report
+
+    def figures(self, last_events: int) -> tuple[str, int]:
+        """One line: changes made, events in Kafka, view rows and backlog, a measured lag."""
+        lag = self.probe_lag_ms()
+        if lag is not None:
+            self.summary.probe_ms.append(round(lag, 1))
+        events = self.events()
+        seen = f"{lag:4.0f} ms" if lag is not None else "   - ms"
+        return (
+            f"shop {self.load.changes:5d} changes | kafka {events:6d} events "
+            f"(+{events - last_events:4d}) | view {self.view_count():5d} rows, "
+            f"{self.records_behind():3d} behind | a price change reached the view in {seen}"
+        ), events
+
+    def shadow_tick(
+        self, view: CatalogueView, legacy: LegacyCatalogue, ids: Sequence[int], into: ShadowReport
+    ) -> str:
+        """A second of requests: all served from the view, a sample also from the monolith."""
+        requests = [self.rng.choice(ids) for _ in range(self.args.reads)]
+        sampled = [i for i in requests if self.rng.random() * 100 < self.args.shadow_percent]
+        tick = shadow_read(view, legacy, sampled, recheck_s=0.5)
+        into.compared += tick.compared
+        into.differences += tick.differences
+        into.resolved += tick.resolved
+        return (
+            f" | {len(requests)} reads, {tick.compared:2d} shadowed, {len(tick.differences)} differ"
+        )
+
+    def mirror_live(self) -> None:
+        self.say(
+            f"the shop's users at work: {self.args.rate:.0f} changes/s "
+            f"for {self.args.seconds:.0f} s"
+        )
+        self.live(self.args.seconds, shadow=False)
+
+    def shadow_reads(self) -> None:
+        self.say(
+            f"the orders service serves {self.args.reads} product reads/s from its view and "
+            f"shadow-reads {self.args.shadow_percent:.0f}% of them against the monolith's "
+            f"query; the shop keeps changing"
+        )
+        shadow = self.live(self.args.seconds, shadow=True)
+        self.summary.load_changes = dict(self.load.churn.counts)
         self.summary.shadow_sampled = shadow.compared
         self.summary.shadow_lag_differences = shadow.resolved
         self.summary.shadow_persistent_differences = shadow.persistent
-        changes = ", ".join(f"{n} {k}" for k, n in sorted(churn.counts.items()))
-        self.say(f"load generator stopped: {changes}")
         self.say(
             f"shadow reads: {shadow.compared} compared, {len(shadow.differences)} differed, of "
             f"which {shadow.resolved} agreed on a re-read 0.5 s later (view lag), "
             f"{shadow.persistent} persistent"
         )
+        changes = ", ".join(f"{n} {k}" for k, n in sorted(self.load.churn.counts.items()))
+        self.say(f"load generator stopped after {changes}")
+        self.caught_up()
+        self.full_shadow_read()
 
-    # -- step 4: verify ---------------------------------------------------------------------------
+    # -- step 2: verify ------------------------------------------------------------------------
 
     def caught_up(self) -> None:
         took = self.wait_for("view caught up", lambda: self.records_behind() == 0, 60)
         self.summary.events = self.events()
-        self.say(
-            f"view caught up ({took:.1f} s after the load stopped); {self.summary.events} events"
-        )
+        self.say(f"the view has applied every change ({took:.1f} s after the load stopped)")
 
     def verify(self, *views: str) -> None:
         """``strangler verify`` of the named views: exit 0 means each equals its source."""
@@ -496,7 +551,7 @@ class Demo:
         if report.differences:
             raise DemoFailed("the view differs from the monolith after catching up")
 
-    # -- step 5: cutover of order writes, with the outbox ----------------------------------------
+    # -- step 4: cutover of order writes, with the outbox --------------------------------------
 
     def cutover(self) -> None:
         with psycopg.connect(self.shop_dsn, autocommit=True) as conn:
@@ -563,7 +618,7 @@ class Demo:
         for origin, count, total in rows:
             self.say(f"monolith report all_orders: {origin:14s} {count:5d} orders, {total} total")
 
-    # -- step 6: retire the old path ----------------------------------------------------------
+    # -- step 5: retire the old path -----------------------------------------------------------
 
     def retire(self) -> None:
         rng = random.Random(3)
@@ -579,9 +634,9 @@ class Demo:
         self.say("writes: the monolith's order code is deleted; its orders table keeps the history")
         self.say("        and refuses writes; the orders service is the single writer of orders")
         self.say("owners: the monolith owns and publishes the catalogue; the orders service owns")
-        self.say("        and publishes orders; the next table to move starts again at the mirror")
+        self.say("        and publishes orders; the next table to move starts again at step 1")
 
-    # -- cleanup ---------------------------------------------------------------------------
+    # -- cleanup -------------------------------------------------------------------------------
 
     def stop_pipeline(self) -> None:
         for name, proc in reversed(self.procs):
@@ -631,31 +686,32 @@ def _drop_slot(conn: psycopg.Connection[Any], slot: str) -> None:
 
 
 def run(demo: Demo) -> Summary:
-    demo.step("0. a clean slate")
+    demo.step("set-up: a clean slate")
     demo.check_stack()
     demo.reset()
     demo.work.mkdir(parents=True)
     demo.say(f"dropped what an earlier run left; working files in {demo.work}")
-    demo.step("1. the legacy shop (PostgreSQL) and the new orders service's own database")
+    demo.step("set-up: the legacy shop (PostgreSQL) and the orders service's own database")
     demo.create_databases()
     try:
-        demo.step("2. mirror: CDC publishes the catalogue; the orders service's view fills")
+        demo.step("1. mirror: CDC publishes the catalogue; the orders service's view follows it")
         demo.start_pipeline()
         demo.wait_for_snapshot()
         demo.show("status", str(PIPELINE))
-        demo.step("3. live: the shop keeps changing; the orders service reads from its view")
-        demo.live_load()
-        demo.step("4. verify: is the view equal to the source?")
+        demo.mirror_live()
+        demo.step("2. verify: does the view equal the source?")
         demo.caught_up()
         demo.verify(demo.names.catalogue_view)
-        demo.full_shadow_read()
-        demo.step("5. cutover: the orders service takes the orders and publishes them")
+        demo.step("3. shadow reads: the new answer next to the old one")
+        demo.shadow_reads()
+        demo.step("4. cutover: the orders service takes the orders and publishes them")
         demo.cutover()
         demo.verify(demo.names.catalogue_view, demo.names.feed_view)
-        demo.step("6. retire the old path")
+        demo.step("5. retire the old path")
         demo.retire()
     finally:
-        demo.step("7. clean up")
+        demo.step("clean up")
+        demo.load.close()
         demo.stop_pipeline()
         demo.teardown()
     demo.say(
@@ -671,7 +727,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, help="where logs, state and the view file go")
     parser.add_argument("--products", type=int, default=ShopSize.products)
     parser.add_argument("--rate", type=float, default=50.0, help="shop changes per second")
-    parser.add_argument("--seconds", type=float, default=15.0, help="how long the load runs")
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="length of each live phase (mirror, shadow)"
+    )
     parser.add_argument("--reads", type=int, default=200, help="product reads per second")
     parser.add_argument("--shadow-percent", type=float, default=10.0, help="reads shadowed")
     parser.add_argument("--orders", type=int, default=25, help="orders placed after cutover")
