@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pymysql
 import pytest
 import yaml
 
+from strangler.cli.devstack.smoke import mysql_settings
 from strangler.connectors.topics import table_topic
 from strangler.core.events import TableId
 from strangler.core.headers import header_value
+from tests.fixtures import MysqlDatabase
 from tests.integration.connectors.postgres.topic_state import registry_url
 from tests.support.kafka import consume_all
 from tests.support.processes import wait_while_running as wait_for
@@ -221,3 +224,58 @@ def test_a_failing_part_stops_the_run_with_its_exit_code(
     assert process.returncode == 2, stderr[-3000:]  # the preflight's code; the views stopped too
     assert "public.logs: has no primary key and no configured key" in stderr
     assert "Traceback" not in stderr
+
+
+def test_run_and_status_of_a_mysql_source(
+    mysql_database: MysqlDatabase,
+    kafka_bootstrap: str,
+    registry_url: str,
+    topic_name: str,
+    tmp_path: Path,
+) -> None:
+    conn = pymysql.connect(**mysql_settings(mysql_database.url), autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{mysql_database.name}`.items (id INT PRIMARY KEY, n INT)")
+        cur.execute(f"INSERT INTO `{mysql_database.name}`.items VALUES (1, 1), (2, 2)")
+    config = {
+        "name": "my-e2e",
+        "kafka": {"bootstrap_servers": kafka_bootstrap, "replication_factor": 1},
+        "registry": {"url": registry_url},
+        "sources": [
+            {
+                "type": "mysql", "name": "inventory", "url": mysql_database.url,
+                "server_id": 7000 + uuid.uuid4().int % 1000, "topic_prefix": topic_name,
+                "state_dir": str(tmp_path / "state"), "position_mode": "file",
+                "tables": {"include": [f"{mysql_database.name}.items"]},
+            }
+        ],
+    }  # fmt: skip
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(yaml.safe_dump(config))
+    port = free_port()
+    process = start_run(pipeline, port)
+    items = TableId(mysql_database.name, "items")
+
+    def snapshotted() -> bool:
+        report = json.loads(status(pipeline, "--json").stdout)
+        return bool(report["tables"] and report["tables"][0]["snapshot"] == "done")
+
+    wait_for(snapshotted, process)
+    with conn.cursor() as cur:
+        cur.execute(f"UPDATE `{mysql_database.name}`.items SET n = 3 WHERE id = 1")
+    conn.close()
+    wait_for(
+        lambda: scrape(port)['strangler_source_events_total{source="inventory"}'] >= 1, process
+    )
+    stop(process)
+    report = json.loads(status(pipeline, "--json").stdout)
+    (source,) = report["sources"]
+    assert source["state"] == "stopped" and ":" in source["position"], source
+    assert source["lag_bytes"] is not None and source["lag_bytes"] >= 0
+    (table,) = report["tables"]
+    assert table["table"] == str(items) and table["records"] == 3
+    refused = subprocess.run(
+        [STRANGLER, "snapshot", str(pipeline), "--table", str(items)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "PostgreSQL sources only" in refused.stderr
