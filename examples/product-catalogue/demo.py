@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -35,6 +36,7 @@ from typing import Any
 import psycopg
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from strangler.core.kafka import KafkaSettings, base_config, consumer_config
@@ -281,7 +283,9 @@ class Demo:
             for slot in self.names.slots:
                 _drop_slot(conn, slot)
             for db in (self.names.shop_db, self.names.orders_db):
-                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db))
+                )
         self.delete_topics()
         shutil.rmtree(self.work, ignore_errors=True)
 
@@ -304,7 +308,7 @@ class Demo:
     def create_databases(self) -> None:
         with psycopg.connect(self.endpoints.pg_dsn, autocommit=True) as conn:
             for db in (self.names.shop_db, self.names.orders_db):
-                conn.execute(f'CREATE DATABASE "{db}"')
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
         began = time.monotonic()
         self.summary.loaded = load(self.shop_dsn, ShopSize(products=self.args.products))
         counts = ", ".join(f"{n} {t}" for t, n in self.summary.loaded.items())
@@ -721,9 +725,19 @@ def run(demo: Demo) -> Summary:
     return demo.summary
 
 
+def _run_id(text: str) -> str:
+    if not re.fullmatch(r"[a-z0-9_]{0,20}", text):
+        raise argparse.ArgumentTypeError(
+            "use up to 20 of a-z, 0-9 and _ (slot names allow no more)"
+        )
+    return text
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("--run-id", default="", help="suffix for databases, slots, topics, views")
+    parser.add_argument(
+        "--run-id", default="", type=_run_id, help="suffix for databases, slots, topics, views"
+    )
     parser.add_argument("--work-dir", type=Path, help="where logs, state and the view file go")
     parser.add_argument("--products", type=int, default=ShopSize.products)
     parser.add_argument("--rate", type=float, default=50.0, help="shop changes per second")
