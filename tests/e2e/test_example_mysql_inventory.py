@@ -4,10 +4,7 @@ exits 0, and the PostgreSQL reporting tables equal the projection of the MariaDB
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +14,9 @@ import pytest
 
 from strangler.cli.devstack.smoke import mysql_settings
 from tests.fixtures import MysqlDatabase
+from tests.support.examples import run_example
 
 pytestmark = pytest.mark.e2e
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mysql-inventory-to-reporting"
 
 # reporting table → (its columns, the same rows computed from MariaDB in SQL)
 REPORTING = {
@@ -82,25 +78,17 @@ def test_inventory_playbook_mirrors_the_projection_into_postgres(
     topic_name: str,
     tmp_path: Path,
 ) -> None:
-    env = {
-        **os.environ,
-        "STRANGLER_MYSQL_URL": mysql_database.url,
-        "STRANGLER_PG_DSN": pg_database,
-        "STRANGLER_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "STRANGLER_REGISTRY_URL": registry_url,
-        "INVENTORY_DB": mysql_database.name,
-        "INVENTORY_TOPIC_PREFIX": topic_name,
-        "INVENTORY_SERVER_ID": str(random.randint(100_000, 2**31)),
-        "INVENTORY_STATE_DIR": str(tmp_path / "state"),
-        "REPORTING_VIEW": topic_name,
-        "REPORTING_SCHEMA": "rep",
-    }
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLE / "run.py"), "--logs", str(tmp_path), "--timeout", "40"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    result = run_example(
+        "mysql-inventory-to-reporting/run.py", "--logs", str(tmp_path), "--timeout", "40",
+        endpoints={"mysql_url": mysql_database.url, "pg_dsn": pg_database,
+                   "kafka_bootstrap": kafka_bootstrap, "registry_url": registry_url},
+        names={"INVENTORY_DB": mysql_database.name, "INVENTORY_TOPIC_PREFIX": topic_name,
+               "INVENTORY_SERVER_ID": str(random.randint(100_000, 2**31)),
+               "INVENTORY_STATE_DIR": str(tmp_path / "state"),
+               "REPORTING_VIEW": topic_name, "REPORTING_SCHEMA": "rep"},
+        work=tmp_path,
     )  # fmt: skip
-    logs = "".join(p.read_text()[-2000:] for p in tmp_path.glob("*.log"))
-    assert result.returncode == 0, result.stdout + result.stderr + logs
+    assert result.returncode == 0, result.stdout + result.stderr
     assert "playbook: done" in result.stdout
     verified = [line for line in result.stdout.splitlines() if line.startswith(topic_name + "/")]
     assert len(verified) == 3 and all(" equal " in line for line in verified), result.stdout
