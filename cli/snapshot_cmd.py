@@ -36,28 +36,42 @@ def snapshot_command(
 ) -> None:
     """Re-snapshot one table of PIPELINE while streaming continues."""
     from strangler.cli.config import load_pipeline
-    from strangler.connectors.postgres.connector import connect
-    from strangler.connectors.postgres.incremental import request_snapshot
-    from strangler.connectors.postgres.slot import find_slot
 
     config = load_pipeline(pipeline)
     source = _source(config, source_name)
     table = _table(table_name)
-    with connect(source.dsn.get_secret_value(), connect_timeout=5) as conn:
-        slot = find_slot(conn, source.slot)
-        if slot is None:
-            from strangler.core.errors import PrerequisiteMissing
-
-            raise PrerequisiteMissing(
-                f"source {source.name} has no replication slot {source.slot} yet",
-                fix=f"run `strangler run {pipeline}`: a first run snapshots every table",
-            )
-        request_id = request_snapshot(conn, source.slot, table)
-    running = "the connector is streaming" if slot.active else "starts when the connector runs"
+    request_id, active = _request(source, table, pipeline)
+    running = "the connector is streaming" if active else "starts when the connector runs"
     click.echo(f"re-snapshot of {table} requested ({request_id}); {running}")
     if wait:
         done = _wait(source, request_id, timeout)
         click.echo(f"re-snapshot of {table} done: {done.rows} rows in {done.chunks} chunks")
+
+
+def _request(source: PostgresSource, table: TableId, pipeline: Path) -> tuple[str, bool]:
+    """Write the request's signal into the source's WAL; its id, and whether a connector
+    streams from the slot now."""
+    from strangler.connectors.postgres.connector import connect
+    from strangler.connectors.postgres.incremental import request_snapshot
+    from strangler.connectors.postgres.slot import find_slot
+    from strangler.connectors.postgres.source import MESSAGES_SINCE
+    from strangler.core.errors import PrerequisiteMissing
+
+    with connect(source.dsn.get_secret_value(), connect_timeout=5) as conn:
+        slot = find_slot(conn, source.slot)
+        if slot is None:
+            raise PrerequisiteMissing(
+                f"source {source.name} has no replication slot {source.slot} yet",
+                fix=f"run `strangler run {pipeline}`: a first run snapshots every table",
+            )
+        if conn.info.server_version < MESSAGES_SINCE:
+            raise PrerequisiteMissing(
+                f"source {source.name}: re-snapshots while streaming need PostgreSQL 14 or "
+                f"newer (this server is {conn.info.server_version // 10000})",
+                fix="upgrade the server, or drop the source's slot and progress file "
+                "(strangler teardown) to snapshot every table anew",
+            )
+        return request_snapshot(conn, source.slot, table), slot.active
 
 
 def _source(config: PipelineConfig, name: str | None) -> PostgresSource:

@@ -38,6 +38,8 @@ log = logging.getLogger("strangler.connectors.postgres.stream")
 
 MESSAGE_PREFIX = "strangler.snapshot"
 """Logical decoding messages whose prefix starts so are kept for the coordinator."""
+MESSAGES_SINCE = 140000
+"""The server version from which pgoutput sends logical decoding messages."""
 
 
 def replication_connection(dsn: str) -> psycopg.Connection[Any]:
@@ -64,10 +66,10 @@ class StreamingSource:
     ) -> None:
         self._conn = conn
         # messages: the signals and watermarks of incremental snapshots come as logical
-        # decoding messages (pg_logical_emit_message), which pgoutput sends only when asked
-        self.stream = ReplicationStream.start(
-            conn, slot, start, [publication], {"messages": "true"}
-        )
+        # decoding messages (pg_logical_emit_message), which pgoutput sends only when asked,
+        # from PostgreSQL 14 on (older servers refuse the option)
+        options = {"messages": "true"} if conn.info.server_version >= MESSAGES_SINCE else {}
+        self.stream = ReplicationStream.start(conn, slot, start, [publication], options)
         self._decoder = PgOutputDecoder()
         self._assembler = assembler
         self._relations: list[Relation] = []
