@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -70,6 +71,10 @@ def test_product_catalogue_playbook(
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
         summary = json.loads(summary_path.read_text())
 
+        # the generated shop: the same sizes every run (a seeded generator)
+        assert {k: summary["loaded"][k] for k in ("categories", "products", "inventory")} == {
+            "categories": 255, "products": 3000, "inventory": 9000,
+        }  # fmt: skip
         # mirror: live figures were printed while the shop changed
         assert summary["load_changes"]["price_change"] > 0, summary
         assert " behind | a price change reached the view in" in result.stdout
@@ -98,3 +103,20 @@ def test_product_catalogue_playbook(
     finally:
         cleaned = _demo(env, *common, "--reset-only")
         assert cleaned.returncode == 0, cleaned.stderr
+
+
+def test_pipeline_file_defaults_to_the_dev_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without any variable set, pipeline.yaml points at `strangler dev up`'s services, and the
+    service's view is the documented projection: products on sale, five columns, a rename."""
+    from strangler.cli.config import load_pipeline
+
+    path = DEMO.with_name("pipeline.yaml")
+    for var in re.findall(r"\$\{(\w+)", path.read_text()):
+        monkeypatch.delenv(var, raising=False)
+    pipeline = load_pipeline(path)
+    assert pipeline.kafka.bootstrap_servers == "127.0.0.1:29092"
+    assert [s.name for s in pipeline.sources] == ["shop", "orders_service"]
+    (products,) = pipeline.views[0].topics
+    assert products.topic == "legacy_shop.public.products"
+    assert products.columns == ["id", "sku", "name", "price", "category_id"]
+    assert products.rename == {"name": "title"} and products.filter is not None
