@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,7 @@ class Demo:
         self.summary = Summary()
         self.rng = random.Random(11)
         self.load = LoadGenerator(self.shop_dsn, args.rate)
+        self._watermarks: Consumer | None = None
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.started = self.pipeline_started = time.monotonic()
 
@@ -382,18 +384,18 @@ class Demo:
             return view.count()
 
     def end_offsets(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
-        consumer = Consumer(consumer_config(self.kafka, "strangler-demo-watermarks"))
-        try:
-            metadata = consumer.list_topics(timeout=5)
-            ends = {}
-            for topic in topics:
-                for p in metadata.topics[topic].partitions if topic in metadata.topics else []:
-                    ends[(topic, p)] = consumer.get_watermark_offsets(
-                        TopicPartition(topic, p), timeout=5, cached=False
-                    )[1]
-            return ends
-        finally:
-            consumer.close()
+        """Each partition's end offset (a consumer that never joins its group reads them)."""
+        if self._watermarks is None:
+            group = f"strangler-demo-{self.names.label}"
+            self._watermarks = Consumer(consumer_config(self.kafka, group))
+        metadata = self._watermarks.list_topics(timeout=5)
+        ends = {}
+        for topic in topics:
+            for p in metadata.topics[topic].partitions if topic in metadata.topics else []:
+                ends[(topic, p)] = self._watermarks.get_watermark_offsets(
+                    TopicPartition(topic, p), timeout=5, cached=False
+                )[1]
+        return ends
 
     def events(self) -> int:
         return sum(self.end_offsets(self.names.catalogue_topics()).values())
@@ -401,7 +403,7 @@ class Demo:
     def records_behind(self) -> int:
         """Records in the products topic the catalogue view has not applied yet."""
         ends = self.end_offsets([self.names.products_topic()])
-        with sqlite3.connect(f"file:{self.view_path}?mode=ro", uri=True) as conn:
+        with closing(sqlite3.connect(f"file:{self.view_path}?mode=ro", uri=True)) as conn:
             try:
                 stored = dict(
                     ((t, p), o)
@@ -643,6 +645,9 @@ class Demo:
     # -- cleanup -------------------------------------------------------------------------------
 
     def stop_pipeline(self) -> None:
+        if self._watermarks is not None:
+            self._watermarks.close()
+            self._watermarks = None
         for name, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
