@@ -523,14 +523,6 @@ class Demo:
 
     def verify(self, *views: str) -> None:
         """``strangler verify`` of the named views: exit 0 means each equals its source."""
-        if not command_built("verify"):
-            self.say("`strangler verify` is not in this build yet: comparing view and source here")
-            report = self.compare_all()
-            self.summary.verify_passed = not report.differences
-            self.summary.verify_output = (
-                f"{report.compared} products, {len(report.differences)} differences"
-            )
-            return
         options = [a for v in views for a in ("--view", v)]
         result = self.show("verify", str(PIPELINE), *options)
         self.summary.verify_output += result.stdout + result.stderr
@@ -669,14 +661,6 @@ def strangler_exe() -> str:
     if found is None:
         raise DemoFailed("no `strangler` command\n  fix: run `make setup` (or pip install -e .)")
     return found
-
-
-def command_built(name: str) -> bool:
-    """Whether this build has ``strangler NAME`` (issue #7 adds run, verify and teardown)."""
-    result = subprocess.run(
-        [strangler_exe(), name, "--help"], capture_output=True, text=True, check=False
-    )
-    return result.returncode == 0 and "(being built)" not in result.stdout
 
 
 def _drop_slot(conn: psycopg.Connection[Any], slot: str) -> None:
