@@ -102,7 +102,7 @@ def check_kafka(config: PipelineConfig, facts: KafkaFacts) -> Iterator[Check]:
             f"replication_factor {factor} is more than the {brokers} broker(s)",
             f"set kafka.replication_factor to at most {brokers} (or -1: the brokers' default)",
         )  # fmt: skip
-    yield _can_create_topics(admin, factor)
+    yield _can_create_topics(admin, factor if factor <= brokers else -1)  # reported above
     if any(getattr(s, "exactly_once", False) for s in config.sources):
         yield _transactions(config)
 
