@@ -94,8 +94,8 @@ def test_postgres_pipeline_from_init_to_teardown(
         conn.execute("CREATE TABLE products (id int PRIMARY KEY, qty int)")
         conn.execute("CREATE TABLE audit (at int, what int)")
         conn.execute("INSERT INTO products VALUES (1, 10), (2, 20)")
-    name = conninfo_to_dict(pg_database)["dbname"]
-    variable = password_variable(str(name))
+    name = str(conninfo_to_dict(pg_database)["dbname"])
+    variable = password_variable(name)
     cli = Cli(tmp_path, {"STRANGLER_KAFKA_BOOTSTRAP": kafka_bootstrap,
                          "STRANGLER_REGISTRY_URL": registry_url})  # fmt: skip
 
