@@ -103,8 +103,8 @@ def check_kafka(config: PipelineConfig, facts: KafkaFacts) -> Iterator[Check]:
             f"set kafka.replication_factor to at most {brokers} (or -1: the brokers' default)",
         )  # fmt: skip
     yield _can_create_topics(admin, factor if factor <= brokers else -1)  # reported above
-    if any(getattr(s, "exactly_once", False) for s in config.sources):
-        yield _transactions(config)
+    yield from _table_topics(admin, config, facts.topics)
+    yield _transactions(config)
 
 
 def _can_create_topics(admin: Any, factor: int) -> Check:
@@ -125,6 +125,29 @@ def _can_create_topics(admin: Any, factor: int) -> Check:
     return ok("kafka", "create topics", "a compacted topic can be created (validated only)")
 
 
+def _table_topics(admin: Any, config: PipelineConfig, existing: set[str]) -> Iterator[Check]:
+    """The sources' existing table topics must be compacted (the connector refuses others)."""
+    from strangler.cli.topics_cmd import cleanup_policies, source_topics
+
+    topics = sorted({t for s in config.sources for t in source_topics(s, existing)})
+    if not topics:
+        return
+    policies = cleanup_policies(admin, topics)
+    for topic in topics:
+        policy = policies.get(topic)
+        if policy is None:
+            yield warn("kafka", f"topic {topic}", "its configuration could not be read",
+                       "grant the client DESCRIBE_CONFIGS on the topic")  # fmt: skip
+        elif "compact" not in policy.split(","):
+            yield fail(
+                "kafka", f"topic {topic}", f"cleanup.policy={policy}, not compact",
+                f"kafka-configs.sh --alter --entity-type topics --entity-name {topic} "
+                "--add-config cleanup.policy=compact (or use another topic_prefix)",
+            )  # fmt: skip
+    if all("compact" in (policies.get(t) or "").split(",") for t in topics):
+        yield ok("kafka", "table topics", f"{len(topics)} existing table topic(s), compacted")
+
+
 def _transactions(config: PipelineConfig) -> Check:
     from confluent_kafka import KafkaException, Producer
 
@@ -132,15 +155,18 @@ def _transactions(config: PipelineConfig) -> Check:
 
     transactional_id = f"strangler-doctor-{uuid.uuid4()}"
     producer = Producer(kafka_client_config(config.kafka, **{"transactional.id": transactional_id}))
+    needed = any(getattr(s, "exactly_once", False) for s in config.sources)
     try:
         producer.init_transactions(TIMEOUT_S)
     except KafkaException as exc:
-        return fail(
-            "kafka", "transactions", f"transactions are not available: {exc.args[0].str()}",
-            "exactly_once needs transactions: check transaction.state.log.replication.factor "
-            "and min.isr against the number of brokers, or set exactly_once: false",
-        )  # fmt: skip
-    return ok("kafka", "transactions", "available (exactly_once sources)")
+        detail = f"transactions are not available: {exc.args[0].str()}"
+        fix = ("check transaction.state.log.replication.factor and min.isr against the number "
+               "of brokers")  # fmt: skip
+        if needed:
+            return fail("kafka", "transactions", detail, f"exactly_once needs them: {fix}, or "
+                        "set exactly_once: false")  # fmt: skip
+        return warn("kafka", "transactions", detail + " (no source uses exactly_once)", fix)
+    return ok("kafka", "transactions", "available" + (" (exactly_once sources)" if needed else ""))
 
 
 # ---- registry ------------------------------------------------------------------------------

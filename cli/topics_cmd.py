@@ -69,7 +69,7 @@ def describe_topics(config: PipelineConfig) -> list[TopicFacts]:
     metadata = kafka_metadata(admin, config.kafka)
     existing = {name: len(t.partitions) for name, t in metadata.topics.items()}
     names = pipeline_topics(config, set(existing))
-    policies = _cleanup_policies(admin, [n for n in names if n in existing])
+    policies = cleanup_policies(admin, [n for n in names if n in existing])
     consumer = kafka_consumer(config.kafka, "strangler-topics-describe")
     registry = _registry(config)
     url = config.registry.url if config.registry is not None else ""
@@ -135,7 +135,8 @@ def _watermarks(consumer: Any, topic: str, partitions: int) -> dict[int, tuple[i
     return out
 
 
-def _cleanup_policies(admin: Any, names: list[str]) -> dict[str, str]:
+def cleanup_policies(admin: Any, names: list[str]) -> dict[str, str]:
+    """cleanup.policy of each topic whose configuration could be read."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import ConfigResource, ResourceType
 

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pymysql
 import pytest
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg.conninfo import conninfo_to_dict
 
 from strangler.cli.devstack.smoke import mysql_settings
@@ -220,15 +220,19 @@ def test_mysql_pipeline_from_init_to_teardown(
 
 
 def test_doctor_names_each_failure_with_its_fix(
-    pg_database: str, kafka_bootstrap: str, registry_url: str, tmp_path: Path
+    pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
 ) -> None:
     with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute("CREATE TABLE logs (at int)")
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    deleting = f"{topic_name}.public.logs"  # a table topic that would lose rows by age
+    for future in admin.create_topics([NewTopic(deleting, 1, 1)]).values():
+        future.result(30)
     (tmp_path / "pipeline.yaml").write_text(
         f"name: doc\nkafka: {{bootstrap_servers: '{kafka_bootstrap}', replication_factor: 3}}\n"
         f"registry: {{url: '{registry_url}'}}\n"
         f"sources:\n  - {{name: shop, dsn: '{pg_database}', slot: doc_unused, publication: "
-        "doc_pub, topic_prefix: doc, tables: {include: [public.*]}}\n"
+        f"doc_pub, topic_prefix: {topic_name}, tables: {{include: [public.*]}}}}\n"
         "views:\n  - {name: v, target: {sqlite: {path: v.db}}, topics: [{topic: elsewhere.t}]}\n"
     )
     cli = Cli(tmp_path, {})
@@ -239,10 +243,13 @@ def test_doctor_names_each_failure_with_its_fix(
     factor = problems["fail", "kafka", "replication factor"]
     assert factor["fix"].startswith("set kafka.replication_factor to at most 1")
     assert factor["exit_code"] == 2
+    policy = problems["fail", "kafka", f"topic {deleting}"]
+    assert policy["detail"] == "cleanup.policy=delete, not compact"
     key = problems["fail", "source shop", "public.logs"]
     assert key["detail"] == "has no primary key and no configured key"
     assert ("warn", "view v", "topic elsewhere.t") in problems
     assert ("ok", "view v", "sqlite") in problems
     human = cli("doctor", "pipeline.yaml", code=2).stdout.splitlines()
     assert human[0].split() == ["STATUS", "COMPONENT", "WHAT", "DETAIL", "FIX"]
-    assert human[-1] == f"{len(report['checks'])} check(s): 2 failed, 1 warning(s)"
+    assert human[-1] == f"{len(report['checks'])} check(s): 3 failed, 1 warning(s)"
+    admin.delete_topics([deleting])
