@@ -10,8 +10,9 @@ Algorithm:
 2. Key ranges: the source stream is cut into ranges of ``range_rows`` rows; the view's rows up
    to the last key of each source range form the view's side of that range. Each side's range
    is hashed (BLAKE2b over its lines); equal hashes mean equal ranges.
-3. Drill-down: a range whose hashes differ is split at its middle key, both halves hashed and
-   compared, and so on until a piece is small enough to compare row by row (by key): a key only
+3. Drill-down: a range whose hashes differ is split into ``FANOUT`` sub-ranges by keys of the
+   source, each hashed and compared on both sides, and so on until a sub-range is small enough
+   to compare row by row (by key): a key only
    in the source is *missing*, only in the view *extra*, in both with other values *different*
    (with the differing columns).
 4. A common point: the source keeps changing while it is read, and the view follows it a little
@@ -44,7 +45,10 @@ DIVERGED_EXIT = 8
 """Exit code of ``strangler verify`` when a view or topic differs from its source."""
 
 RANGE_ROWS = 10_000
-LEAF_ROWS = 32
+LEAF_ROWS = 512
+"""Ranges this small are compared row by row (a dict of lines costs less than more hashing)."""
+FANOUT = 8
+"""A differing range is split into this many sub-ranges, each hashed again."""
 RECHECK_LIMIT = 100_000
 """At most this many differing keys are re-checked; more are reported as found."""
 
@@ -246,15 +250,25 @@ class Comparison:
             return False
         if len(source) <= LEAF_ROWS and len(view) <= LEAF_ROWS:
             return self._rows(source, view)
-        middle = source[len(source) // 2] if source else view[len(view) // 2]
-        pivot = self._order(middle)
-        i = bisect.bisect_right(source, pivot, key=self._order)
-        j = bisect.bisect_right(view, pivot, key=self._order)
-        if (i, j) in ((len(source), len(view)), (0, 0)):  # no progress: unordered input
-            return self._rows(source, view)
-        left = self._drill(source[:i], view[:j])
-        right = self._drill(source[i:], view[j:])
-        return left or right
+        longer = source if source else view
+        step = max(1, len(longer) // FANOUT)
+        pivots = [self._order(longer[k]) for k in range(step, len(longer), step)]
+        cuts_s = [bisect.bisect_right(source, p, key=self._order) for p in pivots]
+        cuts_v = [bisect.bisect_right(view, p, key=self._order) for p in pivots]
+        bounds = list(
+            zip(
+                [0, *cuts_s],
+                [*cuts_s, len(source)],
+                [0, *cuts_v],
+                [*cuts_v, len(view)],
+                strict=True,
+            )
+        )
+        ordered = cuts_s == sorted(cuts_s) and cuts_v == sorted(cuts_v)
+        if not ordered or any(b - a == len(source) and d - c == len(view) for a, b, c, d in bounds):
+            return self._rows(source, view)  # input out of order, or no progress
+        found = [self._drill(source[a:b], view[c:d]) for a, b, c, d in bounds]
+        return any(found)
 
     def _rows(self, source: list[str], view: list[str]) -> bool:
         n = self.layout.key_count

@@ -33,13 +33,11 @@ import decimal
 import re
 import struct
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from strangler.core.avro import AvroType
 from strangler.materializers.columns import sql_type, to_json, without_null
-from strangler.materializers.identifiers import quote
-from strangler.materializers.tables import ViewColumn
 
 NULL = "\\N"
 """A NULL value in a line (COPY text format)."""
@@ -181,10 +179,11 @@ def stored_function(avro_type: AvroType) -> Callable[[Any], str | None]:
     return stored_text
 
 
-_TIMESTAMP_SQL = (
-    "to_char({c}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-    "CASE WHEN to_char({c}, 'US') = '000000' THEN '' ELSE to_char({c}, '.US') END"
-)
+_TIMESTAMP_SQL = "replace(to_char({c}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')"
+"""``datetime.isoformat()`` without the offset: microseconds only when there are some (the
+date and time parts hold no dot, so only the fraction can be ``.000000``)."""
+_FREE_TEXT = {"string", "enum", "json"}
+"""Kinds whose text may hold any character."""
 _PG_TEXT = {"int", "long", "string", "enum", "uuid", "date"}
 
 
@@ -209,11 +208,16 @@ PG_SESSION = {"DateStyle": "ISO", "TimeZone": "UTC", "client_encoding": "UTF8"}
 """Session settings the PostgreSQL expressions rely on."""
 
 
-def _sqlite_escaped(expr: str) -> str:
+_SQLITE_SPECIAL = "'*[' || char(8, 9, 10, 11, 12, 13, 92) || ']*'"
+"""GLOB pattern of a text holding a character COPY escapes (most texts hold none)."""
+
+
+def _sqlite_escaped(column: str) -> str:
+    expr = column
     for raw, escaped in _ESCAPES.items():
         code = "'\\'" if raw == "\\" else f"char({ord(raw)})"
         expr = f"replace({expr}, {code}, '{escaped}')"
-    return expr
+    return f"CASE WHEN {column} GLOB {_SQLITE_SPECIAL} THEN {expr} ELSE {column} END"
 
 
 def sqlite_expression(avro_type: AvroType, column: str) -> str | None:
@@ -225,16 +229,9 @@ def sqlite_expression(avro_type: AvroType, column: str) -> str | None:
     if storage == "BLOB":
         return f"lower(hex({column}))"
     if storage == "TEXT":
-        return _sqlite_escaped(column)
+        # decimals, dates, times and uuids as stored never hold a character to escape
+        return _sqlite_escaped(column) if _kind(avro_type) in _FREE_TEXT else column
     return None
-
-
-def sqlite_line(columns: Sequence[ViewColumn]) -> str | None:
-    """One SQLite expression for a whole line, or None if a column needs Python."""
-    parts = [sqlite_expression(c.avro_type, quote(c.name)) for c in columns]
-    if any(p is None for p in parts):
-        return None
-    return " || char(9) || ".join(f"coalesce({p}, '\\N')" for p in parts)
 
 
 _ORDER_TYPES: dict[str, Callable[[str], Any]] = {
