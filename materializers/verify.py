@@ -224,7 +224,8 @@ class Comparison:
         result = Result(name, self.source.label)
         self._pass(result)
         pending = self._settle(result)
-        result.differences = [self._difference(k, s, v) for k, (s, v) in sorted(pending.items())]
+        ordered = sorted(pending.items(), key=lambda item: self._order("\t".join(item[0])))
+        result.differences = [self._difference(k, s, v) for k, (s, v) in ordered]
         result.seconds = time.monotonic() - started
         return result
 
@@ -278,12 +279,22 @@ class Comparison:
             key = line_key(line, n)
             other = theirs.pop(key, None)
             if other != line:
-                self._pairs[key] = (line, other)
+                self._record(key, line, other)
                 found = True
         for key, line in theirs.items():
-            self._pairs[key] = (None, line)
+            self._record(key, None, line)
             found = True
         return found
+
+    def _record(self, key: Key, source: str | None, view: str | None) -> None:
+        """Note a differing key; a key seen in another range before (a side the database
+        ordered otherwise than Python) joins its other half, and is dropped if they agree."""
+        before = self._pairs.pop(key, None)
+        if before is not None:
+            source = source if source is not None else before[0]
+            view = view if view is not None else before[1]
+        if source != view:
+            self._pairs[key] = (source, view)
 
     def _settle(self, result: Result) -> dict[Key, tuple[str | None, str | None]]:
         pending = self._pairs
