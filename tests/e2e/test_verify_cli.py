@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pymysql
 import pytest
 import yaml
 from confluent_kafka.admin import AdminClient
+
+from strangler.cli.devstack.smoke import mysql_settings
+from tests.fixtures import MysqlDatabase
 
 pytestmark = pytest.mark.e2e
 
@@ -237,3 +241,116 @@ def test_unknown_view_is_a_config_error(running: Path) -> None:
     result = _verify(running, "--view", "nope")
     assert result.returncode == 1
     assert "no view named ['nope']" in result.stderr
+
+
+MYSQL_TABLE = """
+CREATE TABLE items (
+    id int PRIMARY KEY, sku varchar(20) NOT NULL, price decimal(10, 2), active tinyint(1),
+    made datetime(6), seen timestamp(3) NULL, opens time, data varbinary(8), doc json,
+    ratio double, weight float, flags bit(3), size enum('s', 'm', 'l')
+)
+"""
+MYSQL_ROWS = [
+    (i, f"SKU-{i}", f"{i}.25", i % 2, f"2024-02-0{i % 9 + 1} 10:00:00.{i:06d}",
+     f"2024-03-01 00:00:0{i % 10}.5", f"0{i % 10}:30:00", bytes([i, 0]), f'{{"n": {i}}}',
+     i / 7, i / 3, i % 8, "sml"[i % 3])
+    for i in range(1, 41)
+]  # fmt: skip
+
+
+def _mysql_pipeline(
+    tmp: Path, db: MysqlDatabase, view_dsn: str, bootstrap: str, registry: str, prefix: str
+) -> Path:
+    config: dict[str, Any] = {
+        "name": "verify-mysql",
+        "kafka": {"bootstrap_servers": bootstrap, "replication_factor": 1},
+        "registry": {"url": registry},
+        "sources": [
+            {
+                "type": "mysql",
+                "name": "inventory",
+                "url": db.url,
+                "server_id": 7400 + uuid.uuid4().int % 1000,
+                "topic_prefix": prefix,
+                "state_dir": str(tmp / "state"),
+                "tables": {"include": [f"{db.name}.items"]},
+            }
+        ],
+        "views": [
+            {
+                "name": "stock",
+                "target": {"postgres": {"dsn": view_dsn, "schema": "stock"}},
+                "topics": [
+                    {
+                        "topic": f"{prefix}.{db.name}.items",
+                        "rename": {"sku": "code"},
+                        "filter": {"any": [{"column": "active", "op": "eq", "value": True}]},
+                    }
+                ],
+                "batch_timeout_ms": 20,
+            }
+        ],
+    }
+    path = tmp / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _pg_count(dsn: str, table: str) -> int:
+    try:
+        with psycopg.connect(dsn) as conn:
+            return int(conn.execute(f"SELECT count(*) FROM {table}".encode()).fetchone()[0])  # type: ignore[index]
+    except psycopg.errors.UndefinedTable:
+        return -1
+
+
+def test_a_mysql_source_and_a_postgres_view(
+    mysql_database: MysqlDatabase,
+    pg_database: str,
+    kafka_bootstrap: str,
+    registry_url: str,
+    topic_name: str,
+    tmp_path: Path,
+) -> None:
+    conn = pymysql.connect(**mysql_settings(mysql_database.url), autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute(f"USE `{mysql_database.name}`")
+        cur.execute(MYSQL_TABLE)
+        cur.executemany(
+            "INSERT INTO items VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            MYSQL_ROWS,
+        )
+    conn.close()
+    pipeline = _mysql_pipeline(
+        tmp_path, mysql_database, pg_database, kafka_bootstrap, registry_url, topic_name
+    )
+    processes = [_start("connect", pipeline)]
+    try:
+        topic = f"{topic_name}.{mysql_database.name}.items"
+        _wait(lambda: _topics_exist(kafka_bootstrap, [topic]), processes)
+        processes.append(_start("materialize", pipeline))
+        _wait(lambda: _pg_count(pg_database, "stock.items") == 20, processes)
+
+        clean = _verify(pipeline, "--settle", "5")
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        topic_check = _verify(pipeline, "--table", f"{mysql_database.name}.items", "--settle", "5")
+        assert topic_check.returncode == 0, topic_check.stdout + topic_check.stderr
+
+        with psycopg.connect(pg_database, autocommit=True) as view:
+            view.execute("UPDATE stock.items SET ratio = 0.5, opens = '23:59' WHERE id = 3")
+            view.execute("DELETE FROM stock.items WHERE id = 5")
+            view.execute(
+                "INSERT INTO stock.items (id, code, __strangler_position) VALUES (2, 'x', '\\x00')"
+            )
+        diverged = _verify(pipeline, "--settle", "1", "--json")
+        assert diverged.returncode == 8, diverged.stderr
+        assert _differences(diverged, "stock/items") == {
+            "3": ("different", ["opens", "ratio"]),
+            "5": ("missing", None),
+            "2": ("extra", None),
+        }
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.communicate(timeout=60)
