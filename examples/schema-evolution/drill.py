@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,18 @@ class Drill:
     def caught_up(self, lsn: str, pipeline: str) -> None:
         """The connector has everything up to ``lsn`` in Kafka; the view has applied it."""
         bank.wait_confirmed(self.slot, lsn, self.alive)
+        self.materialize(pipeline)
+
+    def snapshotted(self, pipeline: str, timeout: float = 60) -> None:
+        """Wait until the connector's snapshot of every table is in Kafka."""
+        deadline = time.monotonic() + timeout
+        while not snapshot_done(pipeline):
+            if not self.alive() or time.monotonic() > deadline:
+                raise SystemExit(f"the snapshot of {pipeline} did not finish; see its log")
+            time.sleep(0.3)
+
+    def materialize(self, pipeline: str) -> None:
+        """Run the view until it has applied every record there is (idle for a second)."""
         code = self.strangler("materialize", str(HERE / pipeline), "--idle-exit", "1")
         if code != 0:
             raise SystemExit(f"strangler materialize {pipeline} exited {code}; see strangler.log")
@@ -82,6 +95,16 @@ class Drill:
         return self.connector.wait(timeout=60)
 
 
+def snapshot_done(pipeline: str) -> bool:
+    """`strangler status` says the snapshot of every table of ``pipeline`` is done."""
+    status = subprocess.run(
+        [STRANGLER, "status", str(HERE / pipeline), "--json"], capture_output=True, text=True
+    )
+    if status.returncode != 0:
+        return False
+    return all(t["snapshot"] == "done" for t in json.loads(status.stdout)["tables"])
+
+
 def heading(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
@@ -92,7 +115,8 @@ def mirror(drill: Drill, seed: int) -> None:
     RegistryClient(bank.REGISTRY).set_level(bank.SUBJECT, CompatibilityLevel.BACKWARD)
     print(f"  compatibility of {bank.SUBJECT}: {bank.compatibility(bank.SUBJECT)}")
     drill.start_connector("pipeline.yaml", bank.SLOT)
-    drill.caught_up(bank.apply(bank.Change("mark", "", ("SELECT 1",))), "pipeline.yaml")
+    drill.snapshotted("pipeline.yaml")
+    drill.materialize("pipeline.yaml")
     drill.record("snapshot")
 
 
@@ -133,7 +157,7 @@ def refused(drill: Drill) -> None:
 def rollout(drill: Drill) -> bool:
     heading("6. safe rollout: new topics (snapshot in the new shape), rebuilt view, swap")
     drill.start_connector("pipeline-v2.yaml", f"{bank.SLOT}_v2")
-    drill.caught_up(bank.apply(bank.Change("mark", "", ("SELECT 1",))), "pipeline-v2.yaml")
+    drill.snapshotted("pipeline-v2.yaml")
     code = drill.strangler("materialize", str(HERE / "pipeline-v2.yaml"), "--rebuild", f"{VIEW}-v2")
     if code != 0:
         raise SystemExit(f"the rebuild of {VIEW}-v2 exited {code}; see strangler.log")
