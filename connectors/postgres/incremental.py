@@ -1,7 +1,7 @@
 """Incremental snapshots: re-read one table while streaming goes on (DBLog's watermarks).
 
-``strangler snapshot`` asks for one by writing a *signal* into the WAL, a non-transactional
-logical decoding message (prefix ``strangler.snapshot.signal``, JSON naming the slot and the
+``strangler snapshot`` asks for one by writing a *signal* into the WAL, a logical decoding
+message (``emit``; prefix ``strangler.snapshot.signal``, JSON naming the slot and the
 table). The running connector sees it in its own stream; a stopped one sees it when it runs
 again (the slot keeps the WAL), so a request is never lost. Accepted requests and their chunk
 progress live in ``<state_dir>/<source>.incremental.json`` (what ``strangler status`` shows).
@@ -14,18 +14,18 @@ table: a chunk row never lands after the event of a change it does not contain.
    publishes.
 2. The chunk is read (``SELECT … WHERE key > last ORDER BY key LIMIT n`` in a snapshot S of its
    own, taken after the window opened).
-3. A *high watermark* is written: a non-transactional logical message. pgoutput sends such a
-   message at its WAL position between transactions, which arrive in commit order: every
-   transaction S saw committed before the watermark (S was taken before it was written), so
-   it arrives before the watermark.
-4. When the watermark arrives in the stream, the chunk rows whose keys changed in the window are
-   dropped, and the others are published right there, carrying the watermark's LSN as their
-   position. A change S did not see either arrived in the window (its key was dropped: the
-   change's own event, published in the stream, is newer than the chunk's row) or arrives after
-   the watermark (its event lands after the chunk's row). A change S saw and that arrived
-   before the window is in the row already. So for every key, the last record in the topic is
-   the newest state, and a view's per-key position guard (never back to an older position)
-   accepts the row: the watermark's LSN is after every change the window did not drop.
+3. A *high watermark* is written: a logical decoding message in a transaction of its own.
+   Transactions arrive in commit order, and every transaction S saw had committed before S was
+   taken, so before the watermark's transaction: it arrives before the watermark.
+4. When the watermark's transaction arrives in the stream, the chunk rows whose keys changed
+   in the window are dropped, and the others are published right there, carrying the
+   watermark transaction's end LSN as their position. A change S did not see either arrived
+   in the window (its key was dropped: the change's own event, published in the stream, is
+   newer than the chunk's row) or arrives after the watermark (its event lands after the
+   chunk's row). A change S saw and that arrived before the window is in the row already. So
+   for every key, the last record in the topic is the newest state, and a view's per-key
+   position guard (never back to an older position) accepts the row: the watermark's LSN is
+   after every change the window did not drop.
    The one case the window cannot see is a transaction whose commit record was written before
    the window opened but which was not yet visible to S (PostgreSQL makes a commit visible just
    after writing its record); such a transaction was decoded, sent and published before the
@@ -78,14 +78,15 @@ def request_snapshot(conn: psycopg.Connection[Any], slot: str, table: TableId) -
     return request_id
 
 
-def emit(conn: psycopg.Connection[Any], prefix: str, body: dict[str, Any]) -> Lsn:
-    """A non-transactional logical decoding message; the LSN just past it."""
-    row = conn.execute(
-        "SELECT pg_catalog.pg_logical_emit_message(false, %s, %s)::text",
-        (prefix, json.dumps(body)),
-    ).fetchone()
-    assert row is not None
-    return Lsn.parse(row[0])
+def emit(conn: psycopg.Connection[Any], prefix: str, body: dict[str, Any]) -> None:
+    """A transactional logical decoding message, in a transaction of its own (autocommit).
+
+    Transactional, because its commit flushes the WAL and walsenders only send flushed WAL:
+    a non-transactional message waits for the WAL writer (wal_writer_delay, 200 ms by
+    default), which was most of a re-snapshot's time with one such watermark per chunk."""
+    conn.execute(
+        "SELECT pg_catalog.pg_logical_emit_message(true, %s, %s)", (prefix, json.dumps(body))
+    )
 
 
 # ---- requests and their progress -------------------------------------------------------------
@@ -161,6 +162,8 @@ class Window:
     """The chunk had chunk_rows rows: more may follow."""
     touched: set[str] = field(default_factory=set)
     truncated: bool = False
+    closing: bool = False
+    """The watermark arrived; its transaction's commit closes the window."""
     kept: int = 0
     """Rows published at the watermark."""
 
@@ -219,6 +222,8 @@ class IncrementalSnapshots:
     def on_transaction(self, transaction: Transaction) -> None:
         if self._window is None:
             self._recent.append(transaction.xid)
+        elif self._window.closing:  # the watermark's own transaction (nothing interleaves)
+            self._close_window(transaction.end_lsn)
         else:
             self._window.note(self._shapes.project(transaction.events()))
 
@@ -229,11 +234,8 @@ class IncrementalSnapshots:
                 continue  # another slot's: every slot of the database decodes every message
             if message.prefix == SIGNAL_PREFIX:
                 self._accept(body)
-            elif message.prefix == WATERMARK_PREFIX and self._is_window(body.get("id")):
-                self._close_window(message.lsn)
-
-    def _is_window(self, window_id: object) -> bool:
-        return self._window is not None and window_id == self._window.id
+            elif message.prefix == WATERMARK_PREFIX and self._window is not None:
+                self._window.closing = self._window.closing or body.get("id") == self._window.id
 
     def tick(self) -> None:
         """Start the next chunk when nothing is in flight."""
