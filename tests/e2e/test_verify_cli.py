@@ -59,53 +59,50 @@ CREATE TABLE "Order Lines" (order_no text, line int, qty int, PRIMARY KEY (order
 ORDER_LINES = """INSERT INTO "Order Lines" VALUES ('A-1', 1, 5), ('a-1', 1, 6), ('B', 2, 7)"""
 
 
-def _pipeline(tmp: Path, dsn: str, bootstrap: str, registry: str, prefix: str) -> Path:
-    topic = f"{prefix}.public.products"
-    config: dict[str, Any] = {
+def _write(tmp: Path, bootstrap: str, registry: str, source: Any, views: list[Any]) -> Path:
+    """A pipeline file with one source and these views (each applying in small batches)."""
+    config = {
         "name": "verify-e2e",
         "kafka": {"bootstrap_servers": bootstrap, "replication_factor": 1},
         "registry": {"url": registry},
-        "sources": [
-            {
-                "name": "shop",
-                "dsn": dsn,
-                "slot": f"e2e_verify_{uuid.uuid4().hex[:10]}",
-                "publication": "e2e_verify",
-                "topic_prefix": prefix,
-                "tables": {"include": ["public.*"]},
-                "state_dir": str(tmp / "state"),
-                "status_interval_s": 0.1,
-            }
-        ],
-        "views": [
-            {
-                "name": "whole",
-                "target": {"sqlite": {"path": str(tmp / "whole.db")}},
-                "topics": [
-                    {"topic": topic},
-                    {"topic": f"{prefix}.public.Order_Lines", "table": "lines"},
-                ],
-                "batch_timeout_ms": 20,
-            },
-            {
-                "name": "cheap",
-                "target": {"sqlite": {"path": str(tmp / "cheap.db")}},
-                "topics": [
-                    {
-                        "topic": topic,
-                        "table": "items",
-                        "columns": ["id", "name", "price"],
-                        "rename": {"name": "title"},
-                        "filter": {"all": [{"column": "active", "op": "eq", "value": True}]},
-                    }
-                ],
-                "batch_timeout_ms": 20,
-            },
-        ],
+        "sources": [{**source, "state_dir": str(tmp / "state")}],
+        "views": [{**view, "batch_timeout_ms": 20} for view in views],
     }
     path = tmp / "pipeline.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def _pipeline(tmp: Path, dsn: str, bootstrap: str, registry: str, prefix: str) -> Path:
+    topic = f"{prefix}.public.products"
+    source = {
+        "name": "shop",
+        "dsn": dsn,
+        "slot": f"e2e_verify_{uuid.uuid4().hex[:10]}",
+        "publication": "e2e_verify",
+        "topic_prefix": prefix,
+        "tables": {"include": ["public.*"]},
+        "status_interval_s": 0.1,
+    }
+    whole = {
+        "name": "whole",
+        "target": {"sqlite": {"path": str(tmp / "whole.db")}},
+        "topics": [{"topic": topic}, {"topic": f"{prefix}.public.Order_Lines", "table": "lines"}],
+    }
+    cheap = {
+        "name": "cheap",
+        "target": {"sqlite": {"path": str(tmp / "cheap.db")}},
+        "topics": [
+            {
+                "topic": topic,
+                "table": "items",
+                "columns": ["id", "name", "price"],
+                "rename": {"name": "title"},
+                "filter": {"all": [{"column": "active", "op": "eq", "value": True}]},
+            }
+        ],
+    }
+    return _write(tmp, bootstrap, registry, source, [whole, cheap])
 
 
 def _verify(pipeline: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -261,39 +258,26 @@ MYSQL_ROWS = [
 def _mysql_pipeline(
     tmp: Path, db: MysqlDatabase, view_dsn: str, bootstrap: str, registry: str, prefix: str
 ) -> Path:
-    config: dict[str, Any] = {
-        "name": "verify-mysql",
-        "kafka": {"bootstrap_servers": bootstrap, "replication_factor": 1},
-        "registry": {"url": registry},
-        "sources": [
+    source = {
+        "type": "mysql",
+        "name": "inventory",
+        "url": db.url,
+        "server_id": 7400 + uuid.uuid4().int % 1000,
+        "topic_prefix": prefix,
+        "tables": {"include": [f"{db.name}.items"]},
+    }
+    stock = {
+        "name": "stock",
+        "target": {"postgres": {"dsn": view_dsn, "schema": "stock"}},
+        "topics": [
             {
-                "type": "mysql",
-                "name": "inventory",
-                "url": db.url,
-                "server_id": 7400 + uuid.uuid4().int % 1000,
-                "topic_prefix": prefix,
-                "state_dir": str(tmp / "state"),
-                "tables": {"include": [f"{db.name}.items"]},
-            }
-        ],
-        "views": [
-            {
-                "name": "stock",
-                "target": {"postgres": {"dsn": view_dsn, "schema": "stock"}},
-                "topics": [
-                    {
-                        "topic": f"{prefix}.{db.name}.items",
-                        "rename": {"sku": "code"},
-                        "filter": {"any": [{"column": "active", "op": "eq", "value": True}]},
-                    }
-                ],
-                "batch_timeout_ms": 20,
+                "topic": f"{prefix}.{db.name}.items",
+                "rename": {"sku": "code"},
+                "filter": {"any": [{"column": "active", "op": "eq", "value": True}]},
             }
         ],
     }
-    path = tmp / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return _write(tmp, bootstrap, registry, source, [stock])
 
 
 def _pg_count(dsn: str, table: str) -> int:
