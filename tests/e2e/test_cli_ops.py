@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -253,3 +254,35 @@ def test_doctor_names_each_failure_with_its_fix(
     assert human[0].split() == ["STATUS", "COMPONENT", "WHAT", "DETAIL", "FIX"]
     assert human[-1] == f"{len(report['checks'])} check(s): 3 failed, 1 warning(s)"
     admin.delete_topics([deleting])
+
+
+def test_teardown_asks_on_a_terminal_and_does_nothing_when_declined(tmp_path: Path) -> None:
+    state = tmp_path / "state" / "shop.offsets.json"
+    state.parent.mkdir()
+    state.write_text('{"version": 1, "position": "0-1-9@", "tables": []}')
+    (tmp_path / "pipeline.yaml").write_text(
+        "name: ask\nkafka: {bootstrap_servers: '127.0.0.1:1'}\nregistry: {url: 'http://h'}\n"
+        "sources:\n  - {type: mysql, name: shop, url: 'mysql://u:p@127.0.0.1:1/', server_id: 9,"
+        " topic_prefix: ask, tables: {include: [shop.*]}, state_dir: state}\n"
+    )
+
+    def answer(text: str) -> subprocess.CompletedProcess[str]:
+        controller, terminal = pty.openpty()
+        try:
+            os.write(controller, text.encode())
+            return subprocess.run(
+                [STRANGLER, "teardown", "pipeline.yaml"], cwd=tmp_path, stdin=terminal,
+                capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+        finally:
+            os.close(controller)
+            os.close(terminal)
+
+    declined = answer("n\n")
+    assert declined.returncode == 130 and declined.stderr == "aborted\n"
+    assert "  - shop: stored position 0-1-9@ (file offset store)" in declined.stdout
+    assert "proceed? [y/N]" in declined.stdout and state.exists()
+    accepted = answer("y\n")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "shop: dropped stored position of shop (file offset store)" in accepted.stdout
+    assert not state.exists()
