@@ -261,7 +261,8 @@ def reset(
     --view V                   rebuild V from the beginning of its topics into shadow tables,
                                swapped in atomically (the old tables serve until then).
 
-    Stop the pipeline first. Exit codes: 2 bad options or unknown name, 3 a service is down.
+    Stop the source's connector first (a view keeps serving, and may keep running, while
+    it is rebuilt). Exit codes: 2 bad options or unknown name, 3 a service is down.
     """
     from strangler.cli.config import load_pipeline
 
