@@ -263,6 +263,23 @@ class _Progress:
 
 
 def _run(job: _Job, settle: float, show_progress: bool) -> Result:
+    """Compare one job's sides; a database refusing a query is one message, not a traceback."""
+    import sqlite3
+
+    import psycopg
+    import pymysql
+
+    try:
+        return _compare(job, settle, show_progress)
+    except (psycopg.Error, sqlite3.Error, pymysql.err.Error) as exc:
+        raise StranglerError(
+            f"{job.name}: a database refused the comparison: {str(exc).strip().splitlines()[0]}",
+            fix="check that the source table and the view table both have the view's columns "
+            "(after a source column was dropped or renamed, rebuild the view)",
+        ) from exc
+
+
+def _compare(job: _Job, settle: float, show_progress: bool) -> Result:
     from strangler.materializers.verify import Comparison
 
     source = job.open_source()
@@ -311,7 +328,7 @@ def _samples(result: Result, limit: int) -> list[str]:
         else:
             where = "view" if diff.kind == "missing" else "source"
             lines.append(f"  {diff.kind:<9}  {key} (not in the {where})")
-    hidden = len(result.differences) - limit
+    hidden = sum(result.counts.values()) - min(limit, len(result.differences))
     if hidden > 0:
         lines.append(f"  ... and {hidden} more (--sample-diffs, or --json for all)")
     return lines

@@ -49,6 +49,8 @@ LEAF_ROWS = 512
 """Ranges this small are compared row by row (a dict of lines costs less than more hashing)."""
 FANOUT = 8
 """A differing range is split into this many sub-ranges, each hashed again."""
+REPORTED_LIMIT = 10_000
+"""At most this many differing rows are reported one by one (all are counted)."""
 RECHECK_LIMIT = 100_000
 """At most this many differing keys are re-checked; more are reported as found."""
 
@@ -108,18 +110,20 @@ class Result:
     ranges: int = 0
     ranges_differing: int = 0
     differences: list[Difference] = field(default_factory=list)
+    """The differing rows in key order (the first ``REPORTED_LIMIT`` of them)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Differing rows by kind (missing, extra, different), all of them."""
     rechecked: int = 0
     seconds: float = 0.0
 
     def count(self, kind: str) -> int:
-        return sum(1 for d in self.differences if d.kind == kind)
+        return self.counts.get(kind, 0)
 
     @property
     def equal(self) -> bool:
-        return not self.differences
+        return not any(self.counts.values())
 
-    def to_json(self, limit: int | None = None) -> dict[str, Any]:
-        shown = self.differences if limit is None else self.differences[:limit]
+    def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "source": self.source,
@@ -133,8 +137,8 @@ class Result:
             "ranges_differing": self.ranges_differing,
             "rechecked_keys": self.rechecked,
             "seconds": round(self.seconds, 3),
-            "differences": [d.to_json() for d in shown],
-            "differences_shown": len(shown),
+            "differences": [d.to_json() for d in self.differences],
+            "differences_shown": len(self.differences),
         }
 
 
@@ -224,8 +228,12 @@ class Comparison:
         result = Result(name, self.source.label)
         self._pass(result)
         pending = self._settle(result)
+        kinds = ["extra" if s is None else "missing" if v is None else "different"
+                 for s, v in pending.values()]  # fmt: skip
+        result.counts = {kind: kinds.count(kind) for kind in ("missing", "extra", "different")}
         ordered = sorted(pending.items(), key=lambda item: self._order("\t".join(item[0])))
-        result.differences = [self._difference(k, s, v) for k, (s, v) in ordered]
+        shown = ordered[:REPORTED_LIMIT]
+        result.differences = [self._difference(k, s, v) for k, (s, v) in shown]
         result.seconds = time.monotonic() - started
         return result
 

@@ -131,3 +131,14 @@ def test_equal_ranges_hash_equal() -> None:
     assert digest([row(1), row(2)]) == digest([row(1), row(2)])
     assert digest([row(1), row(2)]) != digest([row(2), row(1)])
     assert digest([row(1), row(2)]) != digest([row(1)])
+
+
+def test_every_difference_is_counted_and_the_first_ones_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("strangler.materializers.verify.REPORTED_LIMIT", 3)
+    source = [row(k) for k in range(1, 30)]
+    result = compare(source, [row(k, "x") for k in range(1, 30)] + [row(99)]).run("t")
+    assert (result.count("different"), result.count("extra"), result.count("missing")) == (29, 1, 0)
+    assert [d.key["id"] for d in result.differences] == ["1", "2", "3"]
+    assert not result.equal
