@@ -53,6 +53,7 @@ from typing import Any
 import psycopg
 
 from strangler.connectors.postgres.config import PostgresSource
+from strangler.connectors.postgres.errors import PostgresError
 from strangler.connectors.postgres.exactly_once import KafkaTransactions
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import LogicalMessage
@@ -132,8 +133,14 @@ class RequestFile:
     def load(self) -> list[Request]:
         if not self.path.exists():
             return []
-        data = json.loads(self.path.read_text())
-        return [Request.from_json(r) for r in data["requests"]]
+        try:
+            data = json.loads(self.path.read_text())
+            return [Request.from_json(r) for r in data["requests"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PostgresError(
+                f"incremental snapshot file {self.path} is unreadable: {exc}",
+                fix="delete it (requests not finished are then forgotten: ask for them again)",
+            ) from exc
 
     def save(self, requests: Iterable[Request]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,7 +236,7 @@ class IncrementalSnapshots:
 
     def on_messages(self, messages: list[LogicalMessage]) -> None:
         for message in messages:
-            body = json.loads(message.content)
+            body = _body(message)
             if body.get("slot") != self._source.slot:
                 continue  # another slot's: every slot of the database decodes every message
             if message.prefix == SIGNAL_PREFIX:
@@ -252,9 +259,13 @@ class IncrementalSnapshots:
     # requests
 
     def _accept(self, body: dict[str, Any]) -> None:
+        names = body.get("table")
+        if not isinstance(names, list) or len(names) != 2 or "id" not in body:
+            log.warning("ignored a malformed snapshot signal: %s", body)
+            return
         if any(r.id == body["id"] for r in self._requests):
             return  # a signal replayed after a restart
-        table = TableId(*body["table"])
+        table = TableId(str(names[0]), str(names[1]))
         request = Request(str(body["id"]), table)
         if table not in self._shapes.tables:
             request.state, request.reason = "rejected", f"{table} is not captured by this source"
@@ -340,6 +351,18 @@ class IncrementalSnapshots:
 
             self._reader_conn = connect(self._source.dsn.get_secret_value())
         return self._reader_conn
+
+
+def _body(message: LogicalMessage) -> dict[str, Any]:
+    """A signal's or watermark's JSON; anything else under our prefixes is not ours."""
+    try:
+        body = json.loads(message.content)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        log.warning("ignored a %s message that is not strangler's", message.prefix)
+        return {}
+    return body
 
 
 def _invisible(conn: psycopg.Connection[Any]) -> Callable[[int], bool]:

@@ -4,12 +4,22 @@ window drops the whole chunk; requests survive a round trip through their file."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
-from strangler.connectors.postgres.incremental import Request, RequestFile, Window
+from strangler.connectors.postgres.incremental import (
+    SIGNAL_PREFIX,
+    IncrementalSnapshots,
+    Request,
+    RequestFile,
+    Window,
+)
 from strangler.connectors.postgres.lsn import Lsn
+from strangler.connectors.postgres.messages import LogicalMessage
 from strangler.core.events import ChangeEvent, Op, TableId
 
 pytestmark = pytest.mark.unit
@@ -51,3 +61,34 @@ def test_requests_round_trip_through_their_file(tmp_path: Path) -> None:
     second = Request("b", OTHER, state="rejected", reason="not captured")
     requests.save([first, second])
     assert requests.load() == [first, second]
+
+
+def message(prefix: str, content: bytes) -> LogicalMessage:
+    return LogicalMessage(None, True, Lsn(1), prefix, content)
+
+
+def test_signals_are_accepted_once_per_id_and_only_for_this_slot(tmp_path: Path) -> None:
+    source = SimpleNamespace(name="shop", slot="mine", state_dir=tmp_path)
+    shapes = SimpleNamespace(tables={TABLE})
+    coordinator = IncrementalSnapshots(
+        cast(Any, source), cast(Any, None), cast(Any, shapes), cast(Any, None),
+        lambda: None, cast(Any, None),
+    )  # fmt: skip
+
+    def signal(slot: str, request_id: str, table: TableId) -> LogicalMessage:
+        body = {"slot": slot, "id": request_id, "table": [table.schema, table.name]}
+        return message(SIGNAL_PREFIX, json.dumps(body).encode())
+
+    coordinator.on_messages([
+        signal("theirs", "x", TABLE),  # another slot's request
+        message(SIGNAL_PREFIX, b"not json"),
+        message(SIGNAL_PREFIX, b'{"slot": "mine", "id": "y"}'),  # no table
+        signal("mine", "a", TABLE),
+        signal("mine", "a", TABLE),  # replayed after a restart
+        signal("mine", "b", OTHER),  # not captured
+    ])  # fmt: skip
+    requests = RequestFile.of(cast(Any, source)).load()
+    assert [(r.id, r.table, r.state) for r in requests] == [
+        ("a", TABLE, "pending"),
+        ("b", OTHER, "rejected"),
+    ]
