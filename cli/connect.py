@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from strangler.cli.logsetup import configure
 from strangler.core.errors import ConfigError, StranglerError
 
 if TYPE_CHECKING:
@@ -107,12 +108,10 @@ def connect(
     pipeline: Path, only: tuple[str, ...], check: bool, teardown: bool, log_level: str
 ) -> None:
     """Capture the pipeline's source databases into their table topics."""
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per registry request
+    level = logging.getLevelName(log_level.upper())
+    if not isinstance(level, int):
+        raise click.BadParameter(f"{log_level!r} is not a logging level", param_hint="--log-level")
+    configure(level, "%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s")
     from strangler.cli.config import load_pipeline
 
     config = load_pipeline(pipeline)

@@ -23,12 +23,12 @@ def verbosity() -> int:
     return _state["verbosity"]
 
 
-def configure(default: int = logging.WARNING) -> None:
+def configure(default: int = logging.WARNING, fmt: str = _FORMAT) -> None:
     """Configure the root logger from the command's default and the root options."""
     level = {-1: logging.ERROR, 0: default}.get(verbosity(), logging.DEBUG)
     if verbosity() == 1 and default > logging.INFO:
         level = logging.INFO
-    logging.basicConfig(level=level, format=_FORMAT, stream=sys.stderr, force=True)
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
     if verbosity() < 2:
         for chatty in ("httpx", "httpcore", "uvicorn.access"):
             logging.getLogger(chatty).setLevel(max(level, logging.WARNING))

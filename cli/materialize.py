@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from strangler.cli.logsetup import configure
+
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -36,7 +38,7 @@ def materialize(
     pipeline = load_pipeline(file)
     if not pipeline.views:
         raise ConfigError(f"{file} has no `views:` section", fix="declare at least one view")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure(logging.INFO, "%(asctime)s %(levelname)s %(message)s")
     config = pipeline.materialize_config()
     if rebuild_view:
         service.rebuild(config, rebuild_view)

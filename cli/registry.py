@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from strangler.cli.logsetup import configure
+
 
 @click.group()
 def registry() -> None:
@@ -104,7 +106,7 @@ def serve(
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
     env_users = tuple(u for u in os.environ.get("STRANGLER_REGISTRY_USERS", "").split(",") if u)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    configure(logging.INFO, "%(message)s")
     settings = RegistrySettings(
         host=host,
         port=port,
