@@ -42,9 +42,9 @@ class Drill:
         self.slot = bank.SLOT
         self.report: dict[str, Any] = {"steps": []}
 
-    def strangler(self, *args: str, log: str = "strangler") -> int:
-        """Run ``strangler ARGS`` to the end, its output appended to logs/LOG.log."""
-        with (self.logs / f"{log}.log").open("ab") as out:
+    def strangler(self, *args: str) -> int:
+        """Run ``strangler ARGS`` to the end, its output appended to logs/strangler.log."""
+        with (self.logs / "strangler.log").open("ab") as out:
             return subprocess.run([STRANGLER, *args], stdout=out, stderr=out).returncode
 
     def start_connector(self, pipeline: str, slot: str) -> None:
