@@ -24,7 +24,7 @@ import click
 
 from strangler.cli.logsetup import verbosity
 from strangler.cli.output import emit_json, table
-from strangler.core.errors import ConfigError, StranglerError
+from strangler.core.errors import ConfigError, ServiceUnavailable, StranglerError
 
 if TYPE_CHECKING:
     from strangler.cli.config import PipelineConfig
@@ -121,13 +121,57 @@ class _Sources:
         )
 
 
-def _source_reader(source: AnySource, read: TableRead, label: str) -> Reader:
+def _source_reader(source: AnySource, read: TableRead, table_id: TableId) -> Reader:
+    """The source table read as the connector reads it: its own parsers and codecs decide
+    the value of every column (so the comparison is with what it publishes)."""
     from strangler.connectors.mysql.config import MysqlSource
-    from strangler.materializers.verify_readers import MysqlReader, PostgresReader
 
     if isinstance(source, MysqlSource):
-        return MysqlReader(source.connection_settings(), read, label)
-    return PostgresReader(source.dsn.get_secret_value(), read, label)
+        return _mysql_reader(source, read, table_id)
+    return _pg_reader(source, read, table_id)
+
+
+def _pg_reader(source: PostgresSource, read: TableRead, table_id: TableId) -> Reader:
+    import psycopg
+
+    from strangler.connectors.postgres.catalog import describe_table, load_types
+    from strangler.connectors.postgres.pgtext import SESSION_SETTINGS
+    from strangler.connectors.postgres.rows import column_types
+    from strangler.materializers.verify_readers import PostgresReader
+
+    dsn = source.dsn.get_secret_value()
+    try:
+        with psycopg.connect(dsn) as conn:
+            relation = describe_table(conn, table_id)
+            catalog = load_types(conn, [c.type_oid for c in relation.columns])
+    except psycopg.OperationalError as exc:
+        raise ServiceUnavailable(
+            f"source {source.name}: cannot connect to PostgreSQL: {str(exc).strip()}",
+            fix="check the source's dsn and that the server runs",
+        ) from exc
+    types = column_types(relation, catalog)
+    parse = {c.name: t.parse for c, t in zip(relation.columns, types, strict=True)}
+    return PostgresReader(dsn, read, str(table_id), parse=parse, session=SESSION_SETTINGS)
+
+
+def _mysql_reader(source: MysqlSource, read: TableRead, table_id: TableId) -> Reader:
+    import pymysql
+
+    from strangler.connectors.mysql.catalog import describe_table
+    from strangler.connectors.mysql.snapshot import snapshot_connection
+    from strangler.materializers.verify_readers import MysqlReader
+
+    try:
+        conn = snapshot_connection(source.connection_settings())
+    except pymysql.err.OperationalError as exc:
+        raise ServiceUnavailable(
+            f"source {source.name}: cannot connect to MySQL: {exc}",
+            fix="check the source's url and that the server runs",
+        ) from exc
+    key = source.key_override(table_id)
+    codec = describe_table(conn, table_id, list(key) if key is not None else None)
+    columns = [c.name for c in codec.columns]
+    return MysqlReader(conn, columns, codec.from_text, read, str(table_id))
 
 
 def _view_reader(view: ViewConfig, read: TableRead) -> Reader:
@@ -183,7 +227,7 @@ def _view_jobs(sources: _Sources, view: ViewConfig, tables: tuple[str, ...]) -> 
         yield _Job(
             f"{view.name}/{spec.name}",
             _layout(spec),
-            partial(_source_reader, source, source_read, str(table_id)),
+            partial(_source_reader, source, source_read, table_id),
             partial(_view_reader, view, view_read),
         )
 
@@ -217,7 +261,7 @@ def _topic_jobs(sources: _Sources, tables: tuple[str, ...]) -> Iterator[_Job]:
         yield _Job(
             f"topic {topic}",
             layout,
-            partial(_source_reader, source, read, str(table_id)),
+            partial(_source_reader, source, read, table_id),
             partial(TopicReader, pipeline.kafka, url, topic, spec, layout.order_key()),
         )
 

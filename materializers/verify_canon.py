@@ -187,12 +187,15 @@ _FREE_TEXT = {"string", "enum", "json"}
 _PG_TEXT = {"int", "long", "string", "enum", "uuid", "date"}
 
 
-def pg_expression(avro_type: AvroType, column: str) -> str | None:
+def pg_expression(avro_type: AvroType, column: str, *, copy: bool = True) -> str | None:
     """A PostgreSQL expression giving the canonical text of ``column`` (quoted) under the
-    session settings of ``PG_SESSION``; None when Python must finish the value."""
+    session settings of ``PG_SESSION``; None when Python must finish the value. With ``copy``
+    the rows travel through COPY, which writes a bare column with the type's output function
+    (exactly the text logical replication sends: ``char(n)`` keeps its padding, unlike
+    ``::text``)."""
     kind = _kind(avro_type)
     if kind in _PG_TEXT or (kind == "decimal" and _scale(avro_type) <= _MAX_TEXT_SCALE):
-        return f"{column}::text"
+        return column if copy else f"{column}::text"
     if kind == "boolean":
         return f"({column}::int)::text"
     if kind in ("bytes", "fixed"):

@@ -17,7 +17,6 @@ A source reader applies the view's row filter with the materializer's own evalua
 
 from __future__ import annotations
 
-import datetime
 import json
 import sqlite3
 import time
@@ -32,7 +31,7 @@ from strangler.core.errors import ServiceUnavailable, StranglerError
 from strangler.core.kafka import KafkaSettings, consumer_config
 from strangler.materializers.columns import Dialect
 from strangler.materializers.config import Condition, RowFilter, TargetConfig, TopicConfig
-from strangler.materializers.identifiers import quote
+from strangler.materializers.identifiers import qualified, quote
 from strangler.materializers.records import BadRecord, ChangeRecord, Received
 from strangler.materializers.rowfilter import row_matches
 from strangler.materializers.shapes import RowShape, row_shape
@@ -109,19 +108,9 @@ def line_key(line: str, key_count: int) -> Key:
     return tuple(line.split("\t", key_count)[:key_count])
 
 
-def _filter_value(value: Any) -> Any:
-    """A driver value as the connector publishes it, for the filter: timestamps are UTC, a
-    MySQL TIME is a time of day."""
-    if isinstance(value, datetime.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=datetime.UTC)
-    if isinstance(value, datetime.timedelta):
-        return (datetime.datetime.min + value).time()
-    return value
-
-
 class _LineBuilder:
-    """Rows of driver values → lines, the row filter applied. Values SQL already wrote are
-    canonical text (escaped too when ``sql_escaped``); the others are finished here."""
+    """Rows of a view's values → lines. Values SQL already wrote are canonical text (escaped
+    too when ``sql_escaped``); the others are finished here."""
 
     def __init__(
         self, read: TableRead, finished: Sequence[bool], *, stored: bool, sql_escaped: bool
@@ -129,21 +118,13 @@ class _LineBuilder:
         pick = stored_function if stored else canonical_function
         self._finish: list[Callable[[Any], str | None] | None] = [
             None if done else pick(avro)
-            for done, (_, avro) in zip(finished, read.columns, strict=False)
+            for done, (_, avro) in zip(finished, read.columns, strict=True)
         ]
-        self._width = len(read.columns)
-        self._filter = read.row_filter
-        self._filter_names = read.filter_columns()
         self._sql_escaped = sql_escaped
 
-    def line(self, row: Sequence[Any]) -> str | None:
-        if self._filter is not None:
-            values = row[self._width :]
-            named = {n: _filter_value(v) for n, v in zip(self._filter_names, values, strict=False)}
-            if not row_matches(self._filter, named):
-                return None
+    def line(self, row: Sequence[Any]) -> str:
         out = []
-        for value, finish in zip(row, self._finish, strict=False):
+        for value, finish in zip(row, self._finish, strict=True):
             text = value if finish is None or value is None else finish(value)
             if text is None:
                 out.append(NULL)
@@ -153,17 +134,36 @@ class _LineBuilder:
 
 
 def _lines(builder: _LineBuilder, rows: Sequence[Sequence[Any]]) -> list[str]:
-    made = [builder.line(r) for r in rows]
-    return [line for line in made if line is not None]
+    return [builder.line(r) for r in rows]
+
+
+Parsers = Mapping[str, Callable[[str], Any]]
+"""Source column → parser of its text output into the value the connector publishes."""
 
 
 class PostgresReader:
-    """A table in PostgreSQL (a source, or a view's schema)."""
+    """A table in PostgreSQL: a view's schema, or (given ``parse``) a source table.
 
-    def __init__(self, dsn: str, read: TableRead, label: str) -> None:
+    A source is always read through COPY: columns SQL cannot write canonically, and the row
+    filter's columns, travel as the server's text output and are parsed by the connector's
+    own parsers (``parse``), so they are exactly the values it publishes. A view's columns have
+    the plain types the materializer created; its rows are read typed when Python must finish
+    them."""
+
+    def __init__(
+        self,
+        dsn: str,
+        read: TableRead,
+        label: str,
+        *,
+        parse: Parsers | None = None,
+        session: Mapping[str, str] = PG_SESSION,
+    ) -> None:
         import psycopg
 
-        self.label, self.read = label, read
+        if read.row_filter is not None and parse is None:
+            raise ValueError("a filtered read is of a source: give its parsers")
+        self.label, self.read, self._parse = label, read, parse
         try:
             self.conn = psycopg.connect(dsn, autocommit=True)
         except psycopg.OperationalError as exc:
@@ -171,14 +171,19 @@ class PostgresReader:
                 f"{label}: cannot connect to PostgreSQL: {str(exc).strip()}",
                 fix="check the DSN and that the server runs",
             ) from exc
-        for name, value in PG_SESSION.items():
+        for name, value in {**PG_SESSION, **session}.items():
             self.conn.execute("SELECT pg_catalog.set_config(%s, %s, false)", (name, value))
-        self._table = (
-            f"{quote(read.schema)}.{quote(read.table)}" if read.schema else quote(read.table)
-        )
-        self._exprs = [pg_expression(t, quote(n)) for n, t in read.columns]
-        finished = [e is not None for e in self._exprs]
+        self._table = qualified(read.schema, read.table)
+        finished = [pg_expression(t, "c") is not None for _, t in read.columns]
+        # a source always copies; a view (no filter) copies when SQL writes every column
+        self._copy = parse is not None or all(finished)
+        self._exprs = [pg_expression(t, quote(n), copy=self._copy) for n, t in read.columns]
         self._builder = _LineBuilder(read, finished, stored=False, sql_escaped=False)
+        self._finish = [
+            (i, canonical_function(t), parse[n] if parse else str)
+            for i, ((n, t), done) in enumerate(zip(read.columns, finished, strict=True))
+            if not done
+        ]
 
     def _select(self) -> str:
         cols = [e or quote(n) for e, (n, _) in zip(self._exprs, self.read.columns, strict=True)]
@@ -193,16 +198,38 @@ class PostgresReader:
         return int(row[0]) if row else 0
 
     def lines(self) -> Iterator[list[str]]:
-        fast = all(e is not None for e in self._exprs) and self.read.row_filter is None
-        return self._copied() if fast else self._streamed()
-
-    def _copied(self) -> Iterator[list[str]]:
-        query = f"COPY ({self._select()} ORDER BY {self._order()}) TO STDOUT"
-        for chunk in _copy_out(self.conn, query.encode()):
-            yield chunk.decode("utf-8").split("\n")
-
-    def _streamed(self) -> Iterator[list[str]]:
         query = f"{self._select()} ORDER BY {self._order()}"
+        return self._copied(query) if self._copy else self._streamed(query)
+
+    def _copied(self, query: str) -> Iterator[list[str]]:
+        for chunk in _copy_out(self.conn, f"COPY ({query}) TO STDOUT".encode()):
+            lines = chunk.decode("utf-8").split("\n")
+            yield self._finished(lines) if self._finish or self.read.row_filter else lines
+
+    def _finished(self, lines: list[str]) -> list[str]:
+        """Lines of COPY text whose raw fields are parsed, filtered and made canonical."""
+        assert self._parse is not None  # only sources copy unfinished fields
+        width, names = len(self.read.columns), self.read.filter_columns()
+        parse, row_filter = self._parse, self.read.row_filter
+        out = []
+        for line in lines:
+            fields = line.split("\t")
+            if row_filter is not None:
+                texts = [unescape(f) for f in fields[width:]]
+                row = {
+                    n: None if t is None else parse[n](t) for n, t in zip(names, texts, strict=True)
+                }
+                if not row_matches(row_filter, row):
+                    continue
+                del fields[width:]
+            for i, canonical, parser in self._finish:
+                text = unescape(fields[i])
+                value = None if text is None else canonical(parser(text))
+                fields[i] = NULL if value is None else escape(value)
+            out.append("\t".join(fields))
+        return out
+
+    def _streamed(self, query: str) -> Iterator[list[str]]:
         with self.conn.transaction(), self.conn.cursor(name="strangler_verify") as cur:
             cur.itersize = BLOCK_ROWS
             cur.execute(query.encode())
@@ -220,9 +247,12 @@ class PostgresReader:
                 "(" + ", ".join(sql.Literal(p).as_string(None) for p in params) + ")"
                 for params in (self.read.key_params(k, "postgres") for k in batch)
             ]
-            where = f"({', '.join(names)}) IN ({', '.join(tuples)})"
-            rows = self.conn.execute(f"{self._select()} WHERE {where}".encode()).fetchall()
-            out.update(_keyed(_lines(self._builder, rows), len(names)))
+            query = f"{self._select()} WHERE ({', '.join(names)}) IN ({', '.join(tuples)})"
+            if self._copy:
+                lines = [line for block in self._copied(query) for line in block]
+            else:
+                lines = _lines(self._builder, self.conn.execute(query.encode()).fetchall())
+            out.update(_keyed(lines, len(names)))
         return out
 
     def close(self) -> None:
@@ -314,47 +344,49 @@ class SqliteReader:
         self.conn.close()
 
 
+Decoder = Callable[[Sequence[Any]], Mapping[str, Any]]
+"""A row of every source column (as a text-mode SELECT gives it) → column name → the value the
+connector publishes."""
+
+
 class MysqlReader:
-    """A MySQL/MariaDB source table, streamed through an unbuffered cursor (every value is
-    finished in Python)."""
+    """A MySQL/MariaDB source table, streamed through an unbuffered cursor of ``conn`` (a
+    text-mode connection: the connector's own snapshot connection) and decoded by the
+    connector's own codec (``decode`` of every column of ``columns``)."""
 
-    def __init__(self, settings: Mapping[str, Any], read: TableRead, label: str) -> None:
-        import pymysql
-
-        self.label, self.read = label, read
-        self._settings = settings
-        try:
-            self.conn = pymysql.connect(**settings, charset="utf8mb4", autocommit=True)
-        except pymysql.err.OperationalError as exc:
-            raise ServiceUnavailable(
-                f"{label}: cannot connect to MySQL: {exc}",
-                fix="check the source url and that the server runs",
-            ) from exc
-        with self.conn.cursor() as cur:
-            cur.execute("SET time_zone = '+00:00'")
+    def __init__(
+        self, conn: Any, columns: Sequence[str], decode: Decoder, read: TableRead, label: str
+    ) -> None:
+        self.label, self.read, self.conn = label, read, conn
+        self._columns, self._decode = list(columns), decode
         self._table = f"{_backtick(read.schema or '')}.{_backtick(read.table)}"
-        finished = [False] * len(read.columns)
-        self._builder = _LineBuilder(read, finished, stored=False, sql_escaped=False)
+        self._finish = [(n, canonical_function(t)) for n, t in read.columns]
 
     def _select(self) -> str:
-        cols = [_backtick(n) for n, _ in self.read.columns]
-        cols += [_backtick(n) for n in self.read.filter_columns()]
-        return f"SELECT {', '.join(cols)} FROM {self._table}"
+        return f"SELECT {', '.join(_backtick(c) for c in self._columns)} FROM {self._table}"
+
+    def _lines(self, rows: Sequence[Sequence[Any]]) -> list[str]:
+        out = []
+        for raw in rows:
+            row = self._decode(raw)
+            if self.read.row_filter is not None and not row_matches(self.read.row_filter, row):
+                continue
+            texts = [finish(row.get(name)) for name, finish in self._finish]
+            out.append("\t".join(NULL if t is None else escape(t) for t in texts))
+        return out
 
     def count(self) -> int:
         with self.conn.cursor() as cur:
             cur.execute(f"SELECT count(*) FROM {self._table}")
-            row = cur.fetchone()
-        return int(row[0]) if row else 0
+            rows = cur.fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def lines(self) -> Iterator[list[str]]:
-        import pymysql
-
         order = ", ".join(_mysql_order(t, _backtick(n)) for n, t in self.read.key)
-        with self.conn.cursor(pymysql.cursors.SSCursor) as cur:
+        with self.conn.cursor() as cur:
             cur.execute(f"{self._select()} ORDER BY {order}")
             while rows := cur.fetchmany(BLOCK_ROWS):
-                yield _lines(self._builder, rows)
+                yield self._lines(rows)
 
     def fetch(self, keys: Sequence[Key]) -> dict[Key, str]:
         names = [_backtick(n) for n, _ in self.read.key]
@@ -366,7 +398,7 @@ class MysqlReader:
             where = f"({', '.join(names)}) IN ({', '.join([one] * len(batch))})"
             with self.conn.cursor() as cur:
                 cur.execute(f"{self._select()} WHERE {where}", params)
-                out.update(_keyed(_lines(self._builder, cur.fetchall()), len(names)))
+                out.update(_keyed(self._lines(cur.fetchall()), len(names)))
         return out
 
     def close(self) -> None:

@@ -41,14 +41,26 @@ CREATE TABLE products (
     weight double precision,
     tags text[],
     code uuid,
-    blob bytea
+    blob bytea,
+    sku char(6),
+    addr inet,
+    doc jsonb,
+    span interval,
+    opens time,
+    ratio real,
+    cost money,
+    fine numeric(20, 8),
+    loose numeric
 )
 """
 FILL = """
 INSERT INTO products
 SELECT g, 'item ' || g || CASE WHEN g %% 7 = 0 THEN E'\\ttab\\\\slash' ELSE '' END,
        g * 1.25, g %% 3 <> 0, timestamptz '2024-05-01 12:00:00+00' + g * interval '1.5 second',
-       g / 3.0, ARRAY['a', 'b' || g], md5(g::text)::uuid, decode(lpad(to_hex(g), 4, '0'), 'hex')
+       g / 3.0, ARRAY['a', 'b' || g], md5(g::text)::uuid, decode(lpad(to_hex(g), 4, '0'), 'hex'),
+       lpad(g::text, 4, '0'), ('10.0.' || (g %% 256) || '.1')::inet,
+       jsonb_build_object('n', g, 'a', ARRAY[g, 1]), g * interval '1 minute 3.5 seconds',
+       time '08:00' + g * interval '1.25 second', g / 7.0, g * 1.5, g / 9.0, g / 3.0
 FROM generate_series(1, %s) g
 """
 LINES = """
