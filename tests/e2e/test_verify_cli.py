@@ -239,6 +239,29 @@ def test_clean_views_verify_and_injected_divergences_are_reported(
     assert "missing    id=41 (not in the view)" in readable.stdout
 
 
+def test_view_and_table_options_pick_what_is_verified(running: Path) -> None:
+    only = _verify(running, "--view", "whole", "--table", "public.Order Lines", "--json")
+    assert only.returncode == 0, only.stdout + only.stderr
+    assert [r["name"] for r in json.loads(only.stdout)["results"]] == ["whole/lines"]
+    by_view_table = _verify(running, "--view", "cheap", "--table", "items", "--json")
+    assert [r["name"] for r in json.loads(by_view_table.stdout)["results"]] == ["cheap/items"]
+    quiet = subprocess.run(
+        [STRANGLER, "-q", "verify", str(running), "--view", "cheap"],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    assert "cheap/items" in quiet.stdout and "equal" in quiet.stdout
+
+
+def test_config_problems_exit_2(tmp_path: Path) -> None:
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("name: x\nkafka: {bootstrap_servers: 127.0.0.1:1}\n")
+    result = _verify(bare)
+    assert result.returncode == 2
+    assert "the pipeline has no `sources:` section" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_table_topic_verifies_against_the_source(running: Path) -> None:
     result = _verify(running, "--table", "public.products", "--json", "--settle", "5")
     assert result.returncode == 0, result.stdout + result.stderr
