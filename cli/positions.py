@@ -81,7 +81,7 @@ def postgres_position(source: PostgresSource) -> SourcePosition:
     if row is not None:
         out.active, out.position, out.restart, out.lag_bytes, out.retained_bytes = row
     out.snapshot = _pg_snapshot(source, tables, slot_exists=row is not None)
-    out.resnapshot = _pg_requests(source)
+    out.resnapshot = _requests(source)
     return out
 
 
@@ -112,8 +112,8 @@ def _snapshot_state(done: bool | None, after: Iterable[Any] | None) -> str:
     return f"in progress (after key {', '.join(str(v) for v in after)})"
 
 
-def _pg_requests(source: PostgresSource) -> dict[TableId, str]:
-    from strangler.connectors.postgres.incremental import RequestFile
+def _requests(source: PostgresSource | MysqlSource) -> dict[TableId, str]:
+    from strangler.connectors.resnapshot import RequestFile
 
     states: dict[TableId, str] = {}
     for request in RequestFile.of(source).load():  # oldest first: the latest one wins
@@ -140,6 +140,7 @@ def mysql_position(source: MysqlSource, kafka: KafkaSettings) -> SourcePosition:
         return out
     out.position = state.position.encode()
     out.snapshot = {t: _snapshot_state(p.done, p.after) for t, p in state.tables.items()}
+    out.resnapshot = _requests(source)
     if state.position.file is not None:
         out.lag_bytes = _binlog_behind(source, state.position.file.file, state.position.file.pos)
     return out

@@ -1,11 +1,16 @@
 """``strangler snapshot FILE --table T [--source S] [--wait]``: re-snapshot one table while
-streaming continues (PostgreSQL sources).
+streaming continues.
 
-The request is a signal written into the source's WAL (``connectors.postgres.incremental``):
-the running connector (``strangler run`` or ``connect``) picks it up from its own stream and
-reads the table in key-ordered chunks between watermarks, so the topic still converges to the
-table while changes keep flowing. When no connector runs, the request waits in the slot's WAL
-and starts when one runs again. ``--wait`` follows the request until it is done.
+PostgreSQL: the request is a signal written into the source's WAL
+(``connectors.postgres.incremental``): the running connector (``strangler run`` or ``connect``)
+picks it up from its own stream and reads the table in key-ordered chunks between watermarks,
+so the topic still converges to the table while changes keep flowing. When no connector runs,
+the request waits in the slot's WAL and starts when one runs again.
+
+MySQL/MariaDB: the request is a signal file in the source's state_dir
+(``connectors.mysql.incremental``; the command must run where the connector keeps its state),
+and each chunk is read at an exact binlog position. ``--wait`` follows a request until it is
+done (both engines record progress in ``<state_dir>/<source>.incremental.json``).
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ import click
 
 if TYPE_CHECKING:
     from strangler.cli.config import PipelineConfig
+    from strangler.connectors.mysql.config import MysqlSource
     from strangler.connectors.postgres.config import PostgresSource
-    from strangler.connectors.postgres.incremental import Request
+    from strangler.connectors.resnapshot import Request
     from strangler.core.events import TableId
 
 
@@ -36,12 +42,19 @@ def snapshot_command(
 ) -> None:
     """Re-snapshot one table of PIPELINE while streaming continues."""
     from strangler.cli.config import load_pipeline
+    from strangler.connectors.mysql.config import MysqlSource
 
     config = load_pipeline(pipeline)
     source = _source(config, source_name)
     table = _table(table_name)
-    request_id, active = _request(source, table, pipeline)
-    running = "the connector is streaming" if active else "starts when the connector runs"
+    if isinstance(source, MysqlSource):
+        from strangler.connectors.mysql.incremental import request_snapshot
+
+        request_id = request_snapshot(source, table)
+        running = "a running connector picks it up within a second, a stopped one when it runs"
+    else:
+        request_id, active = _request(source, table, pipeline)
+        running = "the connector is streaming" if active else "starts when the connector runs"
     click.echo(f"re-snapshot of {table} requested ({request_id}); {running}")
     if wait:
         done = _wait(source, request_id, timeout)
@@ -74,8 +87,7 @@ def _request(source: PostgresSource, table: TableId, pipeline: Path) -> tuple[st
         return request_snapshot(conn, source.slot, table), slot.active
 
 
-def _source(config: PipelineConfig, name: str | None) -> PostgresSource:
-    from strangler.connectors.postgres.config import PostgresSource
+def _source(config: PipelineConfig, name: str | None) -> PostgresSource | MysqlSource:
     from strangler.core.errors import ConfigError
 
     candidates = [s for s in config.sources if name is None or s.name == name]
@@ -88,13 +100,6 @@ def _source(config: PipelineConfig, name: str | None) -> PostgresSource:
             fix=f"name one with --source ({', '.join(s.name for s in candidates)})",
         )
     (source,) = candidates
-    if not isinstance(source, PostgresSource):
-        raise ConfigError(
-            f"source {source.name} is a {source.type} source: re-snapshots while streaming are "
-            "built for PostgreSQL sources only so far",
-            fix="until then, stop its connector, delete its stored state (the offsets file or "
-            "key) and start it again: every table is snapshotted anew",
-        )
     return source
 
 
@@ -108,8 +113,8 @@ def _table(name: str) -> TableId:
     return TableId(schema, table)
 
 
-def _wait(source: PostgresSource, request_id: str, timeout: float) -> Request:
-    from strangler.connectors.postgres.incremental import RequestFile
+def _wait(source: PostgresSource | MysqlSource, request_id: str, timeout: float) -> Request:
+    from strangler.connectors.resnapshot import RequestFile
     from strangler.core.errors import StranglerError
 
     requests = RequestFile.of(source)

@@ -39,6 +39,7 @@ import pymysql
 from strangler.connectors.config import SnapshotMode
 from strangler.connectors.mysql.config import MysqlSource, OffsetStoreKind, PositionMode
 from strangler.connectors.mysql.errors import MysqlError
+from strangler.connectors.mysql.incremental import MysqlIncremental
 from strangler.connectors.mysql.metrics import ConnectorMetrics
 from strangler.connectors.mysql.positions import BinlogPosition, FilePosition, parse_gtids
 from strangler.connectors.mysql.preflight import Finding, preflight
@@ -437,6 +438,7 @@ class _StreamLoop:
         self._metrics = owner.metrics
         self._reader = _Reader(source, owner.stop)
         self._in_flight = 0
+        self._incremental = MysqlIncremental(owner, shapes, publisher, state.position)
         now = time.monotonic()
         self._next_store = now + owner.source.store_interval_s
         self._next_metrics = now + _METRICS_EVERY_S
@@ -464,6 +466,7 @@ class _StreamLoop:
         events = _Counted(self._shapes.project(tx.events, schemas, tx.position.file))
         end = self._owner.stored_form(tx.position)
         self._publisher.publish(events, schemas, end, gtid=tx.gtid)
+        self._incremental.published(end)
         self._in_flight += 1
         self._metrics.published(tx.commit_ts_us, events.count)
 
@@ -476,6 +479,7 @@ class _StreamLoop:
             figures = {"source": self._owner.source.name, **self._metrics.snapshot()}
             log.info("metrics %s", json.dumps(figures))
             self._next_metrics = now + _METRICS_EVERY_S
+        self._incremental.tick(backlog=not self._reader.queue.empty())
 
     def _store(self) -> None:
         """Store the acknowledged position if it moved (never one merely received)."""

@@ -41,19 +41,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
 
 from strangler.connectors.postgres.config import PostgresSource
-from strangler.connectors.postgres.errors import PostgresError
 from strangler.connectors.postgres.exactly_once import KafkaTransactions
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import LogicalMessage
@@ -62,6 +59,7 @@ from strangler.connectors.postgres.schemas import TableShapes
 from strangler.connectors.postgres.snapshot import SnapshotReader
 from strangler.connectors.postgres.transactions import Transaction
 from strangler.connectors.publisher import Publisher
+from strangler.connectors.resnapshot import Request, RequestFile
 from strangler.core.events import ChangeEvent, Op, TableId
 
 log = logging.getLogger("strangler.connectors.postgres.incremental")
@@ -88,65 +86,6 @@ def emit(conn: psycopg.Connection[Any], prefix: str, body: dict[str, Any]) -> No
     conn.execute(
         "SELECT pg_catalog.pg_logical_emit_message(true, %s, %s)", (prefix, json.dumps(body))
     )
-
-
-# ---- requests and their progress -------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Request:
-    """One table to re-snapshot, and how far it got (chunks Kafka acknowledged)."""
-
-    id: str
-    table: TableId
-    state: str = "pending"
-    """pending, running, done or rejected."""
-    after: list[str | None] | None = None
-    """Text form of the last key of the last acknowledged chunk."""
-    chunks: int = 0
-    rows: int = 0
-    dropped: int = 0
-    """Chunk rows left out because the stream changed their key inside the window."""
-    requested: float = field(default_factory=time.time)
-    finished: float | None = None
-    reason: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "table": [self.table.schema, self.table.name]}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Request:
-        schema, name = data.pop("table")
-        return cls(table=TableId(schema, name), **data)
-
-
-class RequestFile:
-    """``<state_dir>/<source>.incremental.json``: every request of one source."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @classmethod
-    def of(cls, source: PostgresSource) -> RequestFile:
-        return cls(source.state_dir / f"{source.name}.incremental.json")
-
-    def load(self) -> list[Request]:
-        if not self.path.exists():
-            return []
-        try:
-            data = json.loads(self.path.read_text())
-            return [Request.from_json(r) for r in data["requests"]]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise PostgresError(
-                f"incremental snapshot file {self.path} is unreadable: {exc}",
-                fix="delete it (requests not finished are then forgotten: ask for them again)",
-            ) from exc
-
-    def save(self, requests: Iterable[Request]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"requests": [r.to_json() for r in requests]}))
-        os.replace(tmp, self.path)
 
 
 # ---- one chunk between the window's opening and its watermark ---------------------------------

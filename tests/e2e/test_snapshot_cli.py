@@ -13,11 +13,16 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import pymysql
 import pytest
 import yaml
 
-from strangler.connectors.postgres.incremental import RequestFile
+from strangler.cli.config import load_pipeline
+from strangler.cli.devstack.smoke import mysql_settings
+from strangler.connectors.mysql.config import MysqlSource
+from strangler.connectors.resnapshot import RequestFile
 from strangler.connectors.topics import table_topic
+from strangler.core.events import TableId
 from strangler.core.headers import header_value
 from tests.e2e.test_run_status_cli import (
     STRANGLER,
@@ -29,6 +34,15 @@ from tests.e2e.test_run_status_cli import (
     stop,
     table_now,
     view_rows,
+)
+from tests.fixtures import MysqlDatabase
+from tests.integration.connectors.mysql.my_support import execute, position_now
+from tests.integration.connectors.mysql.test_my_connector_support import (
+    reached,
+    stored_position,
+)
+from tests.integration.connectors.mysql.test_my_connector_support import (
+    table_rows as mysql_table_rows,
 )
 from tests.integration.connectors.postgres.topic_state import (
     registry_url,
@@ -190,3 +204,90 @@ def test_a_killed_resnapshot_resumes_after_its_last_acknowledged_chunk(
     want = table_rows(pg_database, TABLE, registry_url, topic_name)
     assert_same_rows(TABLE, want, topic_rows(kafka_bootstrap, registry_url, topic))
     stop(process)
+
+
+class MysqlWriter(Writer):
+    """The same workload on a MySQL/MariaDB table."""
+
+    def __init__(self, db: MysqlDatabase) -> None:
+        # paced, so the stream keeps up and a chunk published late would land after newer
+        # changes (a flat-out writer keeps the stream so far behind that it never could)
+        super().__init__("", pause=0.002)
+        self.db = db
+
+    def run(self) -> None:
+        rng = random.Random(11)
+        try:
+            conn = pymysql.connect(**mysql_settings(self.db.url), database=self.db.name,
+                                   autocommit=True)  # fmt: skip
+            with conn.cursor() as cur:
+                while not self.halt.wait(self.pause):
+                    key, kind = rng.randint(1, ROWS + 300), rng.random()
+                    if kind < 0.7:
+                        cur.execute("UPDATE items SET n = %s WHERE id = %s", (self.changes, key))
+                    elif kind < 0.85:
+                        cur.execute("REPLACE INTO items VALUES (%s, %s)", (key, -self.changes))
+                    else:
+                        cur.execute("DELETE FROM items WHERE id = %s", (key,))
+                    self.changes += 1
+            conn.close()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.error = exc
+
+
+def test_mysql_resnapshot_while_a_writer_changes_the_table(
+    mysql_database: MysqlDatabase,
+    kafka_bootstrap: str,
+    registry_url: str,
+    topic_name: str,
+    tmp_path: Path,
+) -> None:
+    execute(mysql_database, "CREATE TABLE items (id INT PRIMARY KEY, n INT)",
+            "INSERT INTO items SELECT seq, seq FROM seq_1_to_1500")  # fmt: skip
+    table = TableId(mysql_database.name, "items")
+    config = {
+        "name": "my-e2e",
+        "kafka": {"bootstrap_servers": kafka_bootstrap, "replication_factor": 1},
+        "registry": {"url": registry_url},
+        "sources": [
+            {
+                "type": "mysql", "name": "inventory", "url": mysql_database.url,
+                "server_id": 7000 + uuid.uuid4().int % 1000, "topic_prefix": topic_name,
+                "state_dir": str(tmp_path / "state"), "store_interval_s": 0.2,
+                "snapshot": {"chunk_rows": 50}, "tables": {"include": [str(table)]},
+            }
+        ],
+    }  # fmt: skip
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(yaml.safe_dump(config))
+    (source,) = load_pipeline(pipeline).sources
+    assert isinstance(source, MysqlSource)
+    process = start_run(pipeline, free_port())
+    wait_for(lambda: stored_position(source) is not None, process)
+    wait_for(lambda: reached(stored_position(source) or position_now(mysql_database),
+                             position_now(mysql_database)), process)  # fmt: skip
+    writer = MysqlWriter(mysql_database)
+    writer.start()
+    try:
+        wait_for(lambda: writer.changes > 50, process)
+        result = subprocess.run(
+            [STRANGLER, "snapshot", str(pipeline), "--table", str(table), "--wait",
+             "--timeout", "120"],
+            capture_output=True, text=True, timeout=180, check=False,
+        )  # fmt: skip
+        during = writer.changes
+    finally:
+        writer.halt.set()
+        writer.join(10)
+    assert writer.error is None, writer.error
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"re-snapshot of {table} done: " in result.stdout
+    assert during > 100, "the writer should have run throughout the re-snapshot"
+    target = position_now(mysql_database)
+    wait_for(lambda: reached(stored_position(source) or target, target), process)
+    stop(process)
+    want = mysql_table_rows(mysql_database, table, registry_url, topic_name)
+    topic = table_topic(topic_name, table)
+    assert_same_rows(table, want, topic_rows(kafka_bootstrap, registry_url, topic))
+    reads = [header_value(m.headers(), "op") for m in consume_all(kafka_bootstrap, topic, 0)]
+    assert reads.count("r") > ROWS + ROWS // 2  # the initial snapshot, then most rows again

@@ -11,15 +11,10 @@ from typing import Any, cast
 
 import pytest
 
-from strangler.connectors.postgres.incremental import (
-    SIGNAL_PREFIX,
-    IncrementalSnapshots,
-    Request,
-    RequestFile,
-    Window,
-)
+from strangler.connectors.postgres.incremental import SIGNAL_PREFIX, IncrementalSnapshots, Window
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import LogicalMessage
+from strangler.connectors.resnapshot import Request, RequestFile
 from strangler.core.events import ChangeEvent, Op, TableId
 
 pytestmark = pytest.mark.unit
