@@ -18,6 +18,7 @@ A source reader applies the view's row filter with the materializer's own evalua
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 import uuid
@@ -50,6 +51,8 @@ from strangler.materializers.verify_canon import (
     stored_function,
     unescape,
 )
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, ...]
 """A row's key: the escaped key fields of its line."""
@@ -484,23 +487,29 @@ class TopicReader:
         self._catch_up()
 
     def _catch_up(self, timeout: float = 60.0) -> None:
+        """Read to the end offsets of this moment. The end is reached when the consumer's
+        position passes it: a transactional topic's last offsets are commit markers that
+        are never delivered, and compaction may have removed the first ones."""
         from confluent_kafka import TopicPartition
 
+        parts = [TopicPartition(self.topic, p) for p in self._partitions]
         ends = {}
-        for p in self._partitions:
-            _low, high = self._consumer.get_watermark_offsets(
-                TopicPartition(self.topic, p), timeout=10
-            )
-            ends[p] = high
+        for tp in parts:
+            low, ends[tp.partition] = self._consumer.get_watermark_offsets(tp, timeout=10)
+            self._next[tp.partition] = max(self._next[tp.partition], low)
         deadline = time.monotonic() + timeout
-        while any(self._next[p] < ends[p] for p in self._partitions):
+        while True:
+            for tp in self._consumer.position(parts):
+                self._next[tp.partition] = max(self._next[tp.partition], tp.offset)
+            if all(self._next[p] >= ends[p] for p in self._partitions):
+                break
             if time.monotonic() > deadline:
-                raise ServiceUnavailable(f"{self.label}: topic {self.topic} not read to its end")
-            message = self._consumer.poll(0.5)
-            if message is None or message.error() is not None:
-                continue
-            self._next[message.partition() or 0] = (message.offset() or 0) + 1
-            self._apply(self._decoder.decode(message))
+                raise ServiceUnavailable(f"{self.label} was not read to its end in {timeout:.0f} s")
+            for message in self._consumer.consume(1000, 0.2):
+                if message.error() is None:
+                    self._apply(self._decoder.decode(message))
+        if self.bad_records:
+            log.warning("%s: %d record(s) could not be decoded", self.label, self.bad_records)
 
     def _apply(self, record: Received) -> None:
         if isinstance(record, BadRecord):

@@ -22,6 +22,7 @@ import pymysql
 import pytest
 import yaml
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from strangler.cli.devstack.smoke import mysql_settings
 from tests.fixtures import MysqlDatabase
@@ -373,3 +374,37 @@ def test_a_mysql_source_and_a_postgres_view(
             process.send_signal(signal.SIGTERM)
         for process in processes:
             process.communicate(timeout=60)
+
+
+def test_the_topic_of_an_exactly_once_source(
+    pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    """Transactional topics end in commit markers that are never delivered: the topic is
+    still read to its end."""
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(TABLE)
+        conn.execute(FILL, [ROWS])
+    source = {
+        "name": "shop",
+        "dsn": pg_database,
+        "slot": f"e2e_verify_{uuid.uuid4().hex[:10]}",
+        "publication": "e2e_verify_eo",
+        "topic_prefix": topic_name,
+        "tables": {"include": ["public.products"]},
+        "exactly_once": True,
+    }
+    pipeline = _write(tmp_path, kafka_bootstrap, registry_url, source, [])
+    connect = _start("connect", pipeline)
+    try:
+        subject = f"{topic_name}.public.products-value"
+        client = SchemaRegistryClient({"url": registry_url})
+        _wait(lambda: subject in client.get_subjects(), [connect])
+        with psycopg.connect(pg_database, autocommit=True) as conn:
+            conn.execute("UPDATE products SET name = 'moved' WHERE id <= 10")
+        result = _verify(pipeline, "--table", "public.products", "--json", "--settle", "30")
+        assert result.returncode == 0, result.stdout + result.stderr
+        (found,) = json.loads(result.stdout)["results"]
+        assert found["source_rows"] == ROWS and found["view_rows"] == ROWS
+    finally:
+        connect.send_signal(signal.SIGTERM)
+        connect.communicate(timeout=60)
