@@ -3,16 +3,19 @@
 A reader gives a table's rows as lines (see ``verify_canon``), in key order, in blocks
 (``lines``), and the current lines of given keys (``fetch``, for the re-checks). Readers:
 
-- ``PostgresReader``: a source table or a view table in PostgreSQL. Without a row filter and
-  with every column writable in SQL, the rows travel as ``COPY (SELECT <canonical
-  expressions> ... ORDER BY key) TO STDOUT``: the server writes the lines, Python only splits
-  them. Otherwise a server-side cursor streams them and Python finishes the values.
-- ``SqliteReader``: a view table in a SQLite file (read-only), one SQL expression per line.
-- ``MysqlReader``: a MySQL/MariaDB source table through an unbuffered cursor.
-- ``RowsReader``: lines already in memory (a topic's latest state).
+- ``PostgresReader``: a source table or a view's table in PostgreSQL. Rows travel as ``COPY
+  (SELECT <canonical expressions> ... ORDER BY key) TO STDOUT``: the server writes the lines
+  and Python only splits them, unless a column needs Python (a float, a time, JSON...) or the
+  view filters rows. A source's raw columns are then parsed by the connector's own parsers
+  (handed in by the caller: this package does not import the connectors); a view's are read
+  typed through a server-side cursor.
+- ``SqliteReader``: a view's table in a SQLite file (read-only), one SQL expression per line.
+- ``MysqlReader``: a MySQL/MariaDB source table through the connector's own text-mode
+  connection and codec, one unbuffered query.
+- ``TopicReader``: a table topic's latest state per key (``strangler verify --table``).
 
 A source reader applies the view's row filter with the materializer's own evaluation
-(``rowfilter.row_matches``), on the source values brought to the form the connector publishes.
+(``rowfilter.row_matches``) on the values the connector publishes.
 """
 
 from __future__ import annotations
