@@ -6,25 +6,28 @@ comparison itself never needs to know which database a line came from.
 
 Algorithm:
 
-1. Counts of both tables (for progress and the report).
+1. Counts: both streams are counted as they are read (the CLI asks each side for its
+   ``count(*)`` up front only to show progress).
 2. Key ranges: the source stream is cut into ranges of ``range_rows`` rows; the view's rows up
    to the last key of each source range form the view's side of that range. Each side's range
    is hashed (BLAKE2b over its lines); equal hashes mean equal ranges.
 3. Drill-down: a range whose hashes differ is split into ``FANOUT`` sub-ranges by keys of the
    source, each hashed and compared on both sides, and so on until a sub-range is small enough
-   to compare row by row (by key): a key only
-   in the source is *missing*, only in the view *extra*, in both with other values *different*
-   (with the differing columns).
+   to compare row by row (by key): a key only in the source is *missing*, only in the view
+   *extra*, in both with other values *different* (with the differing columns).
 4. A common point: the source keeps changing while it is read, and the view follows it a little
    later, so a difference can be nothing but lag. As Debezium-style verifiers do, the differing
-   keys are re-read from both sides (by key, a few at a time) with growing pauses (0.2 s, 0.4 s,
-   ... at most 2 s) until they agree or ``settle_s`` has passed; a key that agrees once is
-   dropped. Only differences that persist are reported. With ``settle_s`` = 0 every difference
-   of the single pass is reported.
+   keys are re-read from both sides (by key, a few hundred per query) with growing pauses
+   (0.2 s, 0.4 s, ... at most 2 s) until they agree or ``settle_s`` has passed; a key that
+   agrees once is dropped. Only differences that persist are reported, so a divergence costs
+   ``settle_s`` of waiting; equal tables cost none. With ``settle_s`` = 0 every difference of
+   the single pass is reported. (Waiting for the view's stored source positions to pass the
+   source's position would need the source's current position, which a replica or a MySQL
+   server without GTIDs cannot give cheaply; re-reading works for every source.)
 
-Rows that a database orders differently from Python (a collation the ORDER BY could not make
-byte-wise) show up as differences in the pass but agree in the re-check by key, so they are not
-reported either; they only cost time.
+A row that a database orders differently from Python (a collation ORDER BY could not make
+byte-wise) lands in another range than its counterpart: both halves of a key are joined by key,
+so it is not reported; it only costs time.
 """
 
 from __future__ import annotations
