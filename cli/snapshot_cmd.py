@@ -123,8 +123,8 @@ def _wait(source: PostgresSource | MysqlSource, request_id: str, timeout: float)
         found = next((r for r in requests.load() if r.id == request_id), None)
         if found is not None and found.state == "done":
             return found
-        if found is not None and found.state == "rejected":
-            raise StranglerError(f"the connector refused the re-snapshot: {found.reason}")
+        if found is not None and found.state in ("rejected", "failed"):
+            raise StranglerError(f"the re-snapshot {found.state}: {found.reason}")
         time.sleep(0.2)
     raise StranglerError(
         f"the re-snapshot {request_id} did not finish within {timeout:.0f} s",

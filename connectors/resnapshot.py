@@ -35,7 +35,7 @@ class Request:
     id: str
     table: TableId
     state: str = "pending"
-    """pending, running, done or rejected."""
+    """pending, running, done, rejected (never started) or failed (see ``reason``)."""
     after: list[Any] | None = None
     """The last key of the last acknowledged chunk (in the engine's JSON form)."""
     chunks: int = 0
@@ -45,6 +45,14 @@ class Request:
     requested: float = field(default_factory=time.time)
     finished: float | None = None
     reason: str | None = None
+
+    @property
+    def open(self) -> bool:
+        """Still to be worked on."""
+        return self.state in ("pending", "running")
+
+    def fail(self, reason: str) -> None:
+        self.state, self.reason, self.finished = "failed", reason, time.time()
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "table": [self.table.schema, self.table.name]}

@@ -32,6 +32,9 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pymysql
+
+from strangler.connectors.mysql.errors import MysqlError
 from strangler.connectors.mysql.positions import BinlogPosition
 from strangler.connectors.mysql.shapes import TableShapes
 from strangler.connectors.mysql.snapshot import SnapshotReader
@@ -99,10 +102,18 @@ class MysqlIncremental:
             self._next_look = now + _SIGNALS_EVERY_S
         if backlog and now - self._last_chunk < _CHUNK_EVERY_S:
             return
-        request = next((r for r in self._requests if r.state in ("pending", "running")), None)
-        if request is not None:
+        request = next((r for r in self._requests if r.open), None)
+        if request is None:
+            return
+        try:
             self._chunk(request)
-            self._last_chunk = time.monotonic()
+        except (MysqlError, pymysql.err.MySQLError) as exc:
+            # the table went away, no RELOAD privilege for MySQL's brief global read lock, ...:
+            # this request fails and says why; streaming goes on
+            request.fail(f"reading {request.table} failed: {exc}")
+            log.error("incremental snapshot %s: %s", request.id, request.reason)
+            self._file.save(self._requests)
+        self._last_chunk = time.monotonic()
 
     def _take_signals(self) -> None:
         folder = signal_dir(self._owner.source)

@@ -187,7 +187,7 @@ class IncrementalSnapshots:
         """Start the next chunk when nothing is in flight."""
         if self._window is not None or not self._chunk_acknowledged():
             return
-        request = next((r for r in self._requests if r.state in ("pending", "running")), None)
+        request = next((r for r in self._requests if r.open), None)
         if request is not None:
             self._open_window(request)
 
@@ -245,7 +245,14 @@ class IncrementalSnapshots:
         window = Window(request)
         self._window = window  # from here on the loop notes the table's changes
         request.state = "running"
-        invisible = self._read_chunk(window)
+        try:
+            invisible = self._read_chunk(window)
+        except psycopg.Error as exc:  # the table went away, a permission, ...: this request
+            self._window = None  # fails, and says why; streaming goes on
+            request.fail(f"reading {request.table} failed: {exc}".strip())
+            log.error("incremental snapshot %s: %s", request.id, request.reason)
+            self._file.save(self._requests)
+            return
         if any(invisible(xid) for xid in self._recent):
             log.info("a transaction published before the window was not visible to its chunk "
                      "read; reading the chunk again")  # fmt: skip

@@ -140,6 +140,12 @@ def test_resnapshot_while_a_writer_changes_the_table(
     report = json.loads(status(pipeline, "--json").stdout)
     (table,) = report["tables"]
     assert table["resnapshot"].startswith("done ("), table
+    refused = subprocess.run(
+        [STRANGLER, "snapshot", str(pipeline), "--table", "public.nosuch", "--wait"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "re-snapshot rejected: public.nosuch is not captured by this source" in refused.stderr
     stop(process)
 
 
