@@ -184,16 +184,17 @@ def _view_reader(view: ViewConfig, read: TableRead) -> Reader:
     return PostgresReader(view.target.postgres.dsn.get_secret_value(), read, label)
 
 
-def _layout(spec: TableSpec) -> Layout:
-    from strangler.materializers.verify import Layout
+def _source_read(table_id: TableId, spec: TableSpec, topic: TopicConfig | None) -> TableRead:
+    """What to read of the source table: the view table's columns by their source names."""
+    from strangler.materializers.verify_readers import TableRead
 
-    columns = spec.columns
-    return Layout(
-        tuple(c.name for c in columns), tuple(c.avro_type for c in columns), len(spec.key)
-    )
+    columns = tuple((c.source, c.avro_type) for c in spec.columns)
+    row_filter = topic.filter if topic is not None else None
+    return TableRead(table_id.schema, table_id.name, columns, len(spec.key), row_filter)
 
 
 def _view_jobs(sources: _Sources, view: ViewConfig, tables: tuple[str, ...]) -> Iterator[_Job]:
+    from strangler.materializers.verify import Layout
     from strangler.materializers.verify_readers import TableRead, load_view_specs
 
     specs = load_view_specs(view.target, view.name)
@@ -217,17 +218,10 @@ def _view_jobs(sources: _Sources, view: ViewConfig, tables: tuple[str, ...]) -> 
         view_read = TableRead(
             schema, spec.name, tuple((c.name, c.avro_type) for c in spec.columns), len(spec.key)
         )
-        source_read = TableRead(
-            table_id.schema,
-            table_id.name,
-            tuple((c.source, c.avro_type) for c in spec.columns),
-            len(spec.key),
-            topic.filter,
-        )
         yield _Job(
             f"{view.name}/{spec.name}",
-            _layout(spec),
-            partial(_source_reader, source, source_read, table_id),
+            Layout.of(spec),
+            partial(_source_reader, source, _source_read(table_id, spec, topic), table_id),
             partial(_view_reader, view, view_read),
         )
 
@@ -242,7 +236,8 @@ def _named(
 
 def _topic_jobs(sources: _Sources, tables: tuple[str, ...]) -> Iterator[_Job]:
     from strangler.connectors.topics import table_topic
-    from strangler.materializers.verify_readers import TableRead, TopicReader, latest_spec
+    from strangler.materializers.verify import Layout
+    from strangler.materializers.verify_readers import TopicReader, latest_spec
 
     pipeline = sources.pipeline
     assert pipeline.registry is not None  # the pipeline model requires it with sources
@@ -251,17 +246,11 @@ def _topic_jobs(sources: _Sources, tables: tuple[str, ...]) -> Iterator[_Job]:
         source, table_id = sources.named(name)
         topic = table_topic(source.topic_prefix, table_id)
         spec = latest_spec(url, topic)
-        layout = _layout(spec)
-        read = TableRead(
-            table_id.schema,
-            table_id.name,
-            tuple((c.source, c.avro_type) for c in spec.columns),
-            len(spec.key),
-        )
+        layout = Layout.of(spec)
         yield _Job(
             f"topic {topic}",
             layout,
-            partial(_source_reader, source, read, table_id),
+            partial(_source_reader, source, _source_read(table_id, spec, None), table_id),
             partial(TopicReader, pipeline.kafka, url, topic, spec, layout.order_key()),
         )
 

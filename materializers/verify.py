@@ -41,6 +41,7 @@ from typing import Any
 
 from strangler.core.avro import AvroType
 from strangler.core.errors import StranglerError
+from strangler.materializers.tables import TableSpec
 from strangler.materializers.verify_canon import order_function, split_line, unescape
 from strangler.materializers.verify_readers import Key, Reader, line_key
 
@@ -71,6 +72,14 @@ class Layout:
     names: tuple[str, ...]
     types: tuple[AvroType, ...]
     key_count: int
+
+    @classmethod
+    def of(cls, spec: TableSpec) -> Layout:
+        """The layout of a view table."""
+        columns = spec.columns
+        return cls(
+            tuple(c.name for c in columns), tuple(c.avro_type for c in columns), len(spec.key)
+        )
 
     def order_key(self) -> Callable[[str], Any]:
         """Line → a value sorting like the key columns in both databases."""
