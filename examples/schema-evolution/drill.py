@@ -102,7 +102,8 @@ def snapshot_done(pipeline: str) -> bool:
     )
     if status.returncode != 0:
         return False
-    return all(t["snapshot"] == "done" for t in json.loads(status.stdout)["tables"])
+    tables = json.loads(status.stdout).get("tables") or [{}]
+    return all(t.get("snapshot") == "done" for t in tables)
 
 
 def heading(text: str) -> None:
