@@ -71,6 +71,41 @@ def pipeline_file(
     return path
 
 
+def products_pipeline(
+    tmp: Path, dsn: str, bootstrap: str, registry: str, prefix: str, rows: int
+) -> tuple[Path, str]:
+    """A products table of ``rows`` rows and a pipeline capturing it (with its slot's name)."""
+    slot = f"e2e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE products (id int PRIMARY KEY, name text)")
+        conn.execute(
+            "INSERT INTO products SELECT g, 'item ' || g FROM generate_series(1, %s) g", (rows,)
+        )
+    return pipeline_file(tmp, dsn, bootstrap, registry, prefix, slot), slot
+
+
+def mysql_pipeline(
+    tmp: Path, db: MysqlDatabase, bootstrap: str, registry: str, prefix: str, **source: Any
+) -> Path:
+    """A pipeline of one MySQL/MariaDB source capturing ``<db>.items``."""
+    config = {
+        "name": "my-e2e",
+        "kafka": {"bootstrap_servers": bootstrap, "replication_factor": 1},
+        "registry": {"url": registry},
+        "sources": [
+            {
+                "type": "mysql", "name": "inventory", "url": db.url,
+                "server_id": 7000 + uuid.uuid4().int % 1000, "topic_prefix": prefix,
+                "state_dir": str(tmp / "state"), "tables": {"include": [f"{db.name}.items"]},
+                **source,
+            }
+        ],
+    }  # fmt: skip
+    path = tmp / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -130,11 +165,9 @@ def stop(process: subprocess.Popen[str]) -> float:
 def test_run_metrics_status_sigterm_and_restart(
     pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
 ) -> None:
-    slot = f"e2e_run_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute("CREATE TABLE products (id int PRIMARY KEY, name text)")
-        conn.execute("INSERT INTO products SELECT g, 'item ' || g FROM generate_series(1, 120) g")
-    pipeline = pipeline_file(tmp_path, pg_database, kafka_bootstrap, registry_url, topic_name, slot)
+    pipeline, _ = products_pipeline(
+        tmp_path, pg_database, kafka_bootstrap, registry_url, topic_name, 120
+    )
     view = tmp_path / "view.db"
     port = free_port()
     process = start_run(pipeline, port)
@@ -214,11 +247,11 @@ def test_status_shows_unreachable_services(tmp_path: Path, pg_database: str) -> 
 def test_a_failing_part_stops_the_run_with_its_exit_code(
     pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
 ) -> None:
+    pipeline, _ = products_pipeline(
+        tmp_path, pg_database, kafka_bootstrap, registry_url, topic_name, 1
+    )
     with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute("CREATE TABLE products (id int PRIMARY KEY, name text)")
         conn.execute("CREATE TABLE logs (line text)")  # no key: the source's preflight fails
-    slot = f"e2e_fail_{uuid.uuid4().hex[:10]}"
-    pipeline = pipeline_file(tmp_path, pg_database, kafka_bootstrap, registry_url, topic_name, slot)
     process = start_run(pipeline, 0)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2, stderr[-3000:]  # the preflight's code; the views stopped too
@@ -237,21 +270,9 @@ def test_run_and_status_of_a_mysql_source(
     with conn.cursor() as cur:
         cur.execute(f"CREATE TABLE `{mysql_database.name}`.items (id INT PRIMARY KEY, n INT)")
         cur.execute(f"INSERT INTO `{mysql_database.name}`.items VALUES (1, 1), (2, 2)")
-    config = {
-        "name": "my-e2e",
-        "kafka": {"bootstrap_servers": kafka_bootstrap, "replication_factor": 1},
-        "registry": {"url": registry_url},
-        "sources": [
-            {
-                "type": "mysql", "name": "inventory", "url": mysql_database.url,
-                "server_id": 7000 + uuid.uuid4().int % 1000, "topic_prefix": topic_name,
-                "state_dir": str(tmp_path / "state"), "position_mode": "file",
-                "tables": {"include": [f"{mysql_database.name}.items"]},
-            }
-        ],
-    }  # fmt: skip
-    pipeline = tmp_path / "pipeline.yaml"
-    pipeline.write_text(yaml.safe_dump(config))
+    pipeline = mysql_pipeline(
+        tmp_path, mysql_database, kafka_bootstrap, registry_url, topic_name, position_mode="file"
+    )
     port = free_port()
     process = start_run(pipeline, port)
     items = TableId(mysql_database.name, "items")

@@ -9,7 +9,6 @@ import json
 import random
 import subprocess
 import threading
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -28,7 +27,9 @@ from tests.e2e.test_run_status_cli import (
     STRANGLER,
     TABLE,
     free_port,
+    mysql_pipeline,
     pipeline_file,
+    products_pipeline,
     start_run,
     status,
     stop,
@@ -95,34 +96,36 @@ class Writer(threading.Thread):
             conn.execute("DELETE FROM products WHERE id = %s", (key,))
 
 
-def test_resnapshot_while_a_writer_changes_the_table(
-    pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
-) -> None:
-    slot = f"e2e_snap_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute("CREATE TABLE products (id int PRIMARY KEY, name text)")
-        conn.execute(
-            f"INSERT INTO products SELECT g, 'item ' || g FROM generate_series(1, {ROWS}) g"
-        )
-    pipeline = pipeline_file(tmp_path, pg_database, kafka_bootstrap, registry_url, topic_name, slot)
-    view = tmp_path / "view.db"
-    process = start_run(pipeline, free_port())
-    wait_for(lambda: len(view_rows(view)) == ROWS, process)
-
-    writer = Writer(pg_database)
+def resnapshot_during(
+    writer: Writer, process: subprocess.Popen[str], pipeline: Path, table: str
+) -> tuple[subprocess.CompletedProcess[str], int]:
+    """``snapshot --wait`` of ``table`` while ``writer`` runs; the result, and how many
+    changes the writer had made by the time it returned."""
     writer.start()
     try:
         wait_for(lambda: writer.changes > 50, process)
         result = subprocess.run(
-            [STRANGLER, "snapshot", str(pipeline), "--table", "public.products", "--wait",
-             "--timeout", "120"],
+            [STRANGLER, "snapshot", str(pipeline), "--table", table, "--wait", "--timeout", "120"],
             capture_output=True, text=True, timeout=180, check=False,
         )  # fmt: skip
-        during = writer.changes
+        return result, writer.changes
     finally:
         writer.halt.set()
         writer.join(10)
-    assert writer.error is None, writer.error
+        assert writer.error is None, writer.error
+
+
+def test_resnapshot_while_a_writer_changes_the_table(
+    pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    pipeline, slot = products_pipeline(
+        tmp_path, pg_database, kafka_bootstrap, registry_url, topic_name, ROWS
+    )
+    view = tmp_path / "view.db"
+    process = start_run(pipeline, free_port())
+    wait_for(lambda: len(view_rows(view)) == ROWS, process)
+
+    result, during = resnapshot_during(Writer(pg_database), process, pipeline, "public.products")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "re-snapshot of public.products requested" in result.stdout
     assert "the connector is streaming" in result.stdout
@@ -169,11 +172,9 @@ def test_snapshot_of_an_unknown_source_or_bad_table(tmp_path: Path, pg_database:
 def test_a_killed_resnapshot_resumes_after_its_last_acknowledged_chunk(
     pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
 ) -> None:
-    slot = f"e2e_snapk_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute("CREATE TABLE products (id int PRIMARY KEY, name text)")
-        conn.execute("INSERT INTO products SELECT g, 'item ' || g FROM generate_series(1, 2000) g")
-    pipeline = pipeline_file(tmp_path, pg_database, kafka_bootstrap, registry_url, topic_name, slot)
+    pipeline, slot = products_pipeline(
+        tmp_path, pg_database, kafka_bootstrap, registry_url, topic_name, 2000
+    )
     config = yaml.safe_load(pipeline.read_text())
     config["sources"][0]["snapshot"]["chunk_rows"] = 10  # 200 chunks: time to kill it midway
     pipeline.write_text(yaml.safe_dump(config))
@@ -251,41 +252,17 @@ def test_mysql_resnapshot_while_a_writer_changes_the_table(
     execute(mysql_database, "CREATE TABLE items (id INT PRIMARY KEY, n INT)",
             "INSERT INTO items SELECT seq, seq FROM seq_1_to_1500")  # fmt: skip
     table = TableId(mysql_database.name, "items")
-    config = {
-        "name": "my-e2e",
-        "kafka": {"bootstrap_servers": kafka_bootstrap, "replication_factor": 1},
-        "registry": {"url": registry_url},
-        "sources": [
-            {
-                "type": "mysql", "name": "inventory", "url": mysql_database.url,
-                "server_id": 7000 + uuid.uuid4().int % 1000, "topic_prefix": topic_name,
-                "state_dir": str(tmp_path / "state"), "store_interval_s": 0.2,
-                "snapshot": {"chunk_rows": 50}, "tables": {"include": [str(table)]},
-            }
-        ],
-    }  # fmt: skip
-    pipeline = tmp_path / "pipeline.yaml"
-    pipeline.write_text(yaml.safe_dump(config))
+    pipeline = mysql_pipeline(
+        tmp_path, mysql_database, kafka_bootstrap, registry_url, topic_name,
+        store_interval_s=0.2, snapshot={"chunk_rows": 50},
+    )  # fmt: skip
     (source,) = load_pipeline(pipeline).sources
     assert isinstance(source, MysqlSource)
     process = start_run(pipeline, free_port())
     wait_for(lambda: stored_position(source) is not None, process)
     wait_for(lambda: reached(stored_position(source) or position_now(mysql_database),
                              position_now(mysql_database)), process)  # fmt: skip
-    writer = MysqlWriter(mysql_database)
-    writer.start()
-    try:
-        wait_for(lambda: writer.changes > 50, process)
-        result = subprocess.run(
-            [STRANGLER, "snapshot", str(pipeline), "--table", str(table), "--wait",
-             "--timeout", "120"],
-            capture_output=True, text=True, timeout=180, check=False,
-        )  # fmt: skip
-        during = writer.changes
-    finally:
-        writer.halt.set()
-        writer.join(10)
-    assert writer.error is None, writer.error
+    result, during = resnapshot_during(MysqlWriter(mysql_database), process, pipeline, str(table))
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"re-snapshot of {table} done: " in result.stdout
     assert during > 100, "the writer should have run throughout the re-snapshot"
