@@ -229,8 +229,8 @@ def sqlite_expression(avro_type: AvroType, column: str) -> str | None:
     storage = sql_type(avro_type).sqlite
     if storage == "INTEGER":
         return f"CAST({column} AS TEXT)"
-    if storage == "BLOB":
-        return f"lower(hex({column}))"
+    if storage == "BLOB":  # hex(NULL) is '', not NULL
+        return f"CASE WHEN {column} IS NULL THEN NULL ELSE lower(hex({column})) END"
     if storage == "TEXT":
         # decimals, dates, times and uuids as stored never hold a character to escape
         return _sqlite_escaped(column) if _kind(avro_type) in _FREE_TEXT else column

@@ -202,6 +202,7 @@ def test_clean_views_verify_and_injected_divergences_are_reported(
     with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute("UPDATE products SET name = 'renamed', price = 1 WHERE id <= 20")
         conn.execute("DELETE FROM products WHERE id BETWEEN 21 AND 25")
+        conn.execute("INSERT INTO products (id, active) VALUES (5000, true)")  # NULLs elsewhere
         conn.execute(FILL.replace("generate_series(1,", "generate_series(1001,"), [1010])
     moving = _verify(running, "--settle", "30", "--json")
     assert moving.returncode == 0, moving.stdout + moving.stderr

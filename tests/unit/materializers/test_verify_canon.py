@@ -117,6 +117,16 @@ def test_the_sqlite_expression_escapes_like_copy(text: str) -> None:
     assert list(row) == [escape(text), "12.30", "5", "00ff"]
 
 
+def test_the_sqlite_expressions_keep_null_apart_from_empty() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (s TEXT, i INTEGER, b BLOB)")
+    conn.execute("INSERT INTO t VALUES (NULL, NULL, NULL), ('', 0, x'')")
+    types = {"s": avro.STRING, "i": avro.LONG, "b": avro.BYTES}
+    exprs = [str(sqlite_expression(t, name)) for name, t in types.items()]
+    rows = conn.execute(f"SELECT {', '.join(exprs)} FROM t ORDER BY i NULLS FIRST").fetchall()
+    assert rows == [(None, None, None), ("", "0", "")]
+
+
 def test_types_sql_cannot_write_are_finished_in_python() -> None:
     for avro_type in (avro.DOUBLE, avro.FLOAT, avro.TIME_MICROS, avro.array(avro.INT)):
         assert pg_expression(avro_type, '"c"') is None
