@@ -51,9 +51,18 @@ class _Job:
 
 def _source_tables(source: AnySource) -> list[TableId]:
     """The tables the source captures (as its database lists them)."""
+    import psycopg
+    import pymysql
+
     from strangler.connectors.mysql.config import MysqlSource
 
-    found = _mysql_tables(source) if isinstance(source, MysqlSource) else _pg_tables(source)
+    try:
+        found = _mysql_tables(source) if isinstance(source, MysqlSource) else _pg_tables(source)
+    except (psycopg.OperationalError, pymysql.err.OperationalError) as exc:
+        raise ServiceUnavailable(
+            f"source {source.name}: cannot list its tables: {str(exc).strip().splitlines()[0]}",
+            fix=f"check that the database of source {source.name} runs and accepts connections",
+        ) from exc
     return source.tables.select(found)
 
 
@@ -387,7 +396,7 @@ def _samples(result: Result, limit: int) -> list[str]:
     show_default=True,
     type=click.IntRange(min=0),
     metavar="N",
-    help="Differing rows shown per table.",
+    help="Differing rows shown per table (--json lists up to 10,000).",
 )
 @click.option(
     "--settle",

@@ -466,7 +466,7 @@ class TopicReader:
         spec: TableSpec,
         order: Callable[[str], Any],
     ) -> None:
-        from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+        from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
         from strangler.materializers.decoding import RecordDecoder
         from strangler.materializers.schemas import RegistrySchemas
@@ -474,7 +474,14 @@ class TopicReader:
         self.label, self.topic, self.spec, self._order = f"topic {topic}", topic, spec, order
         group = f"strangler-verify-{uuid.uuid4().hex}"  # never committed: assign, no join
         self._consumer = Consumer(consumer_config(kafka, group))
-        metadata = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
+        try:
+            metadata = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
+        except KafkaException as exc:
+            self._consumer.close()
+            raise ServiceUnavailable(
+                f"{self.label}: Kafka did not answer: {exc}",
+                fix="check kafka.bootstrap_servers and that the broker runs",
+            ) from exc
         if metadata is None or metadata.error is not None or not metadata.partitions:
             raise ServiceUnavailable(f"{self.label} cannot be read (no such topic?)")
         self._partitions = sorted(metadata.partitions)

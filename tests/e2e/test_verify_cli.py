@@ -264,6 +264,24 @@ def test_config_problems_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_an_unreachable_source_exits_3(tmp_path: Path) -> None:
+    source = {
+        "name": "gone",
+        "dsn": "postgresql://postgres@127.0.0.1:1/nothing",
+        "slot": "gone",
+        "publication": "gone",
+        "topic_prefix": "gone",
+        "tables": {"include": ["public.*"]},
+    }
+    view = {"name": "v", "target": {"sqlite": {"path": str(tmp_path / "v.db")}},
+            "topics": [{"topic": "gone.public.t"}]}  # fmt: skip
+    pipeline = _write(tmp_path, "127.0.0.1:1", "http://127.0.0.1:1", source, [view])
+    result = _verify(pipeline)
+    assert result.returncode == 3, result.stderr
+    assert "source gone: cannot list its tables" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_table_topic_verifies_against_the_source(running: Path) -> None:
     result = _verify(running, "--table", "public.products", "--json", "--settle", "5")
     assert result.returncode == 0, result.stdout + result.stderr
