@@ -10,15 +10,18 @@ a signal file and the exact binlog position of each chunk's consistent read).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from strangler.core.errors import StranglerError
 from strangler.core.events import TableId
+
+log = logging.getLogger("strangler.connectors.resnapshot")
 
 
 class _Source(Protocol):
@@ -90,3 +93,31 @@ class RequestFile:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"requests": [r.to_json() for r in requests]}))
         os.replace(tmp, self.path)
+
+
+class Requests:
+    """The requests of one source as its running connector works on them: accepted once per
+    id, the first open one worked on, saved after every change."""
+
+    def __init__(self, source: _Source) -> None:
+        self._file = RequestFile.of(source)
+        self._items = self._file.load()
+
+    def accept(self, request_id: str, table: TableId, captured: Collection[TableId]) -> None:
+        if any(r.id == request_id for r in self._items):
+            return  # a signal seen again (replayed after a restart)
+        request = Request(request_id, table)
+        if table not in captured:
+            request.state, request.reason = "rejected", f"{table} is not captured by this source"
+            log.warning("snapshot request %s rejected: %s", request.id, request.reason)
+        else:
+            log.info("incremental snapshot of %s requested (%s)", table, request.id)
+        self._items.append(request)
+        self.save()
+
+    def current(self) -> Request | None:
+        """The oldest request still to be worked on."""
+        return next((r for r in self._items if r.open), None)
+
+    def save(self) -> None:
+        self._file.save(self._items)

@@ -40,7 +40,7 @@ from strangler.connectors.mysql.shapes import TableShapes
 from strangler.connectors.mysql.snapshot import SnapshotReader
 from strangler.connectors.mysql.state import _decode_key, _encode_key
 from strangler.connectors.publisher import Publisher
-from strangler.connectors.resnapshot import Request, RequestFile
+from strangler.connectors.resnapshot import Request, Requests
 from strangler.core.events import TableId
 
 if TYPE_CHECKING:
@@ -83,8 +83,7 @@ class MysqlIncremental:
         self._publisher = publisher
         self._position = position
         """End of the last transaction handed to Kafka: what a chunk is tracked at."""
-        self._file = RequestFile.of(owner.source)
-        self._requests = self._file.load()
+        self._requests = Requests(owner.source)
         self._next_look = 0.0
         self._last_chunk = 0.0
 
@@ -102,7 +101,7 @@ class MysqlIncremental:
             self._next_look = now + _SIGNALS_EVERY_S
         if backlog and now - self._last_chunk < _CHUNK_EVERY_S:
             return
-        request = next((r for r in self._requests if r.open), None)
+        request = self._requests.current()
         if request is None:
             return
         try:
@@ -112,7 +111,7 @@ class MysqlIncremental:
             # this request fails and says why; streaming goes on
             request.fail(f"reading {request.table} failed: {exc}")
             log.error("incremental snapshot %s: %s", request.id, request.reason)
-            self._file.save(self._requests)
+            self._requests.save()
         self._last_chunk = time.monotonic()
 
     def _take_signals(self) -> None:
@@ -122,20 +121,11 @@ class MysqlIncremental:
         for path in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime):
             try:
                 body = json.loads(path.read_text())
-                self._accept(str(body["id"]), TableId(*body["table"]))
+                table = TableId(*body["table"])
+                self._requests.accept(str(body["id"]), table, self._shapes.tables)
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("ignored the unreadable snapshot signal %s: %s", path, exc)
             path.unlink()
-
-    def _accept(self, request_id: str, table: TableId) -> None:
-        request = Request(request_id, table)
-        if table not in self._shapes.tables:
-            request.state, request.reason = "rejected", f"{table} is not captured by this source"
-            log.warning("snapshot request %s rejected: %s", request.id, request.reason)
-        else:
-            log.info("incremental snapshot of %s requested (%s)", table, request.id)
-        self._requests.append(request)
-        self._file.save(self._requests)
 
     def _chunk(self, request: Request) -> None:
         """Read the next chunk at its exact position, publish it, wait for Kafka, record it."""
@@ -146,7 +136,7 @@ class MysqlIncremental:
             codec = reader.describe(request.table, self._shapes.key_of(request.table))
             if not codec.key:  # read in one pass, it could not be resumed nor interleaved
                 request.state, request.reason = "rejected", f"{request.table} has no key"
-                self._file.save(self._requests)
+                self._requests.save()
                 return
             chunk = next(reader.read(codec, after), None)
             position = reader.position
@@ -166,4 +156,4 @@ class MysqlIncremental:
             request.state, request.finished = "done", time.time()
             log.info("incremental snapshot of %s done: %d rows in %d chunks",
                      request.table, request.rows, request.chunks)  # fmt: skip
-        self._file.save(self._requests)
+        self._requests.save()

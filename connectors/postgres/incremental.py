@@ -59,7 +59,7 @@ from strangler.connectors.postgres.schemas import TableShapes
 from strangler.connectors.postgres.snapshot import SnapshotReader
 from strangler.connectors.postgres.transactions import Transaction
 from strangler.connectors.publisher import Publisher
-from strangler.connectors.resnapshot import Request, RequestFile
+from strangler.connectors.resnapshot import Request, Requests
 from strangler.core.events import ChangeEvent, Op, TableId
 
 log = logging.getLogger("strangler.connectors.postgres.incremental")
@@ -154,8 +154,7 @@ class IncrementalSnapshots:
         self._acknowledged = acknowledged
         self._metrics = metrics
         self._transactions = transactions
-        self._file = RequestFile.of(source)
-        self._requests = self._file.load()
+        self._requests = Requests(source)
         self._reader_conn: psycopg.Connection[Any] | None = None
         self._window: Window | None = None
         self._published: tuple[Lsn, Window] | None = None
@@ -187,7 +186,7 @@ class IncrementalSnapshots:
         """Start the next chunk when nothing is in flight."""
         if self._window is not None or not self._chunk_acknowledged():
             return
-        request = next((r for r in self._requests if r.open), None)
+        request = self._requests.current()
         if request is not None:
             self._open_window(request)
 
@@ -202,17 +201,8 @@ class IncrementalSnapshots:
         if not isinstance(names, list) or len(names) != 2 or "id" not in body:
             log.warning("ignored a malformed snapshot signal: %s", body)
             return
-        if any(r.id == body["id"] for r in self._requests):
-            return  # a signal replayed after a restart
         table = TableId(str(names[0]), str(names[1]))
-        request = Request(str(body["id"]), table)
-        if table not in self._shapes.tables:
-            request.state, request.reason = "rejected", f"{table} is not captured by this source"
-            log.warning("snapshot request %s rejected: %s", request.id, request.reason)
-        else:
-            log.info("incremental snapshot of %s requested (%s)", table, request.id)
-        self._requests.append(request)
-        self._file.save(self._requests)
+        self._requests.accept(str(body["id"]), table, self._shapes.tables)
 
     def _chunk_acknowledged(self) -> bool:
         if self._published is None:
@@ -237,7 +227,7 @@ class IncrementalSnapshots:
                 "incremental snapshot of %s done: %d rows in %d chunks (%d left to the stream)",
                 request.table, request.rows, request.chunks, request.dropped,
             )  # fmt: skip
-        self._file.save(self._requests)
+        self._requests.save()
 
     # one chunk
 
@@ -251,7 +241,7 @@ class IncrementalSnapshots:
             self._window = None  # fails, and says why; streaming goes on
             request.fail(f"reading {request.table} failed: {exc}".strip())
             log.error("incremental snapshot %s: %s", request.id, request.reason)
-            self._file.save(self._requests)
+            self._requests.save()
             return
         if any(invisible(xid) for xid in self._recent):
             log.info("a transaction published before the window was not visible to its chunk "
