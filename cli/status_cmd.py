@@ -33,7 +33,10 @@ UNREACHABLE = "unreachable"
 @click.option("--json", "as_json", is_flag=True, help="One JSON document for scripts.")
 @click.pass_context
 def status_command(ctx: click.Context, pipeline: Path, as_json: bool) -> None:
-    """Snapshot state, positions, lag and end offsets of every source, table and view."""
+    """Snapshot state, positions, lag and end offsets of every source, table and view.
+
+    Works while `strangler run` runs and after it stopped. Exit 0 when every service answered,
+    3 when one did not (its row says unreachable, with the fix; the rest is still shown)."""
     from strangler.cli.config import load_pipeline
     from strangler.cli.output import emit_json
 
