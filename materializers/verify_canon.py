@@ -182,9 +182,23 @@ def stored_function(avro_type: AvroType) -> Callable[[Any], str | None]:
 _TIMESTAMP_SQL = "replace(to_char({c}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')"
 """``datetime.isoformat()`` without the offset: microseconds only when there are some (the
 date and time parts hold no dot, so only the fraction can be ``.000000``)."""
+_INFINITE_SQL = (
+    "CASE WHEN isfinite({c}) THEN {finite} WHEN {c} > 'epoch' THEN '{high}' "
+    "WHEN {c} < 'epoch' THEN '{low}' END"
+)
+"""PostgreSQL's ``infinity`` and ``-infinity`` are published as Python's largest and smallest
+values (see the connector's ``pgtext``); NULL stays NULL (no ELSE)."""
+_DATE_RANGE = ("9999-12-31", "0001-01-01")
+_TIMESTAMP_RANGE = ("9999-12-31T23:59:59.999999+00:00", "0001-01-01T00:00:00+00:00")
+
+
+def _finite(column: str, finite: str, extremes: tuple[str, str]) -> str:
+    return _INFINITE_SQL.format(c=column, finite=finite, high=extremes[0], low=extremes[1])
+
+
 _FREE_TEXT = {"string", "enum", "json"}
 """Kinds whose text may hold any character."""
-_PG_TEXT = {"int", "long", "string", "enum", "uuid", "date"}
+_PG_TEXT = {"int", "long", "string", "enum", "uuid"}
 
 
 def pg_expression(avro_type: AvroType, column: str, *, copy: bool = True) -> str | None:
@@ -200,8 +214,11 @@ def pg_expression(avro_type: AvroType, column: str, *, copy: bool = True) -> str
         return f"({column}::int)::text"
     if kind in ("bytes", "fixed"):
         return f"encode({column}, 'hex')"
+    if kind == "date":
+        return _finite(column, f"{column}::text", _DATE_RANGE)
     if kind in ("timestamp-micros", "timestamp-millis"):
-        return "(" + _TIMESTAMP_SQL.format(c=column) + " || '+00:00')"
+        stamp = _TIMESTAMP_SQL.format(c=column) + " || '+00:00'"
+        return _finite(column, stamp, _TIMESTAMP_RANGE)
     if kind in ("local-timestamp-micros", "local-timestamp-millis"):
         return "(" + _TIMESTAMP_SQL.format(c=column) + ")"
     return None

@@ -51,7 +51,8 @@ CREATE TABLE products (
     ratio real,
     cost money,
     fine numeric(20, 8),
-    loose numeric
+    loose numeric,
+    since date
 )
 """
 FILL = """
@@ -61,7 +62,8 @@ SELECT g, 'item ' || g || CASE WHEN g %% 7 = 0 THEN E'\\ttab\\\\slash' ELSE '' E
        g / 3.0, ARRAY['a', 'b' || g], md5(g::text)::uuid, decode(lpad(to_hex(g), 4, '0'), 'hex'),
        lpad(g::text, 4, '0'), ('10.0.' || (g %% 256) || '.1')::inet,
        jsonb_build_object('n', g, 'a', ARRAY[g, 1]), g * interval '1 minute 3.5 seconds',
-       time '08:00' + g * interval '1.25 second', g / 7.0, g * 1.5, g / 9.0, g / 3.0
+       time '08:00' + g * interval '1.25 second', g / 7.0, g * 1.5, g / 9.0, g / 3.0,
+       date '0900-01-01' + g * 400
 FROM generate_series(1, %s) g
 """
 LINES = """
@@ -203,6 +205,8 @@ def test_clean_views_verify_and_injected_divergences_are_reported(
         conn.execute("UPDATE products SET name = 'renamed', price = 1 WHERE id <= 20")
         conn.execute("DELETE FROM products WHERE id BETWEEN 21 AND 25")
         conn.execute("INSERT INTO products (id, active) VALUES (5000, true)")  # NULLs elsewhere
+        conn.execute("UPDATE products SET created = 'infinity' WHERE id = 26")
+        conn.execute("UPDATE products SET created = '-infinity', since = 'infinity' WHERE id = 27")
         conn.execute(FILL.replace("generate_series(1,", "generate_series(1001,"), [1010])
     moving = _verify(running, "--settle", "30", "--json")
     assert moving.returncode == 0, moving.stdout + moving.stderr
