@@ -97,7 +97,8 @@ class _Sources:
     """Finds the source table behind a topic (tables listed once per source)."""
 
     def __init__(self, pipeline: PipelineConfig) -> None:
-        self.pipeline = pipeline
+        assert pipeline.registry is not None  # the pipeline model requires it with sources
+        self.pipeline, self.registry_url = pipeline, pipeline.registry.url
         self._tables: dict[str, list[TableId]] = {}
 
     def tables(self, source: AnySource) -> list[TableId]:
@@ -183,14 +184,25 @@ def _mysql_reader(source: MysqlSource, read: TableRead, table_id: TableId) -> Re
     return MysqlReader(conn, columns, codec.from_text, read, str(table_id))
 
 
-def _view_reader(view: ViewConfig, read: TableRead) -> Reader:
-    from strangler.materializers.verify_readers import PostgresReader, SqliteReader
+def _view_reader(view: ViewConfig, spec: TableSpec) -> Reader:
+    from strangler.materializers.verify_readers import PostgresReader, SqliteReader, TableRead
 
     label = f"view {view.name}"
+    schema = view.target.postgres.db_schema if view.target.postgres else None
+    named = tuple((c.name, c.avro_type) for c in spec.columns)
+    read = TableRead(schema, spec.name, named, len(spec.key))
     if view.target.sqlite is not None:
         return SqliteReader(view.target.sqlite.path, read, label)
     assert view.target.postgres is not None  # the config model checks exactly one is given
     return PostgresReader(view.target.postgres.dsn.get_secret_value(), read, label)
+
+
+def _made_view_reader(view: ViewConfig, topic: str) -> Reader | None:
+    """The view's table of ``topic`` once the materializer has made it (else None)."""
+    from strangler.materializers.verify_readers import load_view_specs
+
+    spec = load_view_specs(view.target, view.name).get(topic)
+    return _view_reader(view, spec) if spec is not None else None
 
 
 def _source_read(table_id: TableId, spec: TableSpec, topic: TopicConfig | None) -> TableRead:
@@ -204,7 +216,11 @@ def _source_read(table_id: TableId, spec: TableSpec, topic: TopicConfig | None) 
 
 def _view_jobs(sources: _Sources, view: ViewConfig, tables: tuple[str, ...]) -> Iterator[_Job]:
     from strangler.materializers.verify import Layout
-    from strangler.materializers.verify_readers import TableRead, load_view_specs
+    from strangler.materializers.verify_readers import (
+        PendingReader,
+        latest_spec,
+        load_view_specs,
+    )
 
     specs = load_view_specs(view.target, view.name)
     for topic in view.topics:
@@ -216,22 +232,20 @@ def _view_jobs(sources: _Sources, view: ViewConfig, tables: tuple[str, ...]) -> 
                 f"view {view.name}: no source of the pipeline produces topic {topic.topic}",
                 fix="verify views whose topics come from this pipeline's sources",
             )
-        spec = specs.get(topic.topic)
-        if spec is None:
-            raise StranglerError(
-                f"view {view.name} has no table for topic {topic.topic} yet",
-                fix="run `strangler materialize` (or `run`) until the view has applied records",
-            )
         source, table_id = found
-        schema = view.target.postgres.db_schema if view.target.postgres else None
-        view_read = TableRead(
-            schema, spec.name, tuple((c.name, c.avro_type) for c in spec.columns), len(spec.key)
-        )
+        spec = specs.get(topic.topic)
+        open_view: Callable[[], Reader]
+        if spec is None:  # nothing applied yet: the view's table is empty (or not made yet)
+            spec = latest_spec(sources.registry_url, topic)
+            reopen = partial(_made_view_reader, view, topic.topic)
+            open_view = partial(PendingReader, f"view {view.name}", reopen)
+        else:
+            open_view = partial(_view_reader, view, spec)
         yield _Job(
             f"{view.name}/{spec.name}",
             Layout.of(spec),
             partial(_source_reader, source, _source_read(table_id, spec, topic), table_id),
-            partial(_view_reader, view, view_read),
+            open_view,
         )
 
 
@@ -245,16 +259,16 @@ def _named(
 
 def _topic_jobs(sources: _Sources, tables: tuple[str, ...]) -> Iterator[_Job]:
     from strangler.connectors.topics import table_topic
+    from strangler.materializers.config import TopicConfig
     from strangler.materializers.verify import Layout
     from strangler.materializers.verify_readers import TopicReader, latest_spec
 
     pipeline = sources.pipeline
-    assert pipeline.registry is not None  # the pipeline model requires it with sources
-    url = pipeline.registry.url
+    url = sources.registry_url
     for name in tables:
         source, table_id = sources.named(name)
         topic = table_topic(source.topic_prefix, table_id)
-        spec = latest_spec(url, topic)
+        spec = latest_spec(url, TopicConfig(topic=topic))
         layout = Layout.of(spec)
         yield _Job(
             f"topic {topic}",

@@ -452,6 +452,30 @@ def _pg_specs(target: TargetConfig, view: str) -> list[tuple[Any, ...]]:
         raise ServiceUnavailable(f"view {view}: cannot connect to PostgreSQL: {exc}") from exc
 
 
+class PendingReader:
+    """A view table the materializer has not created yet (no record of its topic applied so
+    far): no rows, until ``reopen`` finds the table during the re-checks."""
+
+    def __init__(self, label: str, reopen: Callable[[], Reader | None]) -> None:
+        self.label, self._reopen = label, reopen
+        self._table: Reader | None = None
+
+    def count(self) -> int:
+        return 0
+
+    def lines(self) -> Iterator[list[str]]:
+        return iter(())
+
+    def fetch(self, keys: Sequence[Key]) -> dict[Key, str]:
+        if self._table is None:
+            self._table = self._reopen()
+        return self._table.fetch(keys) if self._table is not None else {}
+
+    def close(self) -> None:
+        if self._table is not None:
+            self._table.close()
+
+
 class TopicReader:
     """A compacted table topic's latest state, as a consumer rebuilds it: the last record per
     key wins, a tombstone deletes, a truncate marker clears its partition's rows. Records are
@@ -574,11 +598,13 @@ class TopicReader:
         self._consumer.close()
 
 
-def latest_spec(registry_url: str, topic: str) -> TableSpec:
-    """The table a topic's latest key and value schemas describe (every column, no renames)."""
+def latest_spec(registry_url: str, topic_config: TopicConfig) -> TableSpec:
+    """The table a topic's latest key and value schemas describe, projected and renamed as
+    ``topic_config`` says."""
     from strangler.materializers.tables import table_spec
     from strangler.schema_registry.client import RegistryClient, RegistryRequestFailed
 
+    topic = topic_config.topic
     client = RegistryClient(registry_url)
     try:
         key = json.loads(client.latest(f"{topic}-key")[2])
@@ -592,4 +618,4 @@ def latest_spec(registry_url: str, topic: str) -> TableSpec:
         ) from exc
     finally:
         client.close()
-    return table_spec(TopicConfig(topic=topic), key, value)
+    return table_spec(topic_config, key, value)

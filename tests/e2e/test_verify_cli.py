@@ -102,7 +102,11 @@ def _pipeline(tmp: Path, dsn: str, bootstrap: str, registry: str, prefix: str) -
     whole = {
         "name": "whole",
         "target": {"sqlite": {"path": str(tmp / "whole.db")}},
-        "topics": [{"topic": topic}, {"topic": f"{prefix}.public.Order_Lines", "table": "lines"}],
+        "topics": [
+            {"topic": topic},
+            {"topic": f"{prefix}.public.Order_Lines", "table": "lines"},
+            {"topic": f"{prefix}.public.notes"},  # empty at first: no view table made yet
+        ],
     }
     cheap = {
         "name": "cheap",
@@ -168,6 +172,7 @@ def running(
         conn.execute(FILL, [ROWS])
         conn.execute(LINES)
         conn.execute(ORDER_LINES)
+        conn.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)")
     pipeline = _pipeline(tmp_path, pg_database, kafka_bootstrap, registry_url, topic_name)
     processes = [_start("connect", pipeline)]
     try:
@@ -198,6 +203,7 @@ def test_clean_views_verify_and_injected_divergences_are_reported(
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "whole/products" in clean.stdout and "cheap/items" in clean.stdout
     assert "whole/lines" in clean.stdout
+    assert "whole/notes" in clean.stdout  # empty on both sides
     assert "DIVERGED" not in clean.stdout
 
     # the source moves on while verify runs: the views follow, nothing is reported
@@ -205,6 +211,7 @@ def test_clean_views_verify_and_injected_divergences_are_reported(
         conn.execute("UPDATE products SET name = 'renamed', price = 1 WHERE id <= 20")
         conn.execute("DELETE FROM products WHERE id BETWEEN 21 AND 25")
         conn.execute("INSERT INTO products (id, active) VALUES (5000, true)")  # NULLs elsewhere
+        conn.execute("INSERT INTO notes VALUES (1, 'first')")  # the view makes its table now
         conn.execute("UPDATE products SET created = 'infinity' WHERE id = 26")
         conn.execute("UPDATE products SET created = '-infinity', since = 'infinity' WHERE id = 27")
         conn.execute(FILL.replace("generate_series(1,", "generate_series(1001,"), [1010])
