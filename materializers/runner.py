@@ -10,6 +10,9 @@
 - A retriable failure (lost view database, registry down) rolls back and retries the same
   batch with backoff; a fatal one (incompatible schema, stop on a bad record) stops the view.
 - ``stop()`` (from a signal handler or another thread) ends the loop after the current batch.
+- A view started before its topics exist (``strangler materialize`` before the connector)
+  waits for them, saying once which topic it waits for; subscribing to a missing topic would
+  fail with UNKNOWN_TOPIC_OR_PART.
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from strangler.core.errors import StranglerError
 from strangler.core.kafka import KafkaSettings, consumer_config
@@ -37,6 +47,36 @@ log = logging.getLogger(__name__)
 
 MAX_RETRIES = 8
 LAG_INTERVAL_S = 1.0
+TOPIC_POLL_S = 0.5
+
+
+def wait_for_topics(consumer: Consumer, topics: Sequence[str], stop: threading.Event) -> bool:
+    """Wait until every topic in ``topics`` exists; True then, False if ``stop`` is set first.
+
+    Says once per topic which one it waits for (and once if Kafka cannot be asked), so a view
+    started before its connector neither fails nor waits silently."""
+    missing_before: set[str] = set()
+    unreachable_logged = False
+    while not stop.is_set():
+        try:
+            missing = _missing_topics(consumer, topics)
+        except KafkaException as exc:
+            if not unreachable_logged:
+                log.warning("waiting for Kafka to list topics: %s", exc)
+                unreachable_logged = True
+            missing = set(topics)
+        if not missing:
+            return True
+        for topic in sorted(missing - missing_before):
+            log.info("waiting for topic %s to be created (is the connector running?)", topic)
+        missing_before |= missing
+        stop.wait(TOPIC_POLL_S)
+    return False
+
+
+def _missing_topics(consumer: Consumer, topics: Sequence[str]) -> set[str]:
+    found = consumer.list_topics(timeout=5).topics
+    return {t for t in topics if t not in found or found[t].error is not None}
 
 
 class ViewRunner:
@@ -65,9 +105,13 @@ class ViewRunner:
         self._stop.set()
 
     def run(self, idle_exit_s: float | None = None) -> None:
-        """Consume and apply until ``stop()`` (or ``idle_exit_s`` without any record)."""
-        self._consumer.subscribe([t.topic for t in self.view.topics], on_assign=self._on_assign)
+        """Consume and apply until ``stop()`` (or ``idle_exit_s`` without any record); wait
+        for the view's topics first."""
+        topics = [t.topic for t in self.view.topics]
         try:
+            if not wait_for_topics(self._consumer, topics, self._stop):
+                return
+            self._consumer.subscribe(topics, on_assign=self._on_assign)
             while not self._stop.is_set():
                 batch = self._poll()
                 if batch:

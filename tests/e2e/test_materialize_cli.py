@@ -101,3 +101,34 @@ def test_materialize_without_views_says_what_is_missing(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "has no `views:` section" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_materialize_started_before_its_topic_waits_for_it(
+    kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    db = tmp_path / "orders.db"
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(
+        PIPELINE.format(bootstrap=kafka_bootstrap, registry=registry_url, db=db, topic=topic_name)
+    )
+    exe = Path(sys.executable).with_name("strangler")
+    view = subprocess.Popen(
+        [str(exe), "materialize", str(pipeline), "--idle-exit", "3"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert view.stderr is not None
+    waiting = f"waiting for topic {topic_name} to be created (is the connector running?)"
+    lines = []
+    for line in view.stderr:  # the view says what it waits for, once, and keeps waiting
+        lines.append(line)
+        if waiting in line:
+            break
+    assert view.poll() is None, "".join(lines)
+    publish(kafka_bootstrap, registry_url, topic_name)  # the connector starts: the topic appears
+    _, rest = view.communicate(timeout=120)
+    assert view.returncode == 0, "".join(lines) + rest
+    assert waiting not in rest and "Traceback" not in rest
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT id, title FROM products ORDER BY id").fetchall()
+    assert rows == [(1, "item 1"), (3, "item 3"), (4, "item 4"), (5, "item 5")]
