@@ -7,12 +7,22 @@ rows to the records' field names. It knows nothing of PostgreSQL or MySQL.
 Records: ``<namespace>.<schema>.<table>.Key`` and ``….Value`` (every part sanitised by
 ``avro_name``). Value fields of nullable columns are ``["null", T]`` with default null; key
 fields are never nullable (a key column holding NULL cannot be published as a key).
+
+A NOT NULL column whose source default is a constant (``DEFAULT 'basic'``, ``DEFAULT 0``)
+carries that constant as its value field's Avro default, so adding such a column is a
+backward-compatible change: a reader of the new schema fills the default into older records.
+A default the source computes (``now()``, ``nextval(…)``) has no Avro equivalent; the field
+then has no default, and ``Default.expression`` names it in the refusal's message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from strangler.core.avro import ORIGINAL_NAME, AvroType, avro_namespace, nullable, unique_avro_names
@@ -33,6 +43,19 @@ class NotData:
 
 
 @dataclass(frozen=True, slots=True)
+class Default:
+    """A column's default in the source."""
+
+    expression: str
+    """As the source states it (``'basic'::text``, ``now()``), for messages."""
+    constant: bool = False
+    """True when it is a constant that ``value`` holds."""
+    value: Any = None
+    """The Avro default: the constant in the JSON form of the column's Avro type (see
+    ``avro_default``); hashable (no arrays or maps)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Column:
     name: str
     """The column's name exactly as the source spells it."""
@@ -41,6 +64,8 @@ class Column:
     nullable: bool = True
     source_type: str = ""
     """The source's type name (``numeric(10,2)``), for messages and docs."""
+    default: Default | None = None
+    """The source's default for the column, if it has one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +91,9 @@ class TableSchema:
 
 
 def value_schema(table: TableSchema, namespace: str) -> dict[str, Any]:
-    """The value record: every column, nullable ones as ``["null", T]`` defaulting to null."""
-    fields = [_field(table, c, c.nullable) for c in table.columns]
+    """The value record: every column, nullable ones as ``["null", T]`` defaulting to null,
+    NOT NULL ones with a constant source default defaulting to it."""
+    fields = [_field(table, c, c.nullable, defaults=True) for c in table.columns]
     return _record(table, namespace, "Value", fields)
 
 
@@ -108,13 +134,17 @@ def _refuse_markers(table: TableSchema, row: Row) -> None:
         )
 
 
-def _field(table: TableSchema, column: Column, is_nullable: bool) -> dict[str, Any]:
+def _field(
+    table: TableSchema, column: Column, is_nullable: bool, *, defaults: bool = False
+) -> dict[str, Any]:
     name = table.field_names[column.name]
     spec: dict[str, Any] = {"name": name}
     if is_nullable:
         spec.update(type=nullable(column.avro_type), default=None)
     else:
         spec["type"] = column.avro_type
+        if defaults and column.default is not None and column.default.constant:
+            spec["default"] = column.default.value
     if name != column.name:
         spec[ORIGINAL_NAME] = column.name
     return spec
@@ -125,3 +155,126 @@ def _record(
 ) -> dict[str, Any]:
     space = avro_namespace(*namespace.split("."), table.table.schema, table.table.name)
     return {"type": "record", "name": name, "namespace": space, "fields": fields}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INT32 = range(-(2**31), 2**31)
+
+
+def avro_default(avro_type: AvroType, value: Any) -> Any:
+    """``value`` (a Python value as fastavro writes it for ``avro_type``) as an Avro field
+    default: the JSON form the Avro specification gives defaults (``bytes`` as a string of
+    code points 0-255; logical types as their underlying int, long or bytes). Raises
+    ``ValueError`` for a value the type cannot hold and for types without a simple default
+    form (records, arrays, maps, unions, time zones beyond UTC offsets)."""
+    if isinstance(avro_type, dict):
+        logical = _LOGICAL.get(str(avro_type.get("logicalType")))
+        if logical is not None:
+            return logical(avro_type, value)
+        return avro_default(avro_type.get("type", ""), value)
+    primitive = _PRIMITIVES.get(avro_type) if isinstance(avro_type, str) else None
+    if primitive is None:
+        raise ValueError(f"no simple Avro default for type {avro_type!r}")
+    return primitive(value)
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], avro_type: str) -> None:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ValueError(f"{value!r} is not a valid {avro_type} default")
+
+
+def _int(value: Any) -> int:
+    _expect(value, int, "int")
+    if value not in _INT32:
+        raise ValueError(f"{value} does not fit an Avro int")
+    return int(value)
+
+
+def _long(value: Any) -> int:
+    _expect(value, int, "long")
+    return int(value)
+
+
+def _double(value: Any) -> float:
+    _expect(value, (int, float), "double")
+    if not math.isfinite(value):
+        raise ValueError(f"{value} cannot be written as a JSON default")
+    return float(value)
+
+
+def _boolean(value: Any) -> bool:
+    _expect(value, bool, "boolean")
+    return bool(value)
+
+
+def _string(value: Any) -> str:
+    _expect(value, str, "string")
+    return str(value)
+
+
+def _bytes(value: Any) -> str:
+    _expect(value, (bytes, bytearray), "bytes")
+    return bytes(value).decode("latin-1")
+
+
+_PRIMITIVES: dict[str, Callable[[Any], Any]] = {
+    "null": lambda v: _expect(v, type(None), "null"),
+    "boolean": _boolean,
+    "int": _int,
+    "long": _long,
+    "float": _double,
+    "double": _double,
+    "string": _string,
+    "bytes": _bytes,
+}
+
+
+def _date(_type: Mapping[str, Any], value: Any) -> int:
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise ValueError(f"{value!r} is not a date")
+    return (value - date(1970, 1, 1)).days
+
+
+def _since_epoch(value: Any) -> timedelta:
+    if not isinstance(value, datetime):
+        raise ValueError(f"{value!r} is not a timestamp")
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware - _EPOCH
+
+
+def _time_since_midnight(value: Any) -> timedelta:
+    if not isinstance(value, time) or value.tzinfo is not None:
+        raise ValueError(f"{value!r} is not a time of day")
+    return timedelta(
+        hours=value.hour, minutes=value.minute, seconds=value.second, microseconds=value.microsecond
+    )
+
+
+def _decimal(avro_type: Mapping[str, Any], value: Any) -> str:
+    if avro_type.get("type") != "bytes" or not isinstance(value, Decimal | int):
+        raise ValueError(f"no simple Avro default for {value!r} as {avro_type!r}")
+    unscaled = Decimal(value).scaleb(int(avro_type.get("scale", 0)))
+    if unscaled != unscaled.to_integral_value():
+        raise ValueError(f"{value} has more digits after the point than the decimal's scale")
+    number = int(unscaled)
+    size = (number + (number < 0)).bit_length() // 8 + 1
+    return number.to_bytes(size, "big", signed=True).decode("latin-1")
+
+
+def _uuid(_type: Mapping[str, Any], value: Any) -> str:
+    if not isinstance(value, uuid.UUID | str):
+        raise ValueError(f"{value!r} is not a uuid")
+    return str(uuid.UUID(str(value)))
+
+
+_MICRO = timedelta(microseconds=1)
+_MILLI = timedelta(milliseconds=1)
+_LOGICAL: dict[str, Callable[[Mapping[str, Any], Any], Any]] = {
+    "date": _date,
+    "timestamp-micros": lambda _t, v: _since_epoch(v) // _MICRO,
+    "timestamp-millis": lambda _t, v: _since_epoch(v) // _MILLI,
+    "time-micros": lambda _t, v: _time_since_midnight(v) // _MICRO,
+    "time-millis": lambda _t, v: _time_since_midnight(v) // _MILLI,
+    "decimal": _decimal,
+    "uuid": _uuid,
+}

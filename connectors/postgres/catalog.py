@@ -1,5 +1,5 @@
-"""Reading catalog facts pgoutput does not send: type definitions, NOT NULL columns, and a
-table's description for snapshots.
+"""Reading catalog facts pgoutput does not send: type definitions, NOT NULL columns, column
+defaults, and a table's description for snapshots.
 
 This is the only database access the type mapping needs, and it is kept off the decode path:
 call it on an ordinary (non-replication) connection when a Relation message names types or a
@@ -8,6 +8,7 @@ relation not seen before, then decode with the result.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +30,26 @@ _NOT_NULL = """
 SELECT attname FROM pg_catalog.pg_attribute
 WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped AND attnotnull
 """
+
+# generated columns keep their expression in pg_attrdef too; it is no default
+_DEFAULTS = """
+SELECT a.attname, pg_catalog.pg_get_expr(d.adbin, d.adrelid)
+FROM pg_catalog.pg_attrdef d
+JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+WHERE d.adrelid = %s AND NOT a.attisdropped AND a.attgenerated = ''
+"""
+
+# How pg_get_expr prints a constant: a literal ('basic', 42, -1.5, true, NULL), maybe in
+# parentheses ((-1)), maybe cast once or more ('basic'::character varying, ('a'::varchar)::text,
+# '5'::bigint, '{}'::integer[], 'x'::"Mood"). Anything else (a function call, an operator) is
+# computed by the server when the row is written, and has no constant value.
+_TYPE_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$ ]*)'
+_CAST = rf"\)*::{_TYPE_NAME}(?:\.{_TYPE_NAME})?(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*"
+_CONSTANT = re.compile(
+    r"\(*(?:'(?P<quoted>(?:[^']|'')*)'|(?P<bare>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+    rf"|true|false|NULL))(?:{_CAST})*\)*"
+)
+_BARE_TEXT = {"true": "t", "false": "f"}
 
 
 _DESCRIBE = """
@@ -75,6 +96,25 @@ def load_types(conn: psycopg.Connection[Any], oids: Iterable[int]) -> dict[int, 
 def not_null_columns(conn: psycopg.Connection[Any], relation_oid: int) -> frozenset[str]:
     rows = conn.execute(_NOT_NULL, (relation_oid,)).fetchall()
     return frozenset(str(row[0]) for row in rows)
+
+
+def column_defaults(conn: psycopg.Connection[Any], relation_oid: int) -> dict[str, str]:
+    """Column name → its default expression as the server prints it (``'basic'::text``)."""
+    rows = conn.execute(_DEFAULTS, (relation_oid,)).fetchall()
+    return {str(name): str(expression) for name, expression in rows if expression is not None}
+
+
+def constant_text(expression: str) -> tuple[bool, str | None]:
+    """Whether a printed default ``expression`` is a constant, and then its value in the text
+    form pgoutput sends values in (None for NULL): ``'it''s'::text`` → ``(True, "it's")``,
+    ``true`` → ``(True, "t")``, ``now()`` → ``(False, None)``."""
+    match = _CONSTANT.fullmatch(expression.strip())
+    if match is None:
+        return False, None
+    quoted, bare = match.group("quoted"), match.group("bare")
+    if quoted is not None:
+        return True, quoted.replace("''", "'")
+    return True, None if bare == "NULL" else _BARE_TEXT.get(bare, bare)
 
 
 def _type_info(row: tuple[Any, ...]) -> TypeInfo:

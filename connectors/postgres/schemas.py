@@ -6,6 +6,10 @@ under REPLICA IDENTITY FULL mark every column) and its excluded columns. A new o
 Relation gives a new schema, registered under ``<topic>-key`` / ``<topic>-value`` *before* any
 event of the transaction is handed to Kafka: the registry refuses an incompatible change there,
 and nothing of the new shape is published.
+
+pgoutput's Relation carries no column defaults; they are read from the catalog (``pg_attrdef``)
+each time the schema is built, so ``ADD COLUMN … NOT NULL DEFAULT 'basic'`` gives the new field
+the Avro default ``"basic"`` and the registry accepts it as a backward-compatible change.
 """
 
 from __future__ import annotations
@@ -17,14 +21,21 @@ from typing import Any
 import psycopg
 
 from strangler.connectors.config import CaptureSettings
-from strangler.connectors.postgres.catalog import load_types, not_null_columns
+from strangler.connectors.postgres.catalog import (
+    column_defaults,
+    constant_text,
+    load_types,
+    not_null_columns,
+)
+from strangler.connectors.postgres.errors import ValueParseError
 from strangler.connectors.postgres.messages import Relation
+from strangler.connectors.postgres.registrar import IncompatibleSchema, explain_refusal
 from strangler.connectors.postgres.relations import table_id
-from strangler.connectors.postgres.rows import table_schema
-from strangler.connectors.postgres.types import TypeInfo
+from strangler.connectors.postgres.rows import column_types, table_schema
+from strangler.connectors.postgres.types import ColumnType, TypeInfo
 from strangler.connectors.serialization import TableSerializer
 from strangler.core.events import ChangeEvent, Op, Row, TableId
-from strangler.core.schema import TableSchema
+from strangler.core.schema import Default, TableSchema, avro_default
 
 TopicFor = Callable[[TableId], str]
 
@@ -72,9 +83,21 @@ class TableShapes:
         not_null = not_null_columns(conn, relation.oid)
         full = table_schema(relation, self.catalog, not_null=not_null, key=self._keys[table])
         excluded = self._excluded[table]
-        columns = tuple(c for c in full.columns if c.name not in excluded)
+        names = (c.name for c in relation.columns)
+        types = dict(zip(names, column_types(relation, self.catalog), strict=True))
+        defaults = column_defaults(conn, relation.oid)
+        columns = tuple(
+            replace(c, default=_default(defaults[c.name], types[c.name]))
+            if c.name in defaults
+            else c
+            for c in full.columns
+            if c.name not in excluded
+        )
         schema = TableSchema(table, columns, full.key)
-        self._serializer.prepare(self._topic_for(table), schema)
+        try:
+            self._serializer.prepare(self._topic_for(table), schema)
+        except IncompatibleSchema as exc:
+            raise explain_refusal(exc, schema) from exc
         self.schemas[table] = schema
         return schema
 
@@ -106,6 +129,19 @@ class TableShapes:
         if old == dict(event.key):
             return None
         return replace(event, op=Op.DELETE, key=old, after=None)
+
+
+def _default(expression: str, column_type: ColumnType) -> Default:
+    """The column's default; constant only if its value parses as the column's type and Avro
+    can state it."""
+    constant, text = constant_text(expression)
+    if not constant:
+        return Default(expression)
+    try:
+        value = None if text is None else column_type.parse(text)
+        return Default(expression, True, avro_default(column_type.avro_type, value))
+    except (ValueParseError, ValueError):
+        return Default(expression)
 
 
 def _without(row: Row | None, excluded: frozenset[str]) -> Row | None:

@@ -201,8 +201,9 @@ def test_incompatible_schema_change_stops_before_publishing_it(
     with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute("INSERT INTO items VALUES (2, 'b')")
         wait_caught_up(pg_database, source.slot, running=running)
-        # NOT NULL without an Avro default: old records cannot be read with the new schema
-        conn.execute("ALTER TABLE items ADD COLUMN sku text NOT NULL DEFAULT 'x'")
+        # NOT NULL, and a default that is not a constant gives no Avro default: old records
+        # cannot be read with the new schema
+        conn.execute("ALTER TABLE items ADD COLUMN sku text NOT NULL DEFAULT now()::text")
         with conn.transaction():
             conn.execute("INSERT INTO items VALUES (3, 'c', 'sku3')")
             row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
@@ -211,6 +212,7 @@ def test_incompatible_schema_change_stops_before_publishing_it(
     error = running.join()
     assert isinstance(error, IncompatibleSchema)
     assert "nothing of the new shape was published" in str(error) and error.fix
+    assert "(now())::text) is not a constant" in error.fix and "two steps" in error.fix
     topic = table_topic(topic_name, TableId("public", "items"))
     assert len(consume_all(kafka_bootstrap, topic, expect=2)) == 2
     confirmed = confirmed_lsn(pg_database, source.slot)
