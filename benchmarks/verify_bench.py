@@ -9,9 +9,10 @@
    No Kafka: this measures the comparison, not the pipeline.
 2. verify: ``strangler verify FILE --json`` as a subprocess (what a user runs), once on the
    equal tables and once after ``--differences`` rows of the view were changed, deleted or
-   added (``--settle 0``). Printed per run: wall seconds, rows/s (source rows / wall seconds),
-   the engine's own seconds, the CPU seconds of the verify process (steadier than wall time
-   on a shared machine), and its peak RSS.
+   added (``--settle 0``); with ``--filtered`` also a view of the active rows only (its filter
+   is applied to every source row in Python: the slower path). Printed per run: wall
+   seconds, rows/s (source rows / wall seconds), the engine's own seconds, the CPU seconds of
+   the verify process (steadier than wall time on a shared machine), and its peak RSS.
 
 The issue asks for at least 1,000,000 rows compared per 10 s on this machine (2 cores).
 """
@@ -75,10 +76,12 @@ def decimal_text(value: decimal.Decimal) -> decimal.Decimal:
     return value.quantize(decimal.Decimal("0.01"))
 
 
-def view_rows(count: int) -> Iterator[tuple[Any, ...]]:
+def view_rows(count: int, active_only: bool) -> Iterator[tuple[Any, ...]]:
     """The rows SOURCE_FILL makes, converted as the materializer converts them for SQLite."""
     convert = [sql_type(c.avro_type).to_sqlite for c in SPEC.columns]
     for g in range(1, count + 1):
+        if active_only and g % 3 == 0:
+            continue
         values = (
             g,
             f"product {g}",
@@ -91,25 +94,31 @@ def view_rows(count: int) -> Iterator[tuple[Any, ...]]:
         yield (*row, b"\x00" * 8)
 
 
-def load_view(path: Path, count: int) -> None:
+def load_view(path: Path, count: int, view: str = VIEW, active_only: bool = False) -> None:
     sql = Sql(Dialect.SQLITE)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
     for statement in [*sql.bookkeeping(), *sql.create_table(SPEC)]:
         conn.execute(statement)
-    conn.execute(sql.upsert_table(), [VIEW, TOPIC, json.dumps(SPEC.to_json()), None])
+    conn.execute(sql.upsert_table(), [view, TOPIC, json.dumps(SPEC.to_json()), None])
     names = [c.name for c in SPEC.columns] + [POSITION_COLUMN]
     marks = ", ".join("?" * len(names))
     columns = ", ".join(f'"{n}"' for n in names)
     conn.execute("BEGIN")
-    conn.executemany(f"INSERT INTO products ({columns}) VALUES ({marks})", view_rows(count))
+    rows = view_rows(count, active_only)
+    conn.executemany(f"INSERT INTO products ({columns}) VALUES ({marks})", rows)
     conn.execute("COMMIT")
     conn.close()
 
 
-def pipeline(tmp: Path, dsn: str, view_db: Path) -> Path:
-    config = {
+FILTERED = "active"
+"""A second view: only active rows (Python reads the source's filter column and applies the
+view's filter to every row, so this is the slower path)."""
+
+
+def pipeline(tmp: Path, dsn: str, view_db: Path, filtered_db: Path | None) -> Path:
+    config: dict[str, Any] = {
         "name": "verify-bench",
         "kafka": {"bootstrap_servers": "127.0.0.1:1"},  # not contacted by verify
         "registry": {"url": "http://127.0.0.1:1"},
@@ -131,6 +140,15 @@ def pipeline(tmp: Path, dsn: str, view_db: Path) -> Path:
             }
         ],
     }
+    if filtered_db is not None:
+        active = {"all": [{"column": "active", "op": "eq", "value": True}]}
+        config["views"].append(
+            {
+                "name": FILTERED,
+                "target": {"sqlite": {"path": str(filtered_db)}},
+                "topics": [{"topic": TOPIC, "filter": active}],
+            }
+        )
     path = tmp / "pipeline.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -153,13 +171,13 @@ def diverge(view_db: Path, count: int, differences: int) -> None:
                 )
 
 
-def run_verify(path: Path, rows: int, label: str) -> None:
+def run_verify(path: Path, rows: int, label: str, view: str = VIEW) -> None:
     exe = Path(sys.executable).with_name("strangler")
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_before = children.ru_utime + children.ru_stime
     started = time.perf_counter()
     result = subprocess.run(
-        [str(exe), "verify", str(path), "--json", "--settle", "0"],
+        [str(exe), "verify", str(path), "--view", view, "--json", "--settle", "0"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     wall = time.perf_counter() - started
@@ -187,6 +205,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--differences", type=int, default=300)
     parser.add_argument(
+        "--filtered", action="store_true", help="Also verify a filtered view (the slow path)."
+    )
+    parser.add_argument(
         "--pg-dsn",
         default=os.environ.get("STRANGLER_PG_DSN", "host=127.0.0.1 port=25432 user=postgres"),
     )
@@ -204,12 +225,17 @@ def main() -> None:
                 conn.execute(b"VACUUM ANALYZE products")
             view_db = Path(tmp) / "view.db"
             load_view(view_db, args.rows)
+            filtered_db = Path(tmp) / "active.db" if args.filtered else None
+            if filtered_db is not None:
+                load_view(filtered_db, args.rows, FILTERED, active_only=True)
             print(f"load         {args.rows:,} rows into PostgreSQL and SQLite in "
                   f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-            path = pipeline(Path(tmp), dsn, view_db)
+            path = pipeline(Path(tmp), dsn, view_db, filtered_db)
             run_verify(path, args.rows, "equal")
             diverge(view_db, args.rows, args.differences)
             run_verify(path, args.rows, "diverged")
+            if filtered_db is not None:
+                run_verify(path, args.rows, "filtered", FILTERED)
     finally:
         with psycopg.connect(args.pg_dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
