@@ -329,7 +329,7 @@ def _mysql_stored(
     source: MysqlSource, config: PipelineConfig, kafka_up: bool
 ) -> tuple[Any, Check | None]:
     """The stored binlog position (None: none yet) and a finding if it cannot be read."""
-    from strangler.cli.offsets_cmd import mysql_state
+    from strangler.cli.positions import mysql_state
 
     name = f"source {source.name}"
     if source.offsets.store.value == "kafka" and not kafka_up:

@@ -14,7 +14,7 @@ or to a given position (``--position``); a view is rebuilt from the beginning of
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,174 +27,25 @@ from strangler.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from strangler.cli.config import PipelineConfig
+    from strangler.cli.positions import SourcePosition
     from strangler.connectors.mysql.config import MysqlSource
-    from strangler.connectors.mysql.state import SourceState
-    from strangler.connectors.offsets import OffsetStore
     from strangler.connectors.postgres.config import PostgresSource
-    from strangler.connectors.postgres.progress import ProgressFile
-    from strangler.core.kafka import KafkaSettings
     from strangler.materializers.config import ViewConfig
-    from strangler.materializers.positions import PositionKind
-    from strangler.materializers.target import Target
 
     AnySource = PostgresSource | MysqlSource
 
 
-# ---- sources -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SourcePosition:
-    """Where a source resumes, and how far its snapshot got."""
-
-    source: str
-    type: str
-    position: str | None
-    """PostgreSQL: the slot's confirmed LSN; MySQL: the stored ``gtids@file:pos``."""
-    store: str
-    """Where the position is kept."""
-    snapshot: str
-    detail: str = ""
-
-
-def progress_file(source: PostgresSource) -> ProgressFile:
-    from strangler.connectors.postgres.progress import ProgressFile
-
-    return ProgressFile(source.state_dir / f"{source.name}.snapshot.json")
-
-
-def mysql_store(source: MysqlSource, kafka: KafkaSettings) -> OffsetStore:
-    """The source's offset store, read with a short timeout (never created here)."""
-    from strangler.connectors.mysql.config import OffsetStoreKind
-    from strangler.connectors.offsets import FileOffsetStore, KafkaOffsetStore
-
-    if source.offsets.store is OffsetStoreKind.KAFKA:
-        return KafkaOffsetStore(kafka, source.offsets.topic, source.name, timeout=TIMEOUT_S)
-    return FileOffsetStore(source.state_dir / f"{source.name}.offsets.json")
-
-
-def mysql_state(source: MysqlSource, kafka: KafkaSettings) -> SourceState | None:
-    """The stored state of a MySQL source (None: nothing stored yet)."""
-    from strangler.cli.services import kafka_admin, kafka_metadata
-    from strangler.connectors.mysql.config import OffsetStoreKind
-    from strangler.connectors.mysql.state import StateStore
-
-    if source.offsets.store is OffsetStoreKind.KAFKA:
-        topics = kafka_metadata(kafka_admin(kafka), kafka).topics
-        if source.offsets.topic not in topics:
-            return None
-    store = mysql_store(source, kafka)
-    try:
-        return StateStore(store).load()
-    finally:
-        store.close()
-
-
-def _store_name(source: MysqlSource) -> str:
-    if source.offsets.store.value == "kafka":
-        return f"kafka topic {source.offsets.topic}"
-    return f"file {source.state_dir / f'{source.name}.offsets.json'}"
-
-
-def _done(flags: list[bool]) -> str:
-    if not flags:
-        return "not started"
-    return f"{sum(flags)} of {len(flags)} table(s) done"
-
-
-def postgres_position(source: PostgresSource) -> SourcePosition:
-    from strangler.connectors.postgres.connector import connect
-    from strangler.connectors.postgres.slot import find_slot
-
-    with connect(source.dsn.get_secret_value(), connect_timeout=int(TIMEOUT_S)) as conn:
-        slot = find_slot(conn, source.slot)
-    progress = progress_file(source).load()
-    snapshot = _done([t.done for t in progress.tables.values()]) if progress else "not started"
-    detail = "no slot yet" if slot is None else ("active" if slot.active else "idle")
-    position = None if slot is None or slot.confirmed_flush is None else str(slot.confirmed_flush)
-    return SourcePosition(source.name, "postgres", position, f"slot {source.slot}", snapshot,
-                          detail)  # fmt: skip
-
-
-def mysql_position(source: MysqlSource, kafka: KafkaSettings) -> SourcePosition:
-    state = mysql_state(source, kafka)
-    if state is None:
-        return SourcePosition(source.name, "mysql", None, _store_name(source), "not started")
-    snapshot = _done([t.done for t in state.tables.values()])
-    return SourcePosition(source.name, "mysql", state.position.encode(), _store_name(source),
-                          snapshot)  # fmt: skip
-
-
-def source_position(source: AnySource, kafka: KafkaSettings) -> SourcePosition:
-    """Where ``source`` resumes (reads the database for PostgreSQL, the store for MySQL)."""
-    from strangler.connectors.mysql.config import MysqlSource
-
-    if isinstance(source, MysqlSource):
-        return mysql_position(source, kafka)
-    return postgres_position(source)
-
-
-# ---- views ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ViewOffset:
-    view: str
-    topic: str
-    partition: int
-    next_offset: int
-    position: str | None
-    """The last source position applied from this partition."""
-
-
-def describe_position(raw: bytes, kind: PositionKind) -> str:
-    """A stored sort key as the position it stands for (MySQL: binlog file number:offset)."""
-    from strangler.materializers.positions import PositionKind
-
-    if len(raw) == 16:
-        return f"binlog #{int.from_bytes(raw[:8], 'big')}:{int.from_bytes(raw[8:], 'big')}"
-    if len(raw) == 8:
-        value = int.from_bytes(raw, "big")
-        if kind is PositionKind.PG_LSN:
-            return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
-        return str(value)
-    return raw.hex()
-
-
-def open_view_target(view: ViewConfig) -> Target | None:
-    """The view's database (None: a SQLite file not created yet); unreachable PostgreSQL is
-    ``ServiceUnavailable``."""
-    from strangler.connectors.postgres.connector import connect
-    from strangler.materializers.service import open_target
-
-    if view.target.sqlite is not None and not view.target.sqlite.path.exists():
-        return None
-    if view.target.postgres is not None:  # fail fast and clearly when it is down
-        connect(view.target.postgres.dsn.get_secret_value(), connect_timeout=int(TIMEOUT_S))
-    return open_target(view)
-
-
-def view_offsets(view: ViewConfig) -> list[ViewOffset]:
-    target = open_view_target(view)
-    if target is None:
-        return []
-    try:
-        offsets = target.load_offsets(view.name)
-        positions = target.load_positions(view.name)
-    finally:
-        target.close()
-    kinds = {t.topic: t.position_kind for t in view.topics}
-    return [
-        ViewOffset(view.name, topic, part, offset,
-                   _position(positions.get((topic, part)), kinds.get(topic)))
-        for (topic, part), offset in sorted(offsets.items())
-    ]  # fmt: skip
-
-
-def _position(raw: bytes | None, kind: PositionKind | None) -> str | None:
-    from strangler.materializers.positions import PositionKind
-
-    return None if raw is None else describe_position(raw, kind or PositionKind.PG_LSN)
+def _source_row(position: SourcePosition) -> dict[str, Any]:
+    """A source's row: where it resumes, its snapshot progress and (PostgreSQL) its slot."""
+    detail = ""
+    if position.type == "postgres" and position.active is None:
+        detail = "no slot yet"
+    elif position.type == "postgres":
+        detail = "active" if position.active else "idle"
+    return {
+        "source": position.source, "type": position.type, "position": position.position,
+        "store": position.store, "snapshot": position.snapshot_summary(), "detail": detail,
+    }  # fmt: skip
 
 
 # ---- commands ------------------------------------------------------------------------------
@@ -215,16 +66,17 @@ def show(file: Path, as_json: bool) -> None:
     PostgreSQL unreachable.
     """
     from strangler.cli.config import load_pipeline
+    from strangler.cli.positions import source_position, view_offsets
 
     config = load_pipeline(file)
-    sources = [source_position(s, config.kafka) for s in config.sources]
-    views = [o for v in config.views for o in view_offsets(v)]
+    sources = [_source_row(source_position(s, config.kafka)) for s in config.sources]
+    views = [o for v in config.views for o in view_offsets(v) or []]
     if as_json:
-        emit_json({"sources": [asdict(s) for s in sources], "views": [asdict(v) for v in views]})
+        emit_json({"sources": sources, "views": [asdict(v) for v in views]})
         return
     if sources:
         columns = ["source", "type", "position", "store", "snapshot", "detail"]
-        click.echo(table([asdict(s) for s in sources], columns))
+        click.echo(table(sources, columns))
     if config.views:
         click.echo("" if not sources else "\n", nl=False)
         rows = [asdict(v) for v in views]
@@ -328,12 +180,13 @@ def _reset_source(
 def _reset_mysql(
     config: PipelineConfig, source: MysqlSource, position: str | None, *, yes: bool
 ) -> None:
+    from strangler.cli.positions import mysql_state, mysql_store, store_name
     from strangler.connectors.mysql.positions import BinlogPosition
     from strangler.connectors.mysql.state import SourceState, StateStore
     from strangler.core.errors import StranglerError
 
     state = mysql_state(source, config.kafka)
-    where = _store_name(source)
+    where = store_name(source)
     current = state.position.encode() if state is not None else "nothing stored"
     if position is None:
         plan = [] if state is None else [f"clear the stored position {current} ({where}); "
@@ -358,6 +211,7 @@ def _reset_mysql(
 
 
 def _reset_postgres(source: PostgresSource, position: str | None, *, yes: bool) -> None:
+    from strangler.cli.positions import progress_file
     from strangler.connectors.postgres.connector import connect
     from strangler.connectors.postgres.slot import find_slot
 
@@ -379,6 +233,7 @@ def _reset_postgres(source: PostgresSource, position: str | None, *, yes: bool) 
 
 
 def _drop_slot_and_progress(source: PostgresSource, slot_exists: bool) -> None:
+    from strangler.cli.positions import progress_file
     from strangler.connectors.postgres.slot import drop_slot
     from strangler.connectors.postgres.source import replication_connection
 

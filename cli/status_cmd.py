@@ -76,16 +76,12 @@ class Report:
         return entry
 
     def _position(self, source: Any) -> SourcePosition | None:
-        from strangler.cli.positions import mysql_position, postgres_position
-        from strangler.connectors.mysql.config import MysqlSource
+        from strangler.cli.positions import source_position
         from strangler.connectors.topics import table_topic
         from strangler.core.errors import StranglerError
 
         try:
-            if isinstance(source, MysqlSource):
-                position = mysql_position(source, self.config.kafka)
-            else:
-                position = postgres_position(source)
+            position = source_position(source, self.config.kafka, full=True)
         except StranglerError as exc:
             self._problem(f"source {source.name}", exc)
             return None
@@ -146,10 +142,13 @@ class Report:
         from strangler.core.errors import StranglerError
 
         try:
-            stored = view_offsets(view)
+            offsets = view_offsets(view)
         except StranglerError as exc:
             problem = self._problem(f"view {view.name}", exc)
             return [{"view": view.name, "state": UNREACHABLE, "fix": problem["fix"]}]
+        stored = (
+            None if offsets is None else {(o.topic, o.partition): o.next_offset for o in offsets}
+        )
         rows = []
         for spec in view.topics:
             row: dict[str, Any] = {"view": view.name, "topic": spec.topic}

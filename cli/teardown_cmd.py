@@ -45,7 +45,7 @@ def drop_source_state(config: PipelineConfig, source: AnySource) -> list[str]:
 
 def source_plan(config: PipelineConfig, source: AnySource) -> list[str]:
     """What ``drop_source_state`` would drop now (read without changing anything)."""
-    from strangler.cli.offsets_cmd import mysql_state
+    from strangler.cli.positions import mysql_state
     from strangler.connectors.mysql.config import MysqlSource
 
     if isinstance(source, MysqlSource):
@@ -58,7 +58,7 @@ def source_plan(config: PipelineConfig, source: AnySource) -> list[str]:
 
 
 def _postgres_plan(source: PostgresSource) -> list[str]:
-    from strangler.cli.offsets_cmd import progress_file
+    from strangler.cli.positions import progress_file
     from strangler.connectors.postgres.connector import connect
     from strangler.connectors.postgres.slot import find_slot
 
@@ -111,17 +111,18 @@ def _delete_topics(config: PipelineConfig, topics: list[str]) -> None:
 
 
 def _views_plan(views: list[ViewConfig]) -> list[str]:
-    from strangler.cli.offsets_cmd import view_offsets
+    from strangler.cli.positions import view_offsets
 
     return [
-        f"view {v.name}: stored offsets ({len(view_offsets(v))} partition(s)) and table shapes"
+        f"view {v.name}: stored offsets ({len(view_offsets(v) or [])} partition(s)) and table "
+        "shapes"
         for v in views
         if v.target.postgres is not None or (v.target.sqlite and v.target.sqlite.path.exists())
     ]
 
 
 def _forget_views(views: list[ViewConfig]) -> None:
-    from strangler.cli.offsets_cmd import open_view_target
+    from strangler.cli.positions import open_view_target
 
     for view in views:
         target = open_view_target(view)

@@ -21,6 +21,7 @@ import psycopg
 import pymysql
 import pytest
 import yaml
+from confluent_kafka.admin import AdminClient
 
 from strangler.cli.devstack.smoke import mysql_settings
 from strangler.connectors.topics import table_topic
@@ -301,3 +302,28 @@ def test_run_and_status_of_a_mysql_source(
     )  # fmt: skip
     assert queued.returncode == 0, queued.stderr  # the stopped connector takes it when it runs
     assert len(list((tmp_path / "state" / "inventory.signals").glob("*.json"))) == 1
+
+
+def test_reading_a_kafka_offset_store_never_creates_its_topic(
+    mysql_database: MysqlDatabase,
+    kafka_bootstrap: str,
+    registry_url: str,
+    topic_name: str,
+    tmp_path: Path,
+) -> None:
+    offsets = f"{topic_name}.offsets"
+    pipeline = mysql_pipeline(
+        tmp_path, mysql_database, kafka_bootstrap, registry_url, topic_name,
+        offsets={"store": "kafka", "topic": offsets},
+    )  # fmt: skip
+    report = json.loads(status(pipeline, "--json").stdout)
+    assert report["sources"][0]["state"] == "not started", report
+    shown = subprocess.run(
+        [STRANGLER, "offsets", "show", str(pipeline), "--json"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    (source,) = json.loads(shown.stdout)["sources"]
+    assert (source["position"], source["store"]) == (None, f"kafka topic {offsets}")
+    topics = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=10).topics
+    assert offsets not in topics  # a read-only command creates nothing

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from strangler.cli.confirm import confirm
 from strangler.cli.doctor_cmd import Status, _sqlite_target, exit_code, fail, ok, warn
-from strangler.cli.offsets_cmd import describe_position
+from strangler.cli.positions import describe_position
 from strangler.cli.topics_cmd import source_topics
 from strangler.connectors.postgres.config import PostgresSource
 from strangler.connectors.postgres.connector import connection_failed
