@@ -270,10 +270,15 @@ def order_function(avro_type: AvroType) -> Callable[[str | None], Any]:
     return lambda text: parse(text) if text is not None else ""
 
 
+def text_key(avro_type: AvroType) -> bool:
+    """Whether a key column holds text, which databases order by collation unless told to
+    compare bytes (Python compares code points: the bytes of UTF-8)."""
+    return _kind(avro_type) in ("string", "enum", "uuid")
+
+
 def pg_order(avro_type: AvroType, column: str) -> str:
     """ORDER BY term for a key column in PostgreSQL: text byte-wise, whatever its collation."""
-    text_like = _kind(avro_type) in ("string", "enum", "uuid")
-    return f'({column}::text) COLLATE "C"' if text_like else column
+    return f'({column}::text) COLLATE "C"' if text_key(avro_type) else column
 
 
 def sqlite_order(avro_type: AvroType, column: str) -> str:

@@ -52,6 +52,7 @@ from strangler.materializers.verify_canon import (
     sqlite_expression,
     sqlite_order,
     stored_function,
+    text_key,
     unescape,
 )
 
@@ -417,7 +418,7 @@ def _backtick(name: str) -> str:
 
 def _mysql_order(avro_type: AvroType, column: str) -> str:
     """Text keys byte-wise (MySQL's collations ignore case and accents)."""
-    return f"CAST({column} AS BINARY)" if pg_order(avro_type, "c") != "c" else column
+    return f"CAST({column} AS BINARY)" if text_key(avro_type) else column
 
 
 def load_view_specs(target: TargetConfig, view: str) -> dict[str, TableSpec]:
