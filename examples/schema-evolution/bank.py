@@ -46,10 +46,11 @@ CHANGES = {
     for c in (
         Change(
             "add_column",
-            "add a column: nullable, with a default for new rows",
+            "add columns: one nullable, one NOT NULL with a constant default",
             (
                 "ALTER TABLE accounts ADD COLUMN tier text DEFAULT 'basic'",
-                "UPDATE accounts SET tier = 'gold' WHERE balance >= 1500",
+                "ALTER TABLE accounts ADD COLUMN currency text NOT NULL DEFAULT 'EUR'",
+                "UPDATE accounts SET tier = 'gold', currency = 'USD' WHERE balance >= 1500",
             ),
         ),
         Change(

@@ -1,7 +1,8 @@
 """The schema-evolution drill, start to finish: compatible changes flowing through the registry
-into the view (add a column, widen a type, rename a column and alias it in the view), an
-incompatible change the pipeline refuses, and its safe rollout (new topics, rebuilt view,
-swap). Exit 0 only when every step behaved as the README says.
+into the view (add columns, nullable and NOT NULL with a constant default; widen a type; rename
+a column and alias it in the view), an incompatible change the pipeline refuses, and its safe
+rollout (new topics, the same view rebuilt from them, swap). Exit 0 only when every step
+behaved as the README says.
 
     eval "$(strangler dev env)"
     python examples/schema-evolution/drill.py --report drill.json
@@ -29,7 +30,7 @@ from strangler.schema_registry.model import CompatibilityLevel
 HERE = Path(__file__).resolve().parent
 VIEW = os.environ.get("EVOLUTION_VIEW", "accounts_service")
 STRANGLER = str(Path(sys.executable).with_name("strangler"))
-ALIASED = ["id", "owner", "balance", "tier", "email"]
+ALIASED = ["id", "owner", "balance", "tier", "currency", "email"]
 """The view's columns once `email` is the alias of the source's `contact_email`."""
 
 
@@ -159,9 +160,9 @@ def rollout(drill: Drill) -> bool:
     heading("6. safe rollout: new topics (snapshot in the new shape), rebuilt view, swap")
     drill.start_connector("pipeline-v2.yaml", f"{bank.SLOT}_v2")
     drill.snapshotted("pipeline-v2.yaml")
-    code = drill.strangler("materialize", str(HERE / "pipeline-v2.yaml"), "--rebuild", f"{VIEW}-v2")
+    code = drill.strangler("materialize", str(HERE / "pipeline-v2.yaml"), "--rebuild", VIEW)
     if code != 0:
-        raise SystemExit(f"the rebuild of {VIEW}-v2 exited {code}; see strangler.log")
+        raise SystemExit(f"the rebuild of {VIEW} on the new topic exited {code}; see strangler.log")
     drill.record("rollout", bank.SUBJECT_V2)
     teardown = drill.strangler("connect", str(HERE / "pipeline.yaml"), "--teardown")
     print(f"  retired the old source (slot, publication): exit {teardown}; see strangler.log")

@@ -21,33 +21,31 @@ NULL_STRING = ["null", "string"]
 DECIMAL = {"type": "bytes", "logicalType": "decimal", "precision": 14, "scale": 2}
 
 # the value schema's fields, version by version, of the first topic
-VERSIONS = [
-    {"id": "int", "owner": "string", "balance": "int", "email": NULL_STRING},
-    {"id": "int", "owner": "string", "balance": "int", "email": NULL_STRING, "tier": NULL_STRING},
-    {"id": "int", "owner": "string", "balance": "long", "email": NULL_STRING, "tier": NULL_STRING},
-    {
-        "id": "int",
-        "owner": "string",
-        "balance": "long",
-        "contact_email": NULL_STRING,
-        "tier": NULL_STRING,
-    },
-]
+V1 = {"id": "int", "owner": "string", "balance": "int", "email": NULL_STRING}
+V2 = {**V1, "tier": NULL_STRING, "currency": "string"}  # NOT NULL DEFAULT 'EUR': a default
+V4 = {"id": "int", "owner": "string", "balance": "long", "contact_email": NULL_STRING,
+      "tier": NULL_STRING, "currency": "string"}  # fmt: skip
+VERSIONS = [V1, V2, {**V2, "balance": "long"}, V4]
 
 # the view's columns after each step of the drill
 BASE = [["id", "integer"], ["owner", "text"]]
+ADDED = [["tier", "text"], ["currency", "text"]]
 VIEW_COLUMNS = {
     "snapshot": [*BASE, ["balance", "integer"], ["email", "text"]],
-    "add_column": [*BASE, ["balance", "integer"], ["email", "text"], ["tier", "text"]],
-    "widen": [*BASE, ["balance", "bigint"], ["email", "text"], ["tier", "text"]],
-    "rename": [
-        *BASE, ["balance", "bigint"], ["email", "text"], ["tier", "text"], ["contact_email", "text"]
-    ],
-    "alias": [*BASE, ["balance", "bigint"], ["tier", "text"], ["email", "text"]],
-    "refused": [*BASE, ["balance", "bigint"], ["tier", "text"], ["email", "text"]],
-    "rollout": [*BASE, ["balance", "numeric"], ["email", "text"], ["tier", "text"]],
-    "after_rollout": [*BASE, ["balance", "numeric"], ["email", "text"], ["tier", "text"]],
-}  # fmt: skip
+    "add_column": [*BASE, ["balance", "integer"], ["email", "text"], *ADDED],
+    "widen": [*BASE, ["balance", "bigint"], ["email", "text"], *ADDED],
+    "rename": [*BASE, ["balance", "bigint"], ["email", "text"], *ADDED, ["contact_email", "text"]],
+    "alias": [*BASE, ["balance", "bigint"], *ADDED, ["email", "text"]],
+    "refused": [*BASE, ["balance", "bigint"], *ADDED, ["email", "text"]],
+    "rollout": [*BASE, ["balance", "numeric"], ["email", "text"], *ADDED],
+    "after_rollout": [*BASE, ["balance", "numeric"], ["email", "text"], *ADDED],
+}
+
+
+def field_defaults(registry: str, subject: str, version: int) -> dict[str, Any]:
+    with httpx.Client(base_url=registry) as client:
+        answer = client.get(f"/subjects/{subject}/versions/{version}").json()
+    return {f["name"]: f.get("default", "-") for f in json.loads(answer["schema"])["fields"]}
 
 
 def registered(registry: str, subject: str) -> list[dict[str, Any]]:
@@ -77,6 +75,8 @@ def test_schema_evolution_drill(
     # compatible changes: one new version each (none for the backfill), BACKWARD checked
     subject = f"{topic_name}.public.accounts-value"
     assert registered(registry_url, subject) == VERSIONS
+    # the NOT NULL column's constant SQL default is its Avro default (so BACKWARD accepts it)
+    assert field_defaults(registry_url, subject, 2)["currency"] == "EUR"
     config = httpx.get(f"{registry_url}/config/{subject}", params={"defaultToGlobal": "true"})
     assert config.json()["compatibilityLevel"] == "BACKWARD"
     seen = {s["step"]: [v["version"] for v in s["versions"]] for s in report["steps"]}
@@ -100,10 +100,12 @@ def test_schema_evolution_drill(
     assert report["verify_exit_code"] == 0
     with psycopg.connect(pg_database) as conn:
         view = conn.execute(
-            "SELECT id, owner, balance, tier, email FROM accounts_service.accounts ORDER BY id"
+            "SELECT id, owner, balance, tier, email, currency FROM accounts_service.accounts "
+            "ORDER BY id"
         ).fetchall()
         source = conn.execute(
-            "SELECT id, owner, balance, tier, contact_email FROM public.accounts ORDER BY id"
+            "SELECT id, owner, balance, tier, contact_email, currency FROM public.accounts "
+            "ORDER BY id"
         ).fetchall()
         slots = {r[0] for r in conn.execute("SELECT slot_name FROM pg_replication_slots")}
     assert view == source and len(view) == 20
@@ -113,4 +115,5 @@ def test_schema_evolution_drill(
     assert (str(rows[7][2]), rows[7][3]) == ("99.99", "gold")  # streamed after the rollout
     assert rows[1][4] == "ada.new@example.org"  # written to the renamed column
     assert all(row[4] for row in view)  # the alias `email` holds every row's contact_email
+    assert {row[5] for row in view} == {"EUR", "USD"}  # the NOT NULL DEFAULT column, filled
     assert slot not in slots and f"{slot}_v2" in slots  # the old source was retired
