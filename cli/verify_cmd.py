@@ -216,11 +216,8 @@ def _source_read(table_id: TableId, spec: TableSpec, topic: TopicConfig | None) 
 
 def _view_jobs(sources: _Sources, view: ViewConfig, tables: tuple[str, ...]) -> Iterator[_Job]:
     from strangler.materializers.verify import Layout
-    from strangler.materializers.verify_readers import (
-        PendingReader,
-        latest_spec,
-        load_view_specs,
-    )
+    from strangler.materializers.verify_readers import PendingReader, load_view_specs
+    from strangler.materializers.verify_topic import latest_spec
 
     specs = load_view_specs(view.target, view.name)
     for topic in view.topics:
@@ -261,7 +258,7 @@ def _topic_jobs(sources: _Sources, tables: tuple[str, ...]) -> Iterator[_Job]:
     from strangler.connectors.topics import table_topic
     from strangler.materializers.config import TopicConfig
     from strangler.materializers.verify import Layout
-    from strangler.materializers.verify_readers import TopicReader, latest_spec
+    from strangler.materializers.verify_topic import TopicReader, latest_spec
 
     pipeline = sources.pipeline
     url = sources.registry_url
