@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pymysql
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg.conninfo import conninfo_to_dict
@@ -25,6 +24,8 @@ from psycopg.conninfo import conninfo_to_dict
 from strangler.cli.devstack.smoke import mysql_settings
 from strangler.cli.init_cmd import password_variable
 from tests.fixtures import MysqlDatabase
+from tests.integration.connectors.mysql.my_support import execute
+from tests.support.processes import wait_while_running
 
 pytestmark = pytest.mark.e2e
 
@@ -56,12 +57,8 @@ class Cli:
             [STRANGLER, *args], cwd=self.cwd, env=self.env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
-        deadline = time.monotonic() + timeout
         try:
-            while not done():
-                assert process.poll() is None, process.communicate()[1][-3000:]
-                assert time.monotonic() < deadline, "timed out"
-                time.sleep(0.2)
+            wait_while_running(done, process, timeout)
         finally:
             process.send_signal(signal.SIGTERM)
             _, stderr = process.communicate(timeout=60)
@@ -178,11 +175,8 @@ def test_mysql_pipeline_from_init_to_teardown(
     tmp_path: Path,
 ) -> None:
     settings = mysql_settings(mysql_database.url)
-    conn = pymysql.connect(**settings, autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE `{mysql_database.name}`.items (id INT PRIMARY KEY, n INT)")
-        cur.execute(f"INSERT INTO `{mysql_database.name}`.items VALUES (1, 1), (2, 2)")
-    conn.close()
+    execute(mysql_database, "CREATE TABLE items (id INT PRIMARY KEY, n INT)",
+            "INSERT INTO items VALUES (1, 1), (2, 2)")  # fmt: skip
     url = (
         f"mysql://{settings['user']}:{settings['password']}@{settings['host']}:"
         f"{settings['port']}/{mysql_database.name}"

@@ -9,12 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-import pymysql
 import pytest
 from confluent_kafka import Message
 
-from strangler.cli.devstack.smoke import mysql_settings
 from tests.fixtures import MysqlDatabase
+from tests.integration.connectors.mysql.my_support import execute
 from tests.support.kafka import consume_all
 
 pytestmark = pytest.mark.e2e
@@ -48,13 +47,8 @@ def test_check_run_and_teardown(
     topic_name: str,
     tmp_path: Path,
 ) -> None:
-    conn = pymysql.connect(**mysql_settings(mysql_database.url), autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute(
-            f"CREATE TABLE `{mysql_database.name}`.items (id INT PRIMARY KEY, name VARCHAR(40))"
-        )
-        cur.execute(f"INSERT INTO `{mysql_database.name}`.items VALUES (1, 'bolt'), (2, 'nut')")
-    conn.close()
+    execute(mysql_database, "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(40))",
+            "INSERT INTO items VALUES (1, 'bolt'), (2, 'nut')")  # fmt: skip
     pipeline = tmp_path / "pipeline.yaml"
     pipeline.write_text(
         PIPELINE.format(

@@ -7,9 +7,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -23,6 +21,7 @@ from tests.integration.connectors.postgres.topic_state import (
     current_lsn,
     registry_url,
 )
+from tests.support.processes import wait_while_running
 from tests.support.topics import topic_rows
 
 pytestmark = pytest.mark.e2e
@@ -63,16 +62,6 @@ def _connect(*args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def _wait(
-    condition: Callable[[], bool], process: subprocess.Popen[str], timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def test_check_run_sigterm_and_teardown(
     pg_database: str, kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
 ) -> None:
@@ -90,12 +79,12 @@ def test_check_run_sigterm_and_teardown(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     log = tmp_path / "state" / "shop.snapshot.json"
-    _wait(log.exists, process)
+    wait_while_running(log.exists, process)
     with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute("UPDATE products SET name = 'lamp v2' WHERE id = 1")
         conn.execute("DELETE FROM products WHERE id = 2")
     target = current_lsn(pg_database)
-    _wait(lambda: (confirmed_lsn(pg_database, SLOT) or target) > target, process)
+    wait_while_running(lambda: (confirmed_lsn(pg_database, SLOT) or target) > target, process)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr[-3000:]

@@ -18,16 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pymysql
 import pytest
 import yaml
 from confluent_kafka.admin import AdminClient
 
-from strangler.cli.devstack.smoke import mysql_settings
 from strangler.connectors.topics import table_topic
 from strangler.core.events import TableId
 from strangler.core.headers import header_value
 from tests.fixtures import MysqlDatabase
+from tests.integration.connectors.mysql.my_support import execute
 from tests.integration.connectors.postgres.topic_state import registry_url
 from tests.support.kafka import consume_all
 from tests.support.processes import wait_while_running as wait_for
@@ -267,10 +266,8 @@ def test_run_and_status_of_a_mysql_source(
     topic_name: str,
     tmp_path: Path,
 ) -> None:
-    conn = pymysql.connect(**mysql_settings(mysql_database.url), autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE `{mysql_database.name}`.items (id INT PRIMARY KEY, n INT)")
-        cur.execute(f"INSERT INTO `{mysql_database.name}`.items VALUES (1, 1), (2, 2)")
+    execute(mysql_database, "CREATE TABLE items (id INT PRIMARY KEY, n INT)",
+            "INSERT INTO items VALUES (1, 1), (2, 2)")  # fmt: skip
     pipeline = mysql_pipeline(
         tmp_path, mysql_database, kafka_bootstrap, registry_url, topic_name, position_mode="file"
     )
@@ -283,9 +280,7 @@ def test_run_and_status_of_a_mysql_source(
         return bool(report["tables"] and report["tables"][0]["snapshot"] == "done")
 
     wait_for(snapshotted, process)
-    with conn.cursor() as cur:
-        cur.execute(f"UPDATE `{mysql_database.name}`.items SET n = 3 WHERE id = 1")
-    conn.close()
+    execute(mysql_database, "UPDATE items SET n = 3 WHERE id = 1")
     wait_for(
         lambda: scrape(port)['strangler_source_events_total{source="inventory"}'] >= 1, process
     )
