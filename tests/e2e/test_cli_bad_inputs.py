@@ -100,6 +100,11 @@ def mysql_source(url: str, include: str = "shop.*") -> str:
 # ---- the configuration file ----------------------------------------------------------------
 
 
+def invalid(name: str, problem: str) -> Case:
+    """``validate`` of file ``name`` exits 2 naming ``problem`` (file:line:column: key: what)."""
+    return Case(["validate", name], 2, f"error: invalid configuration:\n  {problem}\n{CONFIG_FIX}")
+
+
 def malformed_yaml(env: Env) -> Case:
     name = env.write("bad.yaml", "name: x\nkafka:\n  bootstrap_servers: [a, b\nregistry: {}\n")
     return Case(
@@ -112,22 +117,15 @@ def malformed_yaml(env: Env) -> Case:
 
 def unknown_key(env: Env) -> Case:
     name = env.write("bad.yaml", "name: x\nkafka: {bootstrap_servers: a, partitons: 3}\n")
-    return Case(
-        ["validate", name],
-        2,
-        "error: invalid configuration:\n"
-        "  bad.yaml:2:31: kafka.partitons: unknown key; did you mean 'partitions'?\n" + CONFIG_FIX,
-    )
+    return invalid(name, "bad.yaml:2:31: kafka.partitons: unknown key; did you mean 'partitions'?")
 
 
 def wrong_type(env: Env) -> Case:
     name = env.write("bad.yaml", "name: x\nkafka: {bootstrap_servers: a, partitions: many}\n")
-    return Case(
-        ["validate", name],
-        2,
-        "error: invalid configuration:\n"
-        "  bad.yaml:2:31: kafka.partitions: Input should be a valid integer, unable to "
-        "parse string as an integer (got 'many')\n" + CONFIG_FIX,
+    return invalid(
+        name,
+        "bad.yaml:2:31: kafka.partitions: Input should be a valid integer, unable to "
+        "parse string as an integer (got 'many')",
     )
 
 
@@ -135,13 +133,10 @@ def bad_enum(env: Env) -> Case:
     name = env.pipeline(
         pg_source("postgresql://u@h/d").replace("state}\n", "state, snapshot: {mode: sometimes}}\n")
     )
-    return Case(
-        ["validate", name],
-        2,
-        "error: invalid configuration:\n"
-        f"  pipeline.yaml:5:{_column(env, 'mode:')}: sources.0.snapshot.mode: Input "
-        "should be 'initial', 'never', 'when_needed' or 'initial_only' (got 'sometimes')\n"
-        + CONFIG_FIX,
+    return invalid(
+        name,
+        f"pipeline.yaml:5:{_column(env, 'mode:')}: sources.0.snapshot.mode: Input "
+        "should be 'initial', 'never', 'when_needed' or 'initial_only' (got 'sometimes')",
     )
 
 
@@ -164,12 +159,7 @@ def missing_env_variable(env: Env) -> Case:
 
 def missing_section(env: Env) -> Case:
     name = env.write("bad.yaml", "name: x\nregistry: {url: 'http://r'}\n")
-    return Case(
-        ["validate", name],
-        2,
-        "error: invalid configuration:\n"
-        "  bad.yaml:1:1: kafka: required key is missing\n" + CONFIG_FIX,
-    )
+    return invalid(name, "bad.yaml:1:1: kafka: required key is missing")
 
 
 def registry_missing_for_views(env: Env) -> Case:
@@ -178,12 +168,9 @@ def registry_missing_for_views(env: Env) -> Case:
         "name: x\nkafka: {bootstrap_servers: a}\nviews:\n"
         "  - {name: v, target: {sqlite: {path: v.db}}, topics: [{topic: a.b.c}]}\n",
     )
-    return Case(
-        ["validate", name],
-        2,
-        "error: invalid configuration:\n"
-        "  bad.yaml:1:1: (top level): sources and views need a `registry:` section with "
-        "its url\n" + CONFIG_FIX,
+    return invalid(
+        name,
+        "bad.yaml:1:1: (top level): sources and views need a `registry:` section with its url",
     )
 
 
@@ -199,12 +186,8 @@ def file_not_found(env: Env) -> Case:
 
 def unknown_source_type(env: Env) -> Case:
     name = env.pipeline("  - {type: oracle, name: s}\n")
-    return Case(
-        ["validate", name],
-        2,
-        "error: invalid configuration:\n"
-        "  pipeline.yaml:5:5: sources.0: type 'oracle' is not one of 'postgres', 'mysql'\n"
-        + CONFIG_FIX,
+    return invalid(
+        name, "pipeline.yaml:5:5: sources.0: type 'oracle' is not one of 'postgres', 'mysql'"
     )
 
 
@@ -216,23 +199,15 @@ _VIEW = (
 
 def filter_value_wrong(env: Env) -> Case:
     name = env.pipeline(views=_VIEW.format(cond="{column: c, op: in, value: 3}"))
-    return Case(
-        ["validate", name],
-        2,
-        "error: invalid configuration:\n"
-        "  pipeline.yaml:9:24: views.0.topics.0.filter.all.0: op in takes a list\n" + CONFIG_FIX,
-    )
+    return invalid(name, "pipeline.yaml:9:24: views.0.topics.0.filter.all.0: op in takes a list")
 
 
 def filter_op_unknown(env: Env) -> Case:
     name = env.pipeline(views=_VIEW.format(cond="{column: c, op: like, value: 'a%'}"))
-    return Case(
-        ["validate", name],
-        2,
-        "error: invalid configuration:\n"
-        "  pipeline.yaml:9:36: views.0.topics.0.filter.all.0.op: Input should be 'eq', "
-        "'ne', 'lt', 'le', 'gt', 'ge', 'in', 'not_in', 'is_null' or 'not_null' "
-        "(got 'like')\n" + CONFIG_FIX,
+    return invalid(
+        name,
+        "pipeline.yaml:9:36: views.0.topics.0.filter.all.0.op: Input should be 'eq', "
+        "'ne', 'lt', 'le', 'gt', 'ge', 'in', 'not_in', 'is_null' or 'not_null' (got 'like')",
     )
 
 
