@@ -63,18 +63,24 @@ def publish(bootstrap: str, registry: str, topic: str) -> None:
     assert publisher.flush() == Seq(2)
 
 
+def materialize_command(
+    bootstrap: str, registry: str, topic: str, tmp_path: Path
+) -> tuple[Path, list[str]]:
+    """The view's database and the `strangler materialize` command of PIPELINE on ``topic``."""
+    db = tmp_path / "orders.db"
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(PIPELINE.format(bootstrap=bootstrap, registry=registry, db=db, topic=topic))
+    exe = Path(sys.executable).with_name("strangler")
+    return db, [str(exe), "materialize", str(pipeline), "--idle-exit", "3"]
+
+
 def test_materialize_builds_a_projected_renamed_view(
     kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
 ) -> None:
     publish(kafka_bootstrap, registry_url, topic_name)
-    db = tmp_path / "orders.db"
-    pipeline = tmp_path / "pipeline.yaml"
-    pipeline.write_text(
-        PIPELINE.format(bootstrap=kafka_bootstrap, registry=registry_url, db=db, topic=topic_name)
-    )
-    exe = Path(sys.executable).with_name("strangler")
+    db, command = materialize_command(kafka_bootstrap, registry_url, topic_name, tmp_path)
     result = subprocess.run(
-        [str(exe), "materialize", str(pipeline), "--idle-exit", "3"],
+        command,
         capture_output=True,
         text=True,
         timeout=120,
@@ -106,14 +112,9 @@ def test_materialize_without_views_says_what_is_missing(tmp_path: Path) -> None:
 def test_materialize_started_before_its_topic_waits_for_it(
     kafka_bootstrap: str, registry_url: str, topic_name: str, tmp_path: Path
 ) -> None:
-    db = tmp_path / "orders.db"
-    pipeline = tmp_path / "pipeline.yaml"
-    pipeline.write_text(
-        PIPELINE.format(bootstrap=kafka_bootstrap, registry=registry_url, db=db, topic=topic_name)
-    )
-    exe = Path(sys.executable).with_name("strangler")
+    db, command = materialize_command(kafka_bootstrap, registry_url, topic_name, tmp_path)
     view = subprocess.Popen(
-        [str(exe), "materialize", str(pipeline), "--idle-exit", "3"],
+        command,
         stderr=subprocess.PIPE,
         text=True,
     )
