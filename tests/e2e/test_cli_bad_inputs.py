@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,10 +25,10 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from strangler.cli.devstack.smoke import mysql_settings
+from tests.support.cli import strangler
 
 pytestmark = pytest.mark.e2e
 
-STRANGLER = str(Path(sys.executable).with_name("strangler"))
 CONFIG_FIX = (
     "  fix: correct the values named above; `strangler validate FILE` checks a file without "
     "starting anything\n"
@@ -472,16 +471,10 @@ def env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Env]:
 def test_bad_input(case_name: str, env: Env) -> None:
     case = CASES[case_name](env)
     started = time.monotonic()
-    result = subprocess.run(
-        [STRANGLER, *case.argv],
-        cwd=env.tmp,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
+    result = strangler(
+        *case.argv, cwd=env.tmp, timeout=60, stdin=subprocess.DEVNULL,
         env={**os.environ, **case.env},
-        check=False,
-    )
+    )  # fmt: skip
     elapsed = time.monotonic() - started
     assert "Traceback" not in result.stderr, result.stderr
     assert result.stderr == case.stderr

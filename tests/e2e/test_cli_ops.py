@@ -10,7 +10,6 @@ import os
 import pty
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,11 +24,10 @@ from strangler.cli.devstack.smoke import mysql_settings
 from strangler.cli.init_cmd import password_variable
 from tests.fixtures import MysqlDatabase
 from tests.integration.connectors.mysql.my_support import execute
+from tests.support.cli import STRANGLER, strangler
 from tests.support.processes import wait_while_running
 
 pytestmark = pytest.mark.e2e
-
-STRANGLER = str(Path(sys.executable).with_name("strangler"))
 
 
 class Cli:
@@ -40,10 +38,7 @@ class Cli:
         self.env = {**os.environ, **env}
 
     def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [STRANGLER, *args], cwd=self.cwd, env=self.env, capture_output=True, text=True,
-            timeout=120, stdin=subprocess.DEVNULL, check=False,
-        )  # fmt: skip
+        result = strangler(*args, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL)
         assert result.returncode == code, result.stdout + result.stderr
         assert "Traceback" not in result.stderr
         return result
@@ -264,10 +259,7 @@ def test_teardown_asks_on_a_terminal_and_does_nothing_when_declined(tmp_path: Pa
         controller, terminal = pty.openpty()
         try:
             os.write(controller, text.encode())
-            return subprocess.run(
-                [STRANGLER, "teardown", "pipeline.yaml"], cwd=tmp_path, stdin=terminal,
-                capture_output=True, text=True, timeout=60, check=False,
-            )  # fmt: skip
+            return strangler("teardown", "pipeline.yaml", cwd=tmp_path, stdin=terminal, timeout=60)
         finally:
             os.close(controller)
             os.close(terminal)

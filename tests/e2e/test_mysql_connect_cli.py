@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from confluent_kafka import Message
 
 from tests.fixtures import MysqlDatabase
 from tests.integration.connectors.mysql.my_support import execute
+from tests.support.cli import STRANGLER, strangler
 from tests.support.kafka import consume_all
 
 pytestmark = pytest.mark.e2e
@@ -31,13 +31,6 @@ sources:
     state_dir: "{state}"
     tables: {{include: ["{db}.items"]}}
 """
-
-
-def strangler(*args: str) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).with_name("strangler")
-    return subprocess.run(
-        [str(exe), *args], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def test_check_run_and_teardown(
@@ -65,9 +58,8 @@ def test_check_run_and_teardown(
     assert check.returncode == 0, check.stdout + check.stderr
     assert "inventory: preflight passed; 1 table(s) captured" in check.stdout
 
-    exe = Path(sys.executable).with_name("strangler")
     run = subprocess.Popen(
-        [str(exe), "connect", str(pipeline)],
+        [STRANGLER, "connect", str(pipeline)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

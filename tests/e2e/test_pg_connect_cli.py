@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from tests.integration.connectors.postgres.topic_state import (
     current_lsn,
     registry_url,
 )
+from tests.support.cli import STRANGLER, strangler
 from tests.support.processes import wait_while_running
 from tests.support.topics import topic_rows
 
@@ -52,14 +52,8 @@ def _pipeline(tmp: Path, dsn: str, bootstrap: str, registry: str, prefix: str) -
     return path
 
 
-STRANGLER = str(Path(sys.executable).with_name("strangler"))
-
-
 def _connect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [STRANGLER, "connect", *args],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    return strangler("connect", *args)
 
 
 def test_check_run_sigterm_and_teardown(

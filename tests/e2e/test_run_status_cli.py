@@ -10,7 +10,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -28,12 +27,12 @@ from strangler.core.headers import header_value
 from tests.fixtures import MysqlDatabase
 from tests.integration.connectors.mysql.my_support import execute
 from tests.integration.connectors.postgres.topic_state import registry_url
+from tests.support.cli import STRANGLER, strangler
 from tests.support.kafka import consume_all
 from tests.support.processes import wait_while_running as wait_for
 
 pytestmark = pytest.mark.e2e
 __all__ = ["registry_url"]
-STRANGLER = str(Path(sys.executable).with_name("strangler"))
 TABLE = TableId("public", "products")
 
 
@@ -147,10 +146,7 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def status(pipeline: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [STRANGLER, "status", str(pipeline), *extra],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    return strangler("status", str(pipeline), *extra, timeout=60)
 
 
 def stop(process: subprocess.Popen[str]) -> float:
@@ -291,10 +287,7 @@ def test_run_and_status_of_a_mysql_source(
     assert source["lag_bytes"] is not None and source["lag_bytes"] >= 0
     (table,) = report["tables"]
     assert table["table"] == str(items) and table["records"] == 3
-    queued = subprocess.run(
-        [STRANGLER, "snapshot", str(pipeline), "--table", str(items)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    queued = strangler("snapshot", str(pipeline), "--table", str(items), timeout=60)
     assert queued.returncode == 0, queued.stderr  # the stopped connector takes it when it runs
     assert len(list((tmp_path / "state" / "inventory.signals").glob("*.json"))) == 1
 
@@ -313,10 +306,7 @@ def test_reading_a_kafka_offset_store_never_creates_its_topic(
     )  # fmt: skip
     report = json.loads(status(pipeline, "--json").stdout)
     assert report["sources"][0]["state"] == "not started", report
-    shown = subprocess.run(
-        [STRANGLER, "offsets", "show", str(pipeline), "--json"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    shown = strangler("offsets", "show", str(pipeline), "--json", timeout=60)
     assert shown.returncode == 0, shown.stderr
     (source,) = json.loads(shown.stdout)["sources"]
     assert (source["position"], source["store"]) == (None, f"kafka topic {offsets}")

@@ -24,7 +24,6 @@ from strangler.connectors.topics import table_topic
 from strangler.core.events import TableId
 from strangler.core.headers import header_value
 from tests.e2e.test_run_status_cli import (
-    STRANGLER,
     TABLE,
     free_port,
     mysql_pipeline,
@@ -50,6 +49,7 @@ from tests.integration.connectors.postgres.topic_state import (
     table_rows,
     wait_caught_up,
 )
+from tests.support.cli import strangler
 from tests.support.kafka import consume_all
 from tests.support.processes import wait_while_running as wait_for
 from tests.support.topics import assert_same_rows, topic_rows
@@ -104,10 +104,9 @@ def resnapshot_during(
     writer.start()
     try:
         wait_for(lambda: writer.changes > 50, process)
-        result = subprocess.run(
-            [STRANGLER, "snapshot", str(pipeline), "--table", table, "--wait", "--timeout", "120"],
-            capture_output=True, text=True, timeout=180, check=False,
-        )  # fmt: skip
+        result = strangler(
+            "snapshot", str(pipeline), "--table", table, "--wait", "--timeout", "120", timeout=180
+        )
         return result, writer.changes
     finally:
         writer.halt.set()
@@ -143,10 +142,7 @@ def test_resnapshot_while_a_writer_changes_the_table(
     report = json.loads(status(pipeline, "--json").stdout)
     (table,) = report["tables"]
     assert table["resnapshot"].startswith("done ("), table
-    refused = subprocess.run(
-        [STRANGLER, "snapshot", str(pipeline), "--table", "public.nosuch", "--wait"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    refused = strangler("snapshot", str(pipeline), "--table", "public.nosuch", "--wait", timeout=60)
     assert refused.returncode == 1
     assert "re-snapshot rejected: public.nosuch is not captured by this source" in refused.stderr
     stop(process)
@@ -156,15 +152,9 @@ def test_snapshot_of_an_unknown_source_or_bad_table(tmp_path: Path, pg_database:
     pipeline = pipeline_file(
         tmp_path, pg_database, "127.0.0.1:1", "http://127.0.0.1:1", "x", "e2e_nope"
     )
-    bad = subprocess.run(
-        [STRANGLER, "snapshot", str(pipeline), "--table", "products"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    bad = strangler("snapshot", str(pipeline), "--table", "products", timeout=60)
     assert bad.returncode == 2 and "is not schema.table" in bad.stderr
-    no_slot = subprocess.run(
-        [STRANGLER, "snapshot", str(pipeline), "--table", "public.products"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    no_slot = strangler("snapshot", str(pipeline), "--table", "public.products", timeout=60)
     assert no_slot.returncode == 4, no_slot.stderr
     assert "has no replication slot e2e_nope yet" in no_slot.stderr
 
@@ -186,10 +176,7 @@ def test_a_killed_resnapshot_resumes_after_its_last_acknowledged_chunk(
     writer = Writer(pg_database, updates_only=True, pause=0.003)
     writer.start()
     try:
-        asked = subprocess.run(
-            [STRANGLER, "snapshot", str(pipeline), "--table", "public.products"],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+        asked = strangler("snapshot", str(pipeline), "--table", "public.products", timeout=60)
         assert asked.returncode == 0, asked.stderr
         wait_for(lambda: any(r.chunks >= 5 for r in requests.load()), process, timeout=60)
         process.kill()
