@@ -143,8 +143,9 @@ def _field(
         spec.update(type=nullable(column.avro_type), default=None)
     else:
         spec["type"] = column.avro_type
-        if defaults and column.default is not None and column.default.constant:
-            spec["default"] = column.default.value
+        default = column.default
+        if defaults and default is not None and default.constant and default.value is not None:
+            spec["default"] = default.value  # (NULL is no default for a NOT NULL column)
     if name != column.name:
         spec[ORIGINAL_NAME] = column.name
     return spec

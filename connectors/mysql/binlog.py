@@ -156,6 +156,7 @@ def describe_column(column: Any, nullable: bool, hint: SourceColumn | None) -> S
         scale=int(getattr(column, "decimals", 0) or 0),
         display_width=width,
         labels=tuple(column.enum_values or column.set_values or ()),
+        default=hint.default if hint is not None else None,  # typed by rows.table_codec
     )
 
 

@@ -19,8 +19,9 @@ from strangler.connectors.mysql.types import (
     SourceColumn,
     resolve,
 )
+from strangler.core.errors import StranglerError
 from strangler.core.events import TableId
-from strangler.core.schema import Column, TableSchema
+from strangler.core.schema import Column, Default, TableSchema, avro_default
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +82,22 @@ def table_codec(table: TableId, columns: Sequence[SourceColumn], key: Sequence[s
     """The codec of ``table`` with ``columns`` (in order) and primary ``key`` (in key order)."""
     types = tuple(resolve(c) for c in columns)
     schema_columns = tuple(
-        Column(c.name, t.avro_type, _nullable(c, key), t.sql_type)
+        Column(c.name, t.avro_type, _nullable(c, key), t.sql_type, _typed(c.default, t))
         for c, t in zip(columns, types, strict=True)
     )
     return TableCodec(TableSchema(table, schema_columns, tuple(key)), tuple(columns), types)
+
+
+def _typed(default: Default | None, column_type: ColumnType) -> Default | None:
+    """A constant default's text as the column's Avro default; not a constant after all if
+    the column's type or Avro cannot hold it (a catalog default that no longer fits)."""
+    if default is None or not default.constant or default.value is None:
+        return default
+    try:
+        value = column_type.from_text(default.value)
+        return Default(default.expression, True, avro_default(column_type.avro_type, value))
+    except (StranglerError, ValueError, TypeError):
+        return Default(default.expression)
 
 
 def _nullable(column: SourceColumn, key: Sequence[str]) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from strangler.connectors.config import CaptureSettings
 from strangler.connectors.mysql.positions import FilePosition
+from strangler.connectors.postgres.registrar import IncompatibleSchema, explain_refusal
 from strangler.connectors.serialization import TableSerializer
 from strangler.core.events import ChangeEvent, Op, Row, TableId
 from strangler.core.schema import TableSchema
@@ -58,7 +59,10 @@ class TableShapes:
         key = tuple(self._keys.get(table) or source.key)
         columns = tuple(c for c in source.columns if c.name not in excluded)
         schema = TableSchema(table, columns, key)
-        self._serializer.prepare(self._topic_for(table), schema)
+        try:
+            self._serializer.prepare(self._topic_for(table), schema)
+        except IncompatibleSchema as exc:
+            raise explain_refusal(exc, schema) from exc
         self._projected[id(source)] = (source, schema)
         self.schemas[table] = schema
         return schema

@@ -67,6 +67,7 @@ from typing import Any
 from strangler.connectors.mysql.errors import ValueConversionError
 from strangler.core import avro
 from strangler.core.avro import AvroType
+from strangler.core.schema import Default
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,9 @@ class SourceColumn:
     """``tinyint(1)`` → 1 (0: unknown)."""
     labels: tuple[str, ...] = ()
     """Enum or set labels, in definition order."""
+    default: Default | None = None
+    """The column's default (``information_schema.COLUMNS.COLUMN_DEFAULT``), if it has one; a
+    constant's value is still its text (``rows.table_codec`` types it)."""
 
     def describe(self) -> str:
         return self.data_type + (" unsigned" if self.unsigned else "")

@@ -46,7 +46,7 @@ def explain_refusal(error: IncompatibleSchema, schema: TableSchema) -> Incompati
 
 
 def _column_fix(column: Column) -> str:
-    if column.default is None:
+    if column.default is None or column.default.constant:  # none, or DEFAULT NULL
         return (
             f"column {column.name} is NOT NULL without a default, so older records have no "
             "value for it: give it a constant default or make it nullable, then restart"

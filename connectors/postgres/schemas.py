@@ -137,8 +137,10 @@ def _default(expression: str, column_type: ColumnType) -> Default:
     constant, text = constant_text(expression)
     if not constant:
         return Default(expression)
+    if text is None:  # NULL: the same as no default for a NOT NULL column
+        return Default(expression, True, None)
     try:
-        value = None if text is None else column_type.parse(text)
+        value = column_type.parse(text)
         return Default(expression, True, avro_default(column_type.avro_type, value))
     except (ValueParseError, ValueError):
         return Default(expression)
