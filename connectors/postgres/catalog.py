@@ -9,6 +9,7 @@ relation not seen before, then decode with the result.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +30,11 @@ WHERE t.oid = ANY(%s)
 _NOT_NULL = """
 SELECT attname FROM pg_catalog.pg_attribute
 WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped AND attnotnull
+"""
+
+_COLUMN_NAMES = """
+SELECT attname FROM pg_catalog.pg_attribute
+WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped
 """
 
 # generated columns keep their expression in pg_attrdef too; it is no default
@@ -96,6 +102,26 @@ def load_types(conn: psycopg.Connection[Any], oids: Iterable[int]) -> dict[int, 
 def not_null_columns(conn: psycopg.Connection[Any], relation_oid: int) -> frozenset[str]:
     rows = conn.execute(_NOT_NULL, (relation_oid,)).fetchall()
     return frozenset(str(row[0]) for row in rows)
+
+
+def wait_for_columns(
+    conn: psycopg.Connection[Any], relation: Relation, timeout_s: float = 5.0
+) -> bool:
+    """Wait until the catalog shows every column ``relation`` names; False after ``timeout_s``.
+
+    The walsender can send a transaction's commit a moment before the transaction is visible
+    to other sessions, so right after ``ADD COLUMN c NOT NULL DEFAULT 'x'; UPDATE ...`` the
+    catalog may not show ``c`` yet: read then, ``c`` would be published nullable and without
+    its default, and the next version (``c`` NOT NULL) refused as a type change."""
+    wanted = {c.name for c in relation.columns}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = conn.execute(_COLUMN_NAMES, (relation.oid,)).fetchall()
+        if wanted <= {str(row[0]) for row in rows}:
+            return True
+        if time.monotonic() >= deadline:
+            return False  # the catalog moved on (a later DDL dropped a column): read it as is
+        time.sleep(0.02)
 
 
 def column_defaults(conn: psycopg.Connection[Any], relation_oid: int) -> dict[str, str]:

@@ -26,6 +26,7 @@ from strangler.connectors.postgres.catalog import (
     constant_text,
     load_types,
     not_null_columns,
+    wait_for_columns,
 )
 from strangler.connectors.postgres.errors import ValueParseError
 from strangler.connectors.postgres.messages import Relation
@@ -80,6 +81,7 @@ class TableShapes:
         if table not in self._keys:
             return None
         self.load_types(conn, relation)
+        wait_for_columns(conn, relation)
         not_null = not_null_columns(conn, relation.oid)
         full = table_schema(relation, self.catalog, not_null=not_null, key=self._keys[table])
         excluded = self._excluded[table]

@@ -5,6 +5,8 @@ records written before the change read as the default."""
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from strangler.connectors.postgres.catalog import column_defaults, describe_table, wait_for_columns
 from strangler.connectors.topics import table_topic
 from strangler.core.events import TableId
 from tests.integration.connectors.postgres.topic_state import (
@@ -62,3 +65,20 @@ def test_not_null_columns_with_constant_defaults_are_compatible(
         assert rows[old]["tier"] == "basic" and rows[old]["note"] == "it's new"
         assert rows[old]["credit"] == -5 and rows[old]["vip"] is False
     assert rows[2]["opened"] == date(2020, 1, 2) and rows[2]["rate"] == Decimal("1.25")
+
+
+def test_catalog_facts_wait_until_the_relation_s_columns_are_visible(pg_database: str) -> None:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE later (id int PRIMARY KEY)")
+        relation = describe_table(conn, TableId("public", "later"))
+        assert wait_for_columns(conn, relation, timeout_s=0)
+        # what the stream may announce before the catalog shows it (the commit not yet visible)
+        ahead = replace(
+            relation, columns=(*relation.columns, replace(relation.columns[0], name="c"))
+        )
+        started = time.monotonic()
+        assert not wait_for_columns(conn, ahead, timeout_s=0.3)
+        assert time.monotonic() - started >= 0.3
+        conn.execute("ALTER TABLE later ADD COLUMN c int NOT NULL DEFAULT 7")
+        assert wait_for_columns(conn, ahead, timeout_s=0)
+        assert column_defaults(conn, relation.oid) == {"c": "7"}
