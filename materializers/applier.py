@@ -10,8 +10,9 @@ restart seeks to the stored offsets, so no record is applied twice nor skipped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from strangler.materializers.compaction import CompactedBatch, compact
@@ -38,9 +39,10 @@ def progress(batch: Sequence[Received]) -> tuple[dict[Partition, int], dict[Part
     positions: dict[Partition, bytes] = {}
     for record in batch:
         place = (record.topic, record.partition)
-        offsets[place] = max(offsets.get(place, 0), record.offset + 1)
-        if isinstance(record, ChangeRecord):
-            positions[place] = max(positions.get(place, b""), record.position)
+        if record.offset >= offsets.get(place, 0):
+            offsets[place] = record.offset + 1
+        if type(record) is ChangeRecord and record.position > positions.get(place, b""):
+            positions[place] = record.position
     return offsets, positions
 
 
@@ -173,9 +175,7 @@ class Applier:
         Planned against the state read at the start of the batch; if anything must change,
         the target's shape lock is taken and the plan is made again against the state read
         under it (another process of the group may just have made the same change)."""
-        # one record per pair of writer schemas, in order of first appearance (identity: the
-        # decoder hands out one WriterSchema object per registry id)
-        firsts = list({(id(r.key_schema), id(r.value_schema)): r for r in work.records}.values())
+        firsts = _firsts(work.records)
         final, steps = _plan(work.config, firsts, state)
         if not steps:
             return final
@@ -218,19 +218,83 @@ class Applier:
         rows: list[StagedRow] = []
         bad: list[BadRecord] = []
         mark = state.truncated_at
-        shapes: dict[tuple[int, int], RowShape] = {}
+        shapes: dict[tuple[int, int], _Maker] = {}
+        schemas: tuple[object, object] = (None, None)
+        maker: _Maker | None = None
         for record in compacted.changes.values():
             if mark is not None and record.position < mark:
                 continue
-            ids = (id(record.key_schema), id(record.value_schema))
-            shape = shapes.get(ids)
-            if shape is None:
-                shape = shapes[ids] = self._shape(topic, state.spec, record)
+            if record.key_schema is not schemas[0] or record.value_schema is not schemas[1]:
+                schemas = (record.key_schema, record.value_schema)
+                ids = (id(record.key_schema), id(record.value_schema))
+                maker = shapes.get(ids)
+                if maker is None:
+                    maker = shapes[ids] = _Maker(self._shape(topic, state.spec, record))
+            assert maker is not None
             try:
-                rows.append(_staged(shape, record))
+                rows.append(maker.staged(record))
             except (RecordError, ValueError, TypeError, KeyError) as exc:
                 bad.append(_bad(record, f"cannot apply: {exc!r}"))
         return rows, bad
+
+
+class _Maker:
+    """``RowShape.params`` for the common case, fast: every field of the table is in the
+    writer schemas, so the parameters are two ``itemgetter`` calls and the converters of the
+    columns that have one (anything else goes through the shape)."""
+
+    def __init__(self, shape: RowShape) -> None:
+        self.shape = shape
+        self.filtered = shape.row_filter is not None
+        self.convert = [(i, c) for i, c in enumerate(shape.converters) if c is not None]
+        values = shape.value_fields
+        self.fast = None not in values
+        self.keys = _getter([*shape.key_fields])
+        self.values = _getter([f for f in values if f is not None])
+
+    def staged(self, record: ChangeRecord) -> StagedRow:
+        """The database form of a change: a delete if there is no row or the filter drops it."""
+        key, value = record.key, record.value
+        assert key is not None  # truncates never reach staging
+        if value is None or (self.filtered and not self.shape.keeps(value)):
+            return StagedRow(True, record.position, self.shape.key_params(key))
+        if not self.fast:
+            return StagedRow(False, record.position, self.shape.params(key, value))
+        try:
+            row = self.keys(key) + self.values(value)
+        except KeyError:  # a record without some field of its schema: the shape says None
+            return StagedRow(False, record.position, self.shape.params(key, value))
+        if self.convert:
+            cells = list(row)
+            for i, convert in self.convert:
+                if cells[i] is not None:
+                    cells[i] = convert(cells[i])
+            row = tuple(cells)
+        return StagedRow(False, record.position, row)
+
+
+def _getter(fields: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A mapping → the tuple of its ``fields`` values (``itemgetter`` returns a bare value for
+    one field)."""
+    if len(fields) == 1:
+        (only,) = fields
+        return lambda d: (d[only],)
+    if not fields:
+        return lambda d: ()
+    get: Callable[[Mapping[str, Any]], tuple[Any, ...]] = itemgetter(*fields)
+    return get
+
+
+def _firsts(records: Sequence[ChangeRecord]) -> list[ChangeRecord]:
+    """One record per pair of writer schemas, in order of first appearance (identity: the
+    decoder hands out one ``WriterSchema`` object per registry id)."""
+    out: dict[tuple[int, int], ChangeRecord] = {}
+    last: tuple[object, object] = (object(), object())
+    for r in records:
+        if r.key_schema is not last[0] or r.value_schema is not last[1]:
+            last = (r.key_schema, r.value_schema)
+            out.setdefault((id(r.key_schema), id(r.value_schema)), r)
+    return list(out.values())
 
 
 def _plan(
@@ -252,14 +316,6 @@ def _plan(
             steps.append(evolution)
             state = TableState(evolution.spec, state.truncated_at)
     return state, steps
-
-
-def _staged(shape: RowShape, record: ChangeRecord) -> StagedRow:
-    """The database form of a change: a delete if there is no row or the filter drops it."""
-    assert record.key is not None  # truncates never reach staging
-    if record.value is None or not shape.keeps(record.value):
-        return StagedRow(True, record.position, shape.key_params(record.key))
-    return StagedRow(False, record.position, shape.params(record.key, record.value))
 
 
 def _schema(record: ChangeRecord) -> Mapping[str, Any] | None:

@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
+from strangler.core.events import Op
 from strangler.materializers.records import ChangeRecord
+
+TRUNCATE = Op.TRUNCATE
 
 Key = tuple[Hashable, ...]
 
@@ -37,16 +40,19 @@ def key_of(record: ChangeRecord) -> Key:
 def compact(records: Iterable[ChangeRecord]) -> CompactedBatch:
     """The batch compacted by key in log order (see the module docstring)."""
     out = CompactedBatch()
+    changes = out.changes
     for record in records:
-        if record.is_truncate:
+        if record.op is TRUNCATE:
             _truncate(out, record.position)
+            changes = out.changes
             continue
         if out.truncate is not None and record.position < out.truncate:
             continue
-        key = key_of(record)
-        kept = out.changes.get(key)
+        assert record.key is not None  # only truncates have no key
+        key = tuple(record.key.values())  # key_of, inlined: this runs for every record
+        kept = changes.get(key)
         if kept is None or kept.position <= record.position:
-            out.changes[key] = record
+            changes[key] = record
     return out
 
 

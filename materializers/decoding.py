@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import fastavro
 
 from strangler.core.events import Op
+from strangler.materializers.avro_reader import Reader, compile_reader
 from strangler.materializers.config import TopicConfig
 from strangler.materializers.errors import RecordError
 from strangler.materializers.positions import PositionError, PositionKind, sort_key
@@ -24,8 +25,10 @@ from strangler.materializers.records import BadRecord, ChangeRecord, Received, W
 from strangler.materializers.schemas import SchemaSource
 
 _HEADER = struct.Struct(">bI")
+PG_LSN = PositionKind.PG_LSN
 
-_OPS = {op.value: op for op in Op}
+_OPS: dict[str | bytes, Op] = {op.value: op for op in Op}
+_OPS.update({op.value.encode(): op for op in Op})
 
 HeaderValue = str | bytes | None
 Headers = dict[str, HeaderValue] | list[tuple[str, HeaderValue]] | None
@@ -65,14 +68,52 @@ def header_map(headers: Headers) -> dict[str, str]:
     return found
 
 
+def _wanted(headers: Headers) -> tuple[HeaderValue, HeaderValue, HeaderValue]:
+    """The raw ``op``, ``position`` and ``position_kind`` headers (last one wins), in one pass
+    without building a map: this runs for every record."""
+    op = position = kind = None
+    pairs = headers.items() if isinstance(headers, dict) else headers or ()
+    for name, raw in pairs:
+        if raw is None:
+            continue
+        if name == "op":
+            op = raw
+        elif name == "position":
+            position = raw
+        elif name == "position_kind":
+            kind = raw
+    return op, position, kind
+
+
+def _lsn(raw: HeaderValue) -> bytes | None:
+    """The sort key of a plain ``16/B374D848`` LSN header (bytes), else None: then
+    ``positions.sort_key`` reads it (or says why it cannot). A fast path for every record."""
+    if not isinstance(raw, bytes):
+        return None
+    high, sep, low = raw.partition(b"/")
+    if not (sep and 0 < len(high) <= 8 and 0 < len(low) <= 8 and (high + low).isalnum()):
+        return None
+    try:
+        return ((int(high, 16) << 32) | int(low, 16)).to_bytes(8, "big")
+    except ValueError:
+        return None
+
+
+def _text(raw: HeaderValue) -> str | None:
+    return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+
+
 class RecordDecoder:
     """Decodes the records of a view's topics with writer schemas from a ``SchemaSource``."""
 
     def __init__(self, topics: Sequence[TopicConfig], schemas: SchemaSource) -> None:
         self._kinds = {t.topic: t.position_kind for t in topics}
         self._schemas = schemas
-        self._parsed: dict[int, tuple[WriterSchema, Any]] = {}
-        self._last_position: tuple[tuple[str, str, str | None] | None, bytes] = (None, b"")
+        self._parsed: dict[int, tuple[WriterSchema, Any, Reader | None]] = {}
+        self._last_position: tuple[tuple[str, HeaderValue, HeaderValue] | None, bytes] = (
+            None,
+            b"",
+        )
 
     def decode(self, record: KafkaRecord) -> Received:
         """The decoded record, or a ``BadRecord`` saying why it could not be decoded."""
@@ -89,9 +130,10 @@ class RecordDecoder:
 
     def _decode(self, record: KafkaRecord) -> ChangeRecord:
         topic = record.topic() or ""
-        headers = header_map(record.headers())
-        op = self._op(headers, record.value())
-        position = self._position(topic, headers)
+        op_raw, position_raw, kind_raw = _wanted(record.headers())
+        raw_value = record.value()
+        op = self._op(op_raw, raw_value)
+        position = self._position(topic, position_raw, kind_raw)
         place = (topic, record.partition() or 0, record.offset() or 0)
         if op is Op.TRUNCATE:
             return ChangeRecord(*place, op, position, None, None)
@@ -99,30 +141,29 @@ class RecordDecoder:
         if raw_key is None:
             raise RecordError(f"a {op.name.lower()} record has no key")
         key_schema, key = self._read(raw_key)
-        raw_value = record.value()
         if raw_value is None:
             return ChangeRecord(*place, op, position, key, None, key_schema, None)
         value_schema, value = self._read(raw_value)
         return ChangeRecord(*place, op, position, key, value, key_schema, value_schema)
 
-    def _op(self, headers: Mapping[str, str], value: bytes | None) -> Op:
-        text = headers.get("op")
-        if text is None:
+    def _op(self, raw: HeaderValue, value: bytes | None) -> Op:
+        if raw is None:
             return Op.UPDATE if value is not None else Op.DELETE
-        op = _OPS.get(text)
+        op = _OPS.get(raw)
         if op is None:
-            raise RecordError(f"header op={text!r} is not one of c, u, d, r, t")
+            raise RecordError(f"header op={_text(raw)!r} is not one of c, u, d, r, t")
         return op
 
-    def _position(self, topic: str, headers: Mapping[str, str]) -> bytes:
-        text = headers.get("position")
-        if text is None:
-            raise RecordError("the record has no position header")
-        kind_text = headers.get("position_kind")
-        memo = (topic, text, kind_text)
+    def _position(self, topic: str, raw: HeaderValue, kind_raw: HeaderValue) -> bytes:
+        memo = (topic, raw, kind_raw)
         if memo == self._last_position[0]:  # every change of a transaction shares it
             return self._last_position[1]
-        key = self._sort_key(topic, text, kind_text)
+        key = _lsn(raw) if kind_raw is None and self._kinds[topic] is PG_LSN else None
+        if key is None:
+            text = _text(raw)
+            if text is None:
+                raise RecordError("the record has no position header")
+            key = self._sort_key(topic, text, _text(kind_raw))
         self._last_position = (memo, key)
         return key
 
@@ -138,17 +179,28 @@ class RecordDecoder:
         schema_id = int.from_bytes(data[1:5], "big") if framed else wire_header(data)
         cached = self._parsed.get(schema_id)
         if cached is None:
-            raw = self._schemas.schema(schema_id)
-            cached = (WriterSchema(schema_id, raw), fastavro.parse_schema(dict(raw)))
-            self._parsed[schema_id] = cached
+            cached = self._parsed[schema_id] = self._schema(schema_id)
+        if cached[2] is not None:
+            decoded, end = cached[2](data, _HEADER.size)
+        else:
+            decoded, end = self._read_fastavro(schema_id, cached[1], data)
+        if end != len(data):  # a foreign or corrupt payload that happened to parse
+            raise RecordError(f"{len(data) - end} bytes left after schema {schema_id}")
+        return cached[0], decoded
+
+    def _schema(self, schema_id: int) -> tuple[WriterSchema, Any, Reader | None]:
+        """The writer schema, fastavro's parsed form, and a generated reader if it compiles."""
+        raw = self._schemas.schema(schema_id)
+        return WriterSchema(schema_id, raw), fastavro.parse_schema(dict(raw)), compile_reader(raw)
+
+    @staticmethod
+    def _read_fastavro(schema_id: int, parsed: Any, data: bytes) -> tuple[dict[str, Any], int]:
         body = io.BytesIO(data)
         body.seek(_HEADER.size)
-        decoded = fastavro.schemaless_reader(body, cached[1], None)
+        decoded = fastavro.schemaless_reader(body, parsed, None)
         if not isinstance(decoded, dict):
             raise RecordError(f"schema {schema_id} is not a record schema")
-        if body.tell() != len(data):  # a foreign or corrupt payload that happened to parse
-            raise RecordError(f"{len(data) - body.tell()} bytes left after schema {schema_id}")
-        return cached[0], decoded
+        return decoded, body.tell()
 
 
 def encode(schema_id: int, parsed_schema: Any, record: Mapping[str, Any]) -> bytes:

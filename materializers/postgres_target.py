@@ -76,6 +76,13 @@ class PostgresStatements:
         names = [DELETE_FLAG, POSITION_COLUMN, *(c.name for c in self.spec.columns)]
         return f"COPY {STAGE} ({column_list(names)}) FROM STDIN"
 
+    def copy_table(self) -> str:
+        names = [*(c.name for c in self.spec.columns), POSITION_COLUMN]
+        return f"COPY {self.table} ({column_list(names)}) FROM STDIN"
+
+    def any_deleted(self) -> str:
+        return f"SELECT 1 FROM {self.deleted} LIMIT 1"
+
     def remember_deletes(self) -> str:
         keys = ", ".join(f"s.{quote(c.name)}" for c in self.spec.key)
         return (
@@ -116,6 +123,8 @@ class PostgresTarget:
         self.dsn, self.schema = dsn, schema
         self.conn = self._connect()
         self._create_bookkeeping()
+        self._copying: dict[str, bool] = {}
+        """Per table: False once a bulk COPY met a key already there (see _copy_new)."""
 
     @_retriable
     def _create_bookkeeping(self) -> None:
@@ -197,6 +206,7 @@ class PostgresTarget:
     def truncate(self, spec: TableSpec, position: bytes) -> None:
         for statement in self.sql.truncate(spec):
             self._execute(statement, [position])
+        self._copying.pop(spec.name, None)
 
     def apply(self, spec: TableSpec, rows: Sequence[StagedRow]) -> None:
         try:
@@ -210,6 +220,8 @@ class PostgresTarget:
         if not rows:
             return
         statements = PostgresStatements(self.sql, spec)
+        if self._copy_new(spec, statements, rows):
+            return
         self._execute(statements.create_stage())
         pad = (None,) * len(spec.values)  # a delete carries only its key
         width = len(spec.columns)
@@ -224,6 +236,29 @@ class PostgresTarget:
         ):
             self._execute(statement)
         self._execute(f"DROP TABLE {STAGE}")
+
+    def _copy_new(
+        self, spec: TableSpec, statements: PostgresStatements, rows: Sequence[StagedRow]
+    ) -> bool:
+        """Bulk path (a bootstrap, a table of new keys): COPY the rows straight into the
+        table, no staging and no ON CONFLICT. Only for a batch without deletes while no key
+        was ever deleted (so no guard applies to a new key); False, undone, at the first key
+        already in the table (then the table is not tried again until a truncate)."""
+        if not self._copying.get(spec.name, True) or any(r.delete for r in rows):
+            return False
+        if self.conn.execute(statements.any_deleted().encode()).fetchone() is not None:
+            return False
+        self._execute("SAVEPOINT strangler_copy")
+        try:
+            with self.conn.cursor() as cur, cur.copy(statements.copy_table().encode()) as copy:
+                for row in rows:
+                    copy.write_row((*row.values, row.position))
+        except psycopg.errors.UniqueViolation:
+            self._execute("ROLLBACK TO SAVEPOINT strangler_copy")
+            self._copying[spec.name] = False
+            return False
+        self._execute("RELEASE SAVEPOINT strangler_copy")
+        return True
 
     @_retriable
     def save_offsets(self, view: str, offsets: Mapping[Partition, int]) -> None:

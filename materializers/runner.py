@@ -155,10 +155,18 @@ class ViewRunner:
             if first is None:
                 return []
             messages = [first, *self._consumer.consume(size - 1, 0)] if size > 1 else [first]
-        return [self._decode(m) for m in messages if _is_record(m)]
+        records = [m for m in messages if _is_record(m)]
+        self._saw(records)
+        return [self._decode(m) for m in records]
+
+    def _saw(self, messages: Sequence[Message]) -> None:
+        """Lag needs the source commit time of the last record of each partition only (its
+        headers are read again here: once per partition and batch, not once per record)."""
+        last = {(m.topic(), m.partition()): m for m in messages}
+        for message in last.values():
+            self.lag_tracker.saw(message)
 
     def _decode(self, message: Message) -> Received:
-        self.lag_tracker.saw(message)
         return self.decoder.decode(message)
 
     def _apply_with_retries(self, batch: Sequence[Received]) -> None:
