@@ -10,7 +10,11 @@ the latency the materializer adds.
 - bootstrap: ``--bootstrap-keys`` distinct keys into an empty view (messages/s and seconds).
 - latency (with ``--kafka``): a producer sends ~1,000 records/s for ``--latency-seconds``; a
   view runner applies them; for each record, added = commit done - handed over by the
-  consumer, end-to-end = commit done - Kafka timestamp. p50/p99 printed.
+  consumer (also as CPU time of the runner's thread, which a shared machine does not
+  inflate), end-to-end = commit done - Kafka timestamp. p50/p99 printed.
+- floors: the SQLite statements alone with parameters made beforehand, and (with
+  ``--kafka``) consuming the update records from a real topic, alone and with decoding: what
+  is left when the materializer's own Python is gone.
 Peak RSS of the process is printed at the end. Runs on one core (one thread applies).
 """
 
@@ -35,6 +39,7 @@ import fastavro
 from strangler.materializers.applier import Applier
 from strangler.materializers.config import ViewConfig
 from strangler.materializers.decoding import RecordDecoder, encode
+from strangler.materializers.records import ChangeRecord
 from strangler.materializers.schemas import StaticSchemas
 from strangler.materializers.target import Target
 
@@ -175,6 +180,88 @@ def decode_only(messages: Sequence[Message]) -> Timing:
     return _since(start)
 
 
+def sqlite_floor(tmp: Path, messages: Sequence[Message]) -> Timing:
+    """The database's own share: the SQLite target's statements run with parameter tuples
+    made beforehand (decoded, converted), in transactions of ``BATCH`` records. What is left
+    of the apply rate once every line of Python of the materializer is gone."""
+    from strangler.materializers.sqlite_target import (
+        SqliteTarget,
+        delete_statements,
+        upsert_statement,
+    )
+    from strangler.materializers.tables import table_spec
+
+    view, _ = sqlite_target(tmp)
+    spec = table_spec(view.topics[0], KEY_SCHEMA, VALUE_SCHEMA)
+    target = SqliteTarget(tmp / f"{uuid.uuid4().hex}.db")
+    target.begin()
+    target.create_table(spec)
+    target.commit()
+    decoder = RecordDecoder(view.topics, SCHEMAS)
+    batches: list[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = []
+    for i in range(0, len(messages), BATCH):
+        upserts, deletes = [], []
+        for message in messages[i : i + BATCH]:
+            record = decoder.decode(message)
+            assert isinstance(record, ChangeRecord) and record.key is not None
+            if record.value is None:
+                deletes.append((record.key["id"], record.position))
+                continue
+            v = record.value
+            row = (v["id"], v["name"], v["price"], v["qty"], v["updated"].isoformat())
+            upserts.append((*row, record.position))
+        batches.append((upserts, deletes))
+    upsert, (remember, delete) = upsert_statement(spec), delete_statements(spec)
+    start = _clock()
+    for upserts, deletes in batches:
+        target.begin()
+        target.conn.executemany(remember, deletes)
+        target.conn.executemany(delete, deletes)
+        target.conn.executemany(upsert, upserts)
+        target.commit()
+    return _since(start)
+
+
+def kafka_floor(kafka: str, messages: Sequence[Message]) -> tuple[Timing, Timing]:
+    """Consuming ``messages`` from a real topic: (consume only, consume and decode)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from strangler.core.kafka import KafkaSettings, consumer_config, producer_config
+    from strangler.materializers.config import TopicConfig
+
+    topic = f"bench-consume-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": kafka})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+    settings = KafkaSettings(bootstrap_servers=kafka)
+    producer = Producer(producer_config(settings, **{"linger.ms": 50}))
+    for m in messages:
+        while True:
+            try:
+                producer.produce(topic, m.value(), m.key(), headers=m.headers())
+                break
+            except BufferError:  # the local queue is full: let deliveries drain it
+                producer.poll(0.1)
+        producer.poll(0)
+    producer.flush(60)
+    timings = []
+    for decode in (False, True):
+        consumer = Consumer(consumer_config(settings, f"bench-{uuid.uuid4().hex[:8]}"))
+        consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        decoder = RecordDecoder([TopicConfig(topic=topic)], SCHEMAS)
+        seen, start = 0, _clock()
+        while seen < len(messages):
+            batch = consumer.consume(BATCH, 5.0)
+            if decode:
+                for message in batch:
+                    decoder.decode(message)
+            seen += len(batch)
+        timings.append(_since(start))
+        consumer.close()
+    admin.delete_topics([topic])
+    return timings[0], timings[1]
+
+
 def bench_latency(kafka: str, seconds: float, tmp: Path) -> None:
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
@@ -199,18 +286,24 @@ def bench_latency(kafka: str, seconds: float, tmp: Path) -> None:
     added: list[float] = []
     end_to_end: list[float] = []
     handed: dict[int, float] = {}
+    added_cpu: list[float] = []
+    """CPU time of the runner's thread from hand-over to commit: the work the materializer
+    adds, without the time a busy machine (or the producing thread) kept it from a core."""
+    handed_cpu: dict[int, float] = {}
     original_decode, original_apply = runner._decode, runner.applier.apply
 
     def decode(message: Any) -> Any:
         handed[message.offset()] = time.time()
+        handed_cpu[message.offset()] = time.thread_time()
         stamps[message.offset()] = message.timestamp()[1]
         return original_decode(message)
 
     def apply(batch: Any) -> None:
         original_apply(batch)
-        done = time.time()
+        done, done_cpu = time.time(), time.thread_time()
         for record in batch:
             added.append(done - handed.pop(record.offset))
+            added_cpu.append(done_cpu - handed_cpu.pop(record.offset))
             end_to_end.append(done - stamps.pop(record.offset) / 1000)
 
     stamps: dict[int, int] = {}
@@ -238,7 +331,11 @@ def bench_latency(kafka: str, seconds: float, tmp: Path) -> None:
         time.sleep(0.001)
     producer.flush(30)
     thread.join()
-    for label, values in (("added by the materializer", added), ("end to end", end_to_end)):
+    for label, values in (
+        ("added by the materializer", added),
+        ("added, runner thread CPU", added_cpu),
+        ("end to end", end_to_end),
+    ):
         q = statistics.quantiles([v * 1000 for v in values], n=100)
         print(f"latency {label:<30} n={len(values):,} p50={q[49]:.2f} ms p99={q[98]:.2f} ms")
 
@@ -280,7 +377,11 @@ def main() -> None:
                 len(boot),
                 apply_all(view, open_target(), boot),
             )
+        report("floor: SQLite statements alone", len(updates), sqlite_floor(tmp, updates))
         if args.kafka:
+            consume, consume_decode = kafka_floor(args.kafka, updates)
+            report("floor: Kafka consume alone", len(updates), consume)
+            report("floor: Kafka consume + decode", len(updates), consume_decode)
             del updates, boot
             gc.unfreeze()
             gc.collect()
