@@ -80,39 +80,13 @@ def _parts(
         views = config.materialize_config()
 
         def materialize() -> None:
-            if not _topics_exist(config, stop):
-                return
+            # each view waits for its topics (the connectors create them as they start)
             service.run(views, idle_exit_s=idle_exit, stop=stop, started=parts.add_runners)
             if idle_exit is not None:
                 stop.set()  # the views went idle: the whole pipeline stops
 
         halves["views"] = materialize
     return halves
-
-
-def _topics_exist(config: PipelineConfig, stop: threading.Event) -> bool:
-    """Wait until every view's topics exist (the connectors create theirs as they start; a
-    view subscribed to a missing topic fails); False if stopped first."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
-
-    from strangler.core.kafka import base_config
-
-    wanted = {t.topic for v in config.views for t in v.topics}
-    admin = AdminClient(base_config(config.kafka))
-    logged = False
-    while not stop.is_set():
-        try:
-            missing = wanted - set(admin.list_topics(timeout=5).topics)
-        except KafkaException as exc:
-            missing = {f"(Kafka: {exc})"}
-        if not missing:
-            return True
-        if not logged:
-            log.info("views wait for their topics: %s", ", ".join(sorted(missing)))
-            logged = True
-        stop.wait(0.5)
-    return False
 
 
 def _run_parts(halves: dict[str, Callable[[], None]], stop: threading.Event) -> None:

@@ -173,6 +173,10 @@ def test_run_metrics_status_sigterm_and_restart(
         conn.execute("DELETE FROM products WHERE id = 2")
         conn.execute("INSERT INTO products VALUES (121, 'desk')")
     wait_for(lambda: view_rows(view) == table_now(pg_database), process)
+    # view lag is measured once a second: the view may catch up before its first measurement
+    wait_for(
+        lambda: any(k.startswith("strangler_view_lag_records{") for k in scrape(port)), process
+    )
 
     samples = scrape(port)
     assert samples["strangler_up"] == 1
