@@ -162,6 +162,16 @@ def postgres_target(dsn: str) -> tuple[ViewConfig, Callable[[], Target]]:
     return view, lambda: PostgresTarget(dsn, schema)
 
 
+def drop_schema(target: Target, view: ViewConfig) -> None:
+    """Leave the shared database as it was."""
+    from strangler.materializers.identifiers import quote
+    from strangler.materializers.postgres_target import PostgresTarget
+
+    assert isinstance(target, PostgresTarget) and view.target.postgres is not None
+    target.conn.execute(f"DROP SCHEMA {quote(view.target.postgres.db_schema)} CASCADE".encode())
+    target.close()
+
+
 def report(label: str, count: int, timing: Timing) -> None:
     """Wall time and rate, and the rate per CPU-second of this process (what one core does
     when the machine is shared; for PostgreSQL the server's own CPU is not in it)."""
@@ -365,18 +375,14 @@ def main() -> None:
         view, open_target = sqlite_target(tmp)
         report("SQLite bootstrap (distinct keys)", len(boot), apply_all(view, open_target(), boot))
         if args.pg_dsn:
-            view, open_target = postgres_target(args.pg_dsn)
-            report(
-                "PostgreSQL apply (updates, 5% deletes)",
-                len(updates),
-                apply_all(view, open_target(), updates),
-            )
-            view, open_target = postgres_target(args.pg_dsn)
-            report(
-                "PostgreSQL bootstrap (distinct keys)",
-                len(boot),
-                apply_all(view, open_target(), boot),
-            )
+            for label, messages in (
+                ("PostgreSQL apply (updates, 5% deletes)", updates),
+                ("PostgreSQL bootstrap (distinct keys)", boot),
+            ):
+                view, open_target = postgres_target(args.pg_dsn)
+                target = open_target()
+                report(label, len(messages), apply_all(view, target, messages))
+                drop_schema(target, view)
         report("floor: SQLite statements alone", len(updates), sqlite_floor(tmp, updates))
         if args.kafka:
             consume, consume_decode = kafka_floor(args.kafka, updates)
