@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from strangler.connectors.acks import AckTracker, PendingTransaction
 from strangler.connectors.serialization import TableSerializer
-from strangler.core.events import ChangeEvent, Op, Position, TableId
+from strangler.core.events import ChangeEvent, Op, Position, Row, TableId
 from strangler.core.headers import event_headers
 from strangler.core.schema import TableSchema
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from confluent_kafka import KafkaError, Message, Producer
 
 TopicFor = Callable[[TableId], str]
+_Headers = list[tuple[str, str | bytes | None]]
+"""Headers as the producer takes them."""
 
 
 class Publisher:
@@ -40,6 +42,9 @@ class Publisher:
         self._position_kind = position_kind
         self.tracker = AckTracker(acknowledged)
         self._partitions: dict[str, int] = {}
+        self._topics: dict[TableId, str] = {}
+        self._headers_of: tuple[Any, ...] = ()
+        self._headers: _Headers = []
 
     def publish(
         self,
@@ -52,11 +57,36 @@ class Publisher:
         resumes after it; ``gtid`` (MySQL/MariaDB) goes into every record's ``gtid`` header.
         Returns once all are queued (not yet acknowledged)."""
         tx = self.tracker.begin(end)
+        on_delivery = self._on_delivery(tx)
         for event in events:
             if event.op is Op.TRUNCATE:
-                self._truncate(tx, event, gtid)
+                self._truncate(tx, on_delivery, event, gtid)
             else:
-                self._row(tx, event, schemas[event.table], gtid)
+                self._row(tx, on_delivery, event, schemas[event.table], gtid)
+        self.tracker.seal(tx)
+        self._producer.poll(0)
+
+    def publish_reads(
+        self,
+        table: TableId,
+        schema: TableSchema,
+        rows: Iterable[Row],
+        position: Position,
+        end: Position,
+    ) -> None:
+        """A snapshot chunk: rows of ``table`` as snapshot reads (``Op.READ``) at the source
+        ``position`` (their ``position`` header), one unit for the tracker whose position is
+        ``end`` (the chunk mark). The records are exactly those ``publish`` writes for READ
+        events of these rows (key: the schema's key columns of the row; columns not in
+        ``schema``, excluded ones, are not written), without building an event for each."""
+        tx = self.tracker.begin(end)
+        on_delivery = self._on_delivery(tx)
+        topic = self._topics.get(table) or self._topic(table)
+        read = ChangeEvent(table, Op.READ, None, None, None, position)
+        key_of, value_of = self._serializer.key, self._serializer.value
+        for row in rows:
+            key, value = key_of(topic, schema, row), value_of(topic, schema, row)
+            self._produce(tx, on_delivery, topic, key, value, read, None)
         self.tracker.seal(tx)
         self._producer.poll(0)
 
@@ -70,17 +100,38 @@ class Publisher:
         self._producer.flush(timeout)
         return self.tracker.acknowledged()
 
+    def _on_delivery(self, tx: PendingTransaction) -> Callable[[KafkaError | None, Message], None]:
+        """The delivery callback of every record of ``tx`` (one closure per transaction, not
+        per record: at snapshot rates the closures cost more than the counting)."""
+        tracker = self.tracker
+
+        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+            tracker.delivered(tx, None if err is None else str(err))
+
+        return on_delivery
+
     def _row(
-        self, tx: PendingTransaction, event: ChangeEvent, schema: TableSchema, gtid: str | None
+        self,
+        tx: PendingTransaction,
+        on_delivery: Callable[[KafkaError | None, Message], None],
+        event: ChangeEvent,
+        schema: TableSchema,
+        gtid: str | None,
     ) -> None:
-        topic = self._topic_for(event.table)
+        topic = self._topics.get(event.table) or self._topic(event.table)
         key = self._serializer.key(topic, schema, event.key or {})
         value = (
             None if event.op is Op.DELETE else self._serializer.value(topic, schema, event.after)
         )
-        self._produce(tx, topic, key, value, event, None, gtid)
+        self._produce(tx, on_delivery, topic, key, value, event, None, gtid)
 
-    def _truncate(self, tx: PendingTransaction, event: ChangeEvent, gtid: str | None) -> None:
+    def _truncate(
+        self,
+        tx: PendingTransaction,
+        on_delivery: Callable[[KafkaError | None, Message], None],
+        event: ChangeEvent,
+        gtid: str | None,
+    ) -> None:
         """A truncate marker on every partition, so every consumer sees it in order with the
         rows of its partition. Its value is not null (a null would be a tombstone, removed by
         compaction); compaction keeps the newest marker per partition at its offset, so a replay
@@ -88,11 +139,12 @@ class Publisher:
         topic = self._topic_for(event.table)
         marker = self._serializer.truncate_marker(str(event.table))
         for partition in range(self._partition_count(topic)):
-            self._produce(tx, topic, marker, marker, event, partition, gtid)
+            self._produce(tx, on_delivery, topic, marker, marker, event, partition, gtid)
 
     def _produce(
         self,
         tx: PendingTransaction,
+        on_delivery: Callable[[KafkaError | None, Message], None],
         topic: str,
         key: bytes | None,
         value: bytes | None,
@@ -100,24 +152,35 @@ class Publisher:
         partition: int | None,
         gtid: str | None = None,
     ) -> None:
-        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            self.tracker.delivered(tx, None if err is None else str(err))
-
-        kwargs: dict[str, Any] = {
-            "key": key,
-            "value": value,
-            "on_delivery": on_delivery,
-            "headers": event_headers(event, self._position_kind, gtid=gtid),
-        }
-        if partition is not None:
-            kwargs["partition"] = partition
+        headers = self._event_headers(event, gtid)
         self.tracker.sent(tx)
+        produce = self._producer.produce
         while True:
             try:
-                self._producer.produce(topic, **kwargs)
+                if partition is None:
+                    produce(topic, key=key, value=value, on_delivery=on_delivery, headers=headers)
+                else:
+                    produce(
+                        topic, key=key, value=value, partition=partition,
+                        on_delivery=on_delivery, headers=headers,
+                    )  # fmt: skip
                 return
             except BufferError:  # the local queue is full: serve callbacks to drain it
                 self._producer.poll(0.1)
+
+    def _topic(self, table: TableId) -> str:
+        topic = self._topics[table] = self._topic_for(table)
+        return topic
+
+    def _event_headers(self, event: ChangeEvent, gtid: str | None) -> _Headers:
+        """The event's headers; the previous record's list again when they would be equal (all
+        rows of a snapshot chunk, all changes of one operation in a transaction): the producer
+        copies headers, so one list may be handed to it many times."""
+        of = (event.op, event.position, event.tx_id, event.commit_ts_us, gtid)
+        if of != self._headers_of:
+            self._headers_of = of
+            self._headers = list(event_headers(event, self._position_kind, gtid=gtid))
+        return self._headers
 
     def _partition_count(self, topic: str) -> int:
         if topic not in self._partitions:

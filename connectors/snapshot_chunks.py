@@ -4,13 +4,17 @@ progress line (rows, rows/s, estimated total, ETA)."""
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from strangler.core.events import Position, TableId
 
 REPORT_EVERY_S = 5.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +59,70 @@ class SnapshotRate:
             "snapshot %s: %d of ~%d rows, %.0f rows/s, eta %s",
             self.table, self.rows, self.estimate, rate, eta,
         )  # fmt: skip
+
+
+_END = object()
+
+
+class Prefetched(Generic[T]):
+    """Items of ``source`` produced by a thread of their own, at most ``depth`` ahead.
+
+    A snapshot alternates between waiting for the database (the next chunk's query and COPY,
+    which release the GIL) and encoding and producing the chunk it has: reading the next chunk
+    while the current one is published overlaps the two, and memory stays bounded by ``depth``
+    chunks. An error of the source is raised to the consumer at the item where it happened.
+    ``close()`` (also on exit from ``with``) stops the thread before the caller uses the
+    source's connection again.
+    """
+
+    def __init__(self, source: Iterator[T], depth: int = 1) -> None:
+        self._source = source
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="snapshot-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for item in self._source:
+                if not self._put(item):
+                    return
+            self._put(_END)
+        except BaseException as exc:  # noqa: BLE001 - not swallowed: raised in the consumer
+            self._put(_Failed(exc))
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[T]:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Prefetched[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: BaseException

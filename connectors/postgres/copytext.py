@@ -21,7 +21,23 @@ def parse_copy_rows(data: bytes) -> list[tuple[str | None, ...]]:
     """Every row in ``data`` (whole lines, each ending in ``\\n``)."""
     if data and not data.endswith(b"\n"):
         raise DecodeError("COPY", len(data), "data does not end at a row boundary")
-    return [parse_copy_line(line) for line in data.split(b"\n")[:-1]]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return [parse_copy_line(line) for line in data.split(b"\n")[:-1]]  # explains it
+    return [
+        tuple(line.split("\t")) if "\\" not in line else _escaped_line(line)
+        for line in text.split("\n")[:-1]
+    ]
+
+
+def _escaped_line(line: str) -> tuple[str | None, ...]:
+    """A line with NULLs or escapes. Decoding the whole data first is exact: an escape is
+    ASCII, and only unescaped bytes (an octal or hex escape) could be part of a character."""
+    return tuple(
+        None if field == "\\N" else _unescape(field.encode()) if "\\" in field else field
+        for field in line.split("\t")
+    )
 
 
 def parse_copy_line(line: bytes) -> tuple[str | None, ...]:

@@ -51,6 +51,9 @@ _INTERVAL = re.compile(
     r"-?P(?:-?\d+Y)?(?:-?\d+M)?(?:-?\d+D)?(?:T(?:-?\d+H)?(?:-?\d+M)?(?:-?[\d.]+S)?)?\Z"
 )
 
+_ISO_SHAPE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.+-]|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\Z")
+"""The start of the server's form (a year of four digits, a space before the time); only
+such texts take ``datetime.fromisoformat``, which reads other ISO forms as well."""
 _MAX_TIMESTAMP = datetime.max.replace(tzinfo=UTC)
 _MIN_TIMESTAMP = datetime.min.replace(tzinfo=UTC)
 
@@ -140,6 +143,15 @@ def parse_timestamp(text: str) -> datetime:
     A ``timestamp`` (no time zone) is read as UTC wall-clock time; a ``timestamptz`` carries
     its offset (``+00`` with TimeZone=UTC) and is converted to UTC.
     """
+    if _ISO_SHAPE.match(text) is not None and text[-1] != "C":  # 4-digit year, not BC
+        try:  # the server's ISO form is one datetime.fromisoformat reads: the fast path
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            pass  # an unusual form: the checked parse below explains it
+        else:
+            if value.tzinfo is None:
+                return value.replace(tzinfo=UTC)
+            return value.astimezone(UTC)
     if text in ("infinity", "-infinity"):
         return _MAX_TIMESTAMP if text == "infinity" else _MIN_TIMESTAMP
     match = _TIMESTAMP.match(text)

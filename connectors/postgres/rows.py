@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from strangler.connectors.postgres.errors import PostgresError, ValueParseError
@@ -10,6 +10,8 @@ from strangler.connectors.postgres.messages import UNCHANGED_TOAST, ColumnValue,
 from strangler.connectors.postgres.relations import table_id
 from strangler.connectors.postgres.types import ColumnType, TypeInfo, resolve
 from strangler.core.schema import Column, TableSchema
+
+_Parsers = tuple[tuple[str, Callable[[str], Any]], ...]
 
 
 def column_types(relation: Relation, catalog: Mapping[int, TypeInfo]) -> tuple[ColumnType, ...]:
@@ -29,7 +31,7 @@ class RowDecoder:
         self.catalog = catalog
         # keyed by the Relation object's id (hashing a frozen Relation walks all its columns,
         # for every row); the Relation is kept in the value so the id stays its own
-        self._types: dict[int, tuple[Relation, tuple[ColumnType, ...]]] = {}
+        self._types: dict[int, tuple[Relation, tuple[ColumnType, ...], _Parsers]] = {}
 
     def refresh(self) -> None:
         self._types.clear()
@@ -37,10 +39,31 @@ class RowDecoder:
     def __call__(self, relation: Relation, data: TupleData) -> dict[str, Any]:
         cached = self._types.get(id(relation))
         if cached is None:
-            cached = self._types[id(relation)] = (relation, column_types(relation, self.catalog))
-        types = cached[1]
-        columns = zip(relation.columns, types, data.values, strict=True)
+            types = column_types(relation, self.catalog)
+            parsers = tuple((c.name, t.parse) for c, t in zip(relation.columns, types, strict=True))
+            cached = self._types[id(relation)] = (relation, types, parsers)
+        parsers = cached[2]
+        if len(parsers) == len(data.values):
+            try:  # the common case in one pass; anything unusual is redone below, and explained
+                return {
+                    name: parse(v) if v.__class__ is str else _passed(v)
+                    for (name, parse), v in zip(parsers, data.values, strict=True)
+                }
+            except (ValueError, ValueParseError, _Unusual):
+                pass
+        columns = zip(relation.columns, cached[1], data.values, strict=True)
         return {col.name: _value(relation, col.name, t, v) for col, t, v in columns}
+
+
+class _Unusual(Exception):
+    """A value the one-pass conversion leaves to the checked one (binary data)."""
+
+
+def _passed(value: ColumnValue) -> Any:
+    """NULL and ``UNCHANGED_TOAST`` pass through as they are."""
+    if value is None or value is UNCHANGED_TOAST:
+        return value
+    raise _Unusual
 
 
 def _value(relation: Relation, name: str, column_type: ColumnType, value: ColumnValue) -> Any:

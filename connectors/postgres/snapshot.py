@@ -99,14 +99,26 @@ class SnapshotReader:
         """Chunks of events with the text form of their last key (None for a keyless table),
         starting after the key ``after`` (from the beginning when None)."""
         key = [c.name for c in relation.columns if c.is_key]
+        for rows, last in self.row_chunks(relation, after):
+            yield [self._event(relation, key, row) for row in rows], last
+
+    def row_chunks(
+        self, relation: Relation, after: _Text | None = None
+    ) -> Iterator[tuple[list[dict[str, Any]], _Text | None]]:
+        """``chunks`` as rows (column name → value) rather than events: the snapshot's hot
+        path publishes them without building an event for each."""
+        key = [c.name for c in relation.columns if c.is_key]
+        decode = self._decode
         if not key:
-            rows = self._copy(relation, [], None)
-            yield [self._event(relation, key, row) for row in rows], None
+            yield (
+                [decode(relation, TupleData(text)) for text in self._copy(relation, [], None)],
+                None,
+            )
             return
         positions = [i for i, c in enumerate(relation.columns) if c.is_key]
-        for rows in self._chunks(relation, key, after):
-            last = tuple(rows[-1][i] for i in positions)
-            yield [self._event(relation, key, row) for row in rows], last
+        for texts in self._chunks(relation, key, after):
+            last = tuple(texts[-1][i] for i in positions)
+            yield [decode(relation, TupleData(text)) for text in texts], last
 
     def _chunks(
         self, relation: Relation, key: list[str], after: _Text | None = None
@@ -130,8 +142,7 @@ class SnapshotReader:
                 data += block
         return parse_copy_rows(bytes(data))
 
-    def _event(self, relation: Relation, key: list[str], text: _Text) -> ChangeEvent:
-        row = self._decode(relation, TupleData(text))
+    def _event(self, relation: Relation, key: list[str], row: dict[str, Any]) -> ChangeEvent:
         key_row = {name: row[name] for name in key} if key else None
         return ChangeEvent(table_id(relation), Op.READ, key_row, None, row, self.position)
 

@@ -24,7 +24,7 @@ from strangler.connectors.postgres.progress import KeyText, ProgressFile, Snapsh
 from strangler.connectors.postgres.schemas import TableShapes
 from strangler.connectors.postgres.snapshot import SnapshotReader
 from strangler.connectors.publisher import Publisher
-from strangler.connectors.snapshot_chunks import ChunkMark, SnapshotRate
+from strangler.connectors.snapshot_chunks import ChunkMark, Prefetched, SnapshotRate
 from strangler.core.errors import ServiceUnavailable
 from strangler.core.events import TableId
 
@@ -60,6 +60,8 @@ class SnapshotSource:
         self._marks: deque[ChunkMark] = deque()
         """Marks handed to Kafka and not yet recorded, in order."""
         self._saved = 0.0
+        self._unsaved = False
+        """Marks recorded in ``_progress`` since the file was last written."""
         self.rows = 0
 
     def run(self, tables: Sequence[TableId], key: dict[TableId, tuple[str, ...]]) -> bool:
@@ -102,27 +104,29 @@ class SnapshotSource:
         after = self._progress.tables[table].after if table in self._progress.tables else None
         rate = SnapshotRate(table, _estimate(self._conn, table), log, started=time.monotonic())
         last = after
-        for events, last in self._reader.chunks(relation, after):
-            self._publish(events, table, last, done=False)
-            rate.rows += len(events)
-            self.rows += len(events)
-            rate.report()
-            if self._stop.is_set():
-                return
+        with Prefetched(self._reader.row_chunks(relation, after)) as chunks:
+            for rows, last in chunks:
+                self._publish(rows, table, last, done=False)
+                rate.rows += len(rows)
+                self.rows += len(rows)
+                rate.report()
+                if self._stop.is_set():
+                    return
         self._publish([], table, last, done=True)
         rate.report(final=True)
 
     def _publish(
-        self, events: list[Any], table: TableId, after: KeyText | None, done: bool
+        self, rows: list[dict[str, Any]], table: TableId, after: KeyText | None, done: bool
     ) -> None:
         self._seq += 1
         mark = ChunkMark(self._seq, table, after, done)
         self._marks.append(mark)
         if self._transactions is not None:
             self._transactions.begin()
-        self._publisher.publish(self._shapes.project(events), self._shapes.schemas, mark)
+        schema = self._shapes.schemas[table]
+        self._publisher.publish_reads(table, schema, rows, self._reader.position, mark)
         if self._transactions is not None:  # committed before its progress is recorded
-            self._transactions.record(None, len(events))
+            self._transactions.record(None, len(rows))
             self._transactions.commit()
         self._checkpoint()
 
@@ -134,10 +138,14 @@ class SnapshotSource:
             while self._marks and self._marks[0].seq <= acked.seq:
                 mark = self._marks.popleft()
                 self._progress.mark(mark.table, mark.after, mark.done)
+                self._unsaved = True
         now = time.monotonic()
-        if force or now - self._saved >= _SAVE_EVERY_S:
+        # written when there is news, at most every _SAVE_EVERY_S: the first acknowledged chunk
+        # at once (a table snapshots in less than that interval now)
+        if force or (self._unsaved and now - self._saved >= _SAVE_EVERY_S):
             self._file.save(self._progress)
             self._saved = now
+            self._unsaved = False
 
 
 def _estimate(conn: psycopg.Connection[Any], table: TableId) -> int:

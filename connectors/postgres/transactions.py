@@ -222,8 +222,11 @@ class TransactionAssembler:
         """Logical decoding messages carry application data, not row changes."""
 
     def _change(self, message: _Change) -> None:
-        oids = message.relation_oids if isinstance(message, Truncate) else (message.relation_oid,)
-        pending = _Pending(message, tuple(self.cache.get(oid) for oid in oids), message.xid)
+        if isinstance(message, Truncate):
+            relations = tuple(self.cache.get(oid) for oid in message.relation_oids)
+        else:  # one relation: no generator per change (this runs for every streamed row)
+            relations = (self.cache.get(message.relation_oid),)
+        pending = _Pending(message, relations, message.xid)
         self._target(message).changes.append(pending)
 
     def _target(self, message: _Change) -> _Open:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -308,12 +310,15 @@ class FakePublisher:
         list(events)
         self.last = end
 
+    def publish_reads(self, table: TableId, schema: Any, rows: Any, at: Any, end: Any) -> None:
+        self.publish(rows, None, end)
+
     def acknowledged(self) -> Any:
         return self.acked
 
 
 class NoShapes:
-    schemas: dict[TableId, TableSchema] = {}
+    schemas: dict[TableId, TableSchema | None] = defaultdict(lambda: None)
 
     def project(self, events: Any) -> Any:
         return events
@@ -323,8 +328,9 @@ def test_every_table_finished_before_the_acknowledged_chunk_is_recorded(tmp_path
     users = TableId("shop", "users")
     progress = SnapshotProgress("s1", Lsn(1))
     publisher = FakePublisher()
+    reader = SimpleNamespace(position=Lsn(1))
     snapshot = SnapshotSource(
-        cast(Any, None), cast(Any, None), cast(Any, NoShapes()), cast(Any, publisher), progress,
+        cast(Any, reader), cast(Any, None), cast(Any, NoShapes()), cast(Any, publisher), progress,
         ProgressFile(tmp_path / "p.json"), threading.Event(),
     )  # fmt: skip
     snapshot._publish([], ORDERS, ("5",), done=False)

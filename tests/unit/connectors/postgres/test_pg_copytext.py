@@ -66,3 +66,10 @@ def _copy_escape(value: str | None) -> bytes:
 def test_round_trip_against_copy_escaping(rows: list[list[str | None]]) -> None:
     data = b"".join(b"\t".join(_copy_escape(v) for v in row) + b"\n" for row in rows)
     assert parse_copy_rows(data) == [tuple(row) for row in rows]
+
+
+def test_whole_data_decoding_reads_every_line_as_line_by_line_parsing_does() -> None:
+    data = "1\tplain\tGrüße\n2\t\\N\ta\\tb\\\\c\n3\t\\303\\251\t\\x41\n4\t\t\\\\N\n".encode()
+    rows = parse_copy_rows(data)
+    assert rows == [parse_copy_line(line) for line in data.split(b"\n")[:-1]]
+    assert rows[2] == ("3", "é", "A") and rows[3] == ("4", "", "\\N")
