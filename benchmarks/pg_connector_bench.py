@@ -10,6 +10,10 @@ Phases (each printed with its figure):
    changes/s (transactions of 100 updates, evenly spaced, for ``--seconds``);
 4. peak RSS of the process (connector, producer and the in-process registry together).
 
+Beside each wall-clock figure, the CPU seconds the process used in that phase (all its threads:
+connector, librdkafka, the in-process registry): on a shared machine they vary less than the
+wall clock does, and CPU µs per row is what an optimisation changes.
+
 Run against the test stack (``STRANGLER_KEEP_STACK=1`` keeps it running; its ports are the
 defaults), the dev stack (``eval "$(strangler dev env)"``) or any endpoints:
 
@@ -34,14 +38,18 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
 from strangler.connectors.config import SnapshotSettings, TableSelection
 from strangler.connectors.postgres.config import PostgresSource
 from strangler.connectors.postgres.connector import PostgresConnector
+from strangler.connectors.postgres.encoding import FastTableSerializer
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.registrar import HttpRegistrar
+from strangler.connectors.postgres.rows import RowDecoder
+from strangler.core.events import TableId
 from strangler.core.kafka import KafkaSettings
 from strangler.schema_registry.config import RegistrySettings
 from strangler.schema_registry.registry import SchemaRegistry
@@ -89,17 +97,23 @@ def _create_table(dsn: str, rows: int) -> None:
         conn.execute("VACUUM ANALYZE items")
 
 
-def _snapshot_phase(connector: PostgresConnector, rows: int, started: float) -> None:
+def _cpu(since: float, count: int) -> str:
+    """CPU seconds of this process since ``since`` (``time.process_time``), and per item."""
+    used = time.process_time() - since
+    return f"CPU {used:.2f} s = {used / max(count, 1) * 1e6:.1f} µs each"
+
+
+def _snapshot_phase(connector: PostgresConnector, rows: int, started: float, cpu: float) -> None:
     while connector.metrics.snapshot_rows < rows:
         time.sleep(0.05)
     elapsed = time.monotonic() - started
-    print(f"snapshot: {rows} rows in {elapsed:.2f} s = {rows / elapsed:,.0f} rows/s "
-          f"(peak RSS so far {_rss_mb():.0f} MB)")  # fmt: skip
+    print(f"snapshot: {rows} rows in {elapsed:.2f} s = {rows / elapsed:,.0f} rows/s, "
+          f"{_cpu(cpu, rows)} (peak RSS so far {_rss_mb():.0f} MB)")  # fmt: skip
 
 
 def _streaming_phase(dsn: str, updates: int) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        first = time.monotonic()
+        first, cpu = time.monotonic(), time.process_time()
         batch = 10_000
         for low in range(0, updates, batch):
             conn.execute(
@@ -110,8 +124,11 @@ def _streaming_phase(dsn: str, updates: int) -> None:
         assert target is not None
         done = _wait_confirmed(conn, target)
     elapsed = done - first
-    print(f"streaming: {updates} changes in {elapsed:.2f} s = {updates / elapsed:,.0f} changes/s "
-          f"(PostgreSQL committed them in {committed - first:.2f} s)")  # fmt: skip
+    rate = updates / elapsed
+    print(
+        f"streaming: {updates} changes in {elapsed:.2f} s = {rate:,.0f} changes/s, "
+        f"{_cpu(cpu, updates)} (PostgreSQL committed them in {committed - first:.2f} s)"
+    )
 
 
 def _latency_phase(dsn: str, connector: PostgresConnector, rate: int, seconds: float) -> None:
@@ -141,6 +158,83 @@ def _latency_phase(dsn: str, connector: PostgresConnector, rate: int, seconds: f
     print(f"latency at {achieved:,.0f} changes/s ({len(latencies)} transactions): "
           f"commit-to-Kafka-ack p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
           f"max {latencies[-1]:.1f} ms")  # fmt: skip
+
+
+def _floor(dsn: str, kafka: KafkaSettings, rows: int, chunk_rows: int) -> None:
+    """CPU seconds of each step of the snapshot path alone, over the whole table, through the
+    connector's own functions: the floor under what the whole connector can reach."""
+    from confluent_kafka import Producer
+
+    from strangler.connectors.postgres.connector import connect
+    from strangler.connectors.postgres.copytext import parse_copy_rows
+    from strangler.connectors.postgres.messages import TupleData
+    from strangler.connectors.postgres.rows import table_schema
+    from strangler.connectors.postgres.snapshot import SnapshotReader
+    from strangler.connectors.topics import ensure_compacted_topics
+    from strangler.core.kafka import base_config, producer_config
+
+    class Registrar:
+        def register(self, subject: str, schema: Any) -> int:
+            return 1
+
+    table = TableId("public", "items")
+    steps: dict[str, float] = {}
+
+    def step(name: str, started: float) -> None:
+        steps[name] = time.process_time() - started
+
+    with connect(dsn) as conn, SnapshotReader(conn, None, Lsn(0), chunk_rows=chunk_rows) as reader:
+        relation = reader.describe(table)
+        query = sql.SQL("COPY (SELECT * FROM items ORDER BY id) TO STDOUT")
+        cpu, data = time.process_time(), bytearray()
+        with conn.cursor() as cursor, cursor.copy(query) as copy:
+            for block in copy:
+                data += block
+        step("COPY read (bytes only)", cpu)
+        cpu = time.process_time()
+        texts = parse_copy_rows(bytes(data))
+        step("COPY text parse", cpu)
+        del data
+        decode, cpu = RowDecoder(reader.catalog), time.process_time()
+        values = [decode(relation, TupleData(t)) for t in texts]
+        step("text -> Python values", cpu)
+        del texts
+        schema = table_schema(relation, reader.catalog)
+    serializer, cpu = FastTableSerializer(Registrar(), "bench"), time.process_time()
+    keys = [serializer.key("t", schema, {"id": v["id"]}) for v in values]
+    step("key encode", cpu)
+    cpu = time.process_time()
+    encoded = [serializer.value("t", schema, v) for v in values]
+    step("value encode", cpu)
+    del values
+    from confluent_kafka.admin import AdminClient
+
+    topic = f"floor_{uuid.uuid4().hex[:8]}"
+    ensure_compacted_topics(AdminClient(base_config(kafka)), [topic], 1, 1)
+    producer = Producer(producer_config(kafka))
+    headers: list[tuple[str, str | bytes | None]] = [
+        ("op", b"r"), ("position", b"chunk 1 of public.items"), ("position_kind", b"pg_lsn"),
+    ]  # fmt: skip
+    delivered = [0]
+
+    def on_delivery(err: Any, _msg: Any) -> None:
+        delivered[0] += 1
+
+    cpu = time.process_time()
+    for key, value in zip(keys, encoded, strict=True):
+        while True:
+            try:
+                producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(120)
+    step("produce prebuilt records (headers, callback)", cpu)
+    for name, used in steps.items():
+        print(f"floor: {name:46s} CPU {used:6.2f} s = {used / rows * 1e6:5.1f} µs/row")
+    total = sum(steps.values())
+    print(f"floor: {'sum':46s} CPU {total:6.2f} s = {total / rows * 1e6:5.1f} µs/row "
+          f"= at most {rows / total:,.0f} rows/s per core")  # fmt: skip
 
 
 def _registry(tmp: Path) -> tuple[Any, Callable[[], None]]:
@@ -175,6 +269,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--chunk-rows", type=int, default=20_000)
     parser.add_argument("--exactly-once", action="store_true", help="Kafka transactions mode")
+    parser.add_argument(
+        "--floor", action="store_true", help="only the CPU cost of each snapshot step alone"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -189,6 +286,10 @@ def main() -> None:
     try:
         print(f"loading {args.rows} rows into {name}.items ...")
         _create_table(dsn, args.rows)
+        if args.floor:
+            kafka = KafkaSettings(bootstrap_servers=args.kafka, replication_factor=1)
+            _floor(dsn, kafka, args.rows, args.chunk_rows)
+            return
         source = PostgresSource(
             name="bench", dsn=SecretStr(dsn), slot=SLOT, publication="bench_pub",
             topic_prefix=name, tables=TableSelection(include=["public.items"]),
@@ -197,10 +298,10 @@ def main() -> None:
         )  # fmt: skip
         kafka = KafkaSettings(bootstrap_servers=args.kafka, replication_factor=1)
         connector = PostgresConnector(source, kafka, HttpRegistrar(server.url), stop)
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         thread = threading.Thread(target=connector.run, daemon=True)
         thread.start()
-        _snapshot_phase(connector, args.rows, started)
+        _snapshot_phase(connector, args.rows, started, cpu)
         time.sleep(1.0)
         _streaming_phase(dsn, args.updates)
         for rate in (int(r) for r in args.rates.split(",")):
