@@ -229,12 +229,14 @@ class PostgresTarget:
             for row in rows:
                 values = row.values if len(row.values) == width else row.values + pad
                 copy.write_row((row.delete, row.position, *values))
-        for statement in (
-            statements.remember_deletes(),
-            statements.delete_rows(),
-            statements.upsert_rows(),
-        ):
-            self._execute(statement)
+        deletes = any(row.delete for row in rows)
+        upserts = not all(row.delete for row in rows)
+        # each statement reads only its kind of staged rows: skip the ones with none
+        if deletes:
+            self._execute(statements.remember_deletes())
+            self._execute(statements.delete_rows())
+        if upserts:
+            self._execute(statements.upsert_rows())
         self._execute(f"DROP TABLE {STAGE}")
 
     def _copy_new(
