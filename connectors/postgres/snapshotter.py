@@ -5,6 +5,10 @@ says which chunks Kafka has fully acknowledged (in order), and only those are wr
 progress file. A crash mid-snapshot therefore resumes after the last acknowledged chunk.
 
 Progress is logged per table (rows, rows/s, estimated total and ETA from ``reltuples``).
+
+Throughput: the next chunk is read (query, COPY, decoding) on a thread while the current one is
+encoded and produced (``Prefetched``, one chunk ahead, so memory stays a few chunks whatever the
+table's size), and rows go to ``Publisher.publish_reads`` without an event object each.
 """
 
 from __future__ import annotations
