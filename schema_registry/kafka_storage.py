@@ -37,12 +37,15 @@ from strangler.schema_registry.storage import Apply
 
 log = logging.getLogger(__name__)
 WRITE_TIMEOUT_S = 30.0
-# Errors a broker answers while a partition has no leader yet, e.g. just after it restarted.
+# Errors while a partition has no leader yet (a broker that just restarted) or the client's
+# metadata does not know a topic just created yet.
 _LEADERLESS = frozenset(
     {
         KafkaError.NOT_LEADER_FOR_PARTITION,
         KafkaError.LEADER_NOT_AVAILABLE,
         KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._UNKNOWN_TOPIC,
         KafkaError._TIMED_OUT,
         KafkaError.REQUEST_TIMED_OUT,
     }

@@ -35,9 +35,15 @@ def storage_with(probe: FlakyProbe) -> KafkaStorage:
 
 def test_not_leader_is_waited_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time, "sleep", lambda _s: None)
-    probe = FlakyProbe([KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE])
+    probe = FlakyProbe(
+        [
+            KafkaError._UNKNOWN_PARTITION,  # a topic just created, not yet in the metadata
+            KafkaError.NOT_LEADER_FOR_PARTITION,
+            KafkaError.LEADER_NOT_AVAILABLE,
+        ]
+    )
     assert storage_with(probe)._end_offset() == 42
-    assert probe.calls == 3
+    assert probe.calls == 4
 
 
 def test_a_lasting_or_fatal_error_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
