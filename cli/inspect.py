@@ -90,9 +90,12 @@ def _redacted(url: str) -> str:
 
 
 def inspect_database(db: DatabaseUrl) -> list[TableInfo]:
-    """The database's tables with keys and row estimates, sorted by name."""
+    """The database's tables with keys and row estimates, sorted by name; a view's own
+    bookkeeping tables (when a view lives in this database) are left out."""
+    from strangler.materializers.statements import is_bookkeeping
+
     tables = _inspect_postgres(db) if db.engine == "postgres" else _inspect_mysql(db)
-    return sorted(tables, key=lambda t: t.table)
+    return sorted((t for t in tables if not is_bookkeeping(t.table.name)), key=lambda t: t.table)
 
 
 _ESTIMATES = "SELECT oid, reltuples::bigint FROM pg_catalog.pg_class WHERE oid = ANY(%s)"

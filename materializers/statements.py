@@ -28,6 +28,13 @@ DELETED_SUFFIX = "__strangler_deleted"
 DELETE_FLAG = "__strangler_delete"
 """Staging column: true for a delete, false for an upsert."""
 
+
+def is_bookkeeping(table: str) -> bool:
+    """Whether ``table`` is one a view keeps for itself (offsets, shapes, dead letters, delete
+    memory, staging) rather than data: such tables are never worth capturing."""
+    return table.startswith("_strangler_") or table.endswith(DELETED_SUFFIX)
+
+
 _BLOB = {Dialect.SQLITE: "BLOB", Dialect.POSTGRES: "bytea"}
 _SERIAL = {
     Dialect.SQLITE: "INTEGER PRIMARY KEY AUTOINCREMENT",
