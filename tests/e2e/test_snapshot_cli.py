@@ -138,7 +138,9 @@ def test_resnapshot_while_a_writer_changes_the_table(
     wait_for(lambda: view_rows(view) == table_now(pg_database), process)
 
     reads = [header_value(m.headers(), "op") for m in consume_all(kafka_bootstrap, topic, 0)]
-    assert reads.count("r") > ROWS + ROWS // 2  # the initial snapshot, then most rows again
+    # the initial snapshot, then rows again: how many depends on how many keys the unpaced
+    # writer changed inside the chunk windows (those are left to the stream), so only a floor
+    assert reads.count("r") > ROWS + ROWS // 10
     report = json.loads(status(pipeline, "--json").stdout)
     (table,) = report["tables"]
     assert table["resnapshot"].startswith("done ("), table
@@ -260,4 +262,6 @@ def test_mysql_resnapshot_while_a_writer_changes_the_table(
     topic = table_topic(topic_name, table)
     assert_same_rows(table, want, topic_rows(kafka_bootstrap, registry_url, topic))
     reads = [header_value(m.headers(), "op") for m in consume_all(kafka_bootstrap, topic, 0)]
-    assert reads.count("r") > ROWS + ROWS // 2  # the initial snapshot, then most rows again
+    # the initial snapshot, then rows again: how many depends on how many keys the unpaced
+    # writer changed inside the chunk windows (those are left to the stream), so only a floor
+    assert reads.count("r") > ROWS + ROWS // 10
