@@ -2,19 +2,18 @@
 
 ``ConnectorMetrics`` counts what the coordinator does; ``slot_lag`` asks the server how far the
 slot is behind. ``snapshot()`` gives one flat dict, logged as a structured line periodically.
-Commit-to-acknowledgement latencies (microseconds) are kept in a bounded window for the p50/p99
-the benchmark reports.
+What both connectors count (events, latencies for the benchmark's p50/p99, unacknowledged
+age) is ``connectors.metrics.PublishMetrics``.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
+from strangler.connectors.metrics import PublishMetrics
 from strangler.connectors.postgres.lsn import Lsn
 
 _LAG = """
@@ -25,44 +24,24 @@ FROM pg_catalog.pg_replication_slots WHERE slot_name = %s
 
 
 @dataclass(slots=True)
-class ConnectorMetrics:
-    events: int = 0
-    transactions: int = 0
-    snapshot_rows: int = 0
+class ConnectorMetrics(PublishMetrics):
     confirmed: Lsn | None = None
-    started: float = field(default_factory=time.monotonic)
-    latencies_us: deque[int] = field(default_factory=lambda: deque(maxlen=200_000))
-    """Commit-to-Kafka-acknowledgement latency of recent transactions, microseconds."""
-    _unacked: deque[tuple[Lsn, int]] = field(default_factory=deque)
 
     def published(self, end: Lsn, commit_ts_us: int, events: int) -> None:
-        self.transactions += 1
-        self.events += events
-        self._unacked.append((end, commit_ts_us))
+        self._publish(end, commit_ts_us, events)
 
     def acknowledged(self, position: Lsn) -> None:
         """Transactions up to ``position`` are acknowledged by Kafka now."""
-        now_us = time.time_ns() // 1000
-        while self._unacked and self._unacked[0][0] <= position:
-            _, commit_us = self._unacked.popleft()
-            self.latencies_us.append(now_us - commit_us)
-
-    def lag_seconds(self) -> float:
-        """Age of the oldest published transaction Kafka has not acknowledged."""
-        if not self._unacked:
-            return 0.0
-        return max(time.time() - self._unacked[0][1] / 1e6, 0.0)
+        count = 0
+        for end, _commit_us in self._unacked:
+            if end > position:
+                break
+            count += 1
+        self._acknowledge_first(count)
 
     def snapshot(self) -> dict[str, Any]:
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        return {
-            "events": self.events,
-            "events_per_s": round(self.events / elapsed, 1),
-            "transactions": self.transactions,
-            "snapshot_rows": self.snapshot_rows,
-            "confirmed_lsn": None if self.confirmed is None else str(self.confirmed),
-            "lag_s": round(self.lag_seconds(), 3),
-        }
+        confirmed = None if self.confirmed is None else str(self.confirmed)
+        return {**self._figures(), "confirmed_lsn": confirmed}
 
 
 def slot_lag(conn: psycopg.Connection[Any], slot: str) -> dict[str, int | None]:
