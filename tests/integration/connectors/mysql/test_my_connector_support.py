@@ -33,6 +33,7 @@ from strangler.core.kafka import KafkaSettings
 from strangler.core.schema import value_record
 from tests.fixtures import MysqlDatabase
 from tests.integration.connectors.mysql.my_support import position_now, reader_id, settings
+from tests.support.running import RunningConnector
 from tests.support.topics import (
     Rows,
     assert_same_rows,
@@ -62,37 +63,15 @@ def kafka_settings(bootstrap: str) -> KafkaSettings:
     return KafkaSettings(bootstrap_servers=bootstrap, partitions=2, replication_factor=1)
 
 
-class Running:
+class Running(RunningConnector):
     """A connector in a thread of its own."""
 
     def __init__(self, source: MysqlSource, bootstrap: str, registry: str) -> None:
-        self.stop = threading.Event()
+        stop = threading.Event()
         self.source = source
         self.registrar = HttpRegistrar(registry)
-        self.connector = MysqlConnector(
-            source, kafka_settings(bootstrap), self.registrar, self.stop
-        )
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.connector.run()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-            self.error = exc
-
-    def finish(self, timeout: float = 60) -> None:
-        self.stop.set()
-        self.join(timeout)
-        if self.error is not None:
-            raise self.error
-
-    def join(self, timeout: float = 60) -> BaseException | None:
-        self._thread.join(timeout)
-        assert not self._thread.is_alive(), "connector did not stop"
-        self.registrar.close()
-        return self.error
+        self.connector = MysqlConnector(source, kafka_settings(bootstrap), self.registrar, stop)
+        super().__init__(self.connector, stop, self.registrar.close)
 
 
 def stored_position(source: MysqlSource) -> BinlogPosition | None:

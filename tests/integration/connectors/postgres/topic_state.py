@@ -37,6 +37,7 @@ from strangler.core.schema import value_record
 from strangler.schema_registry.config import RegistrySettings
 from strangler.schema_registry.registry import SchemaRegistry
 from strangler.schema_registry.sqlite_storage import SqliteStorage
+from tests.support.running import RunningConnector
 from tests.support.topics import (
     Rows,
     assert_same_rows,
@@ -84,34 +85,14 @@ def make_source(dsn: str, state_dir: Path, prefix: str, **overrides: Any) -> Pos
     return PostgresSource.model_validate(values)
 
 
-class Running:
+class Running(RunningConnector):
     """A connector in a thread of its own."""
 
     def __init__(self, source: PostgresSource, bootstrap: str, registry: str) -> None:
-        self.stop = threading.Event()
+        stop = threading.Event()
         kafka = KafkaSettings(bootstrap_servers=bootstrap, partitions=2, replication_factor=1)
-        self.connector = PostgresConnector(source, kafka, HttpRegistrar(registry), self.stop)
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.connector.run()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-            self.error = exc
-
-    def finish(self, timeout: float = 60) -> None:
-        self.stop.set()
-        self._thread.join(timeout)
-        assert not self._thread.is_alive(), "connector did not stop"
-        if self.error is not None:
-            raise self.error
-
-    def join(self, timeout: float = 60) -> BaseException | None:
-        self._thread.join(timeout)
-        assert not self._thread.is_alive(), "connector did not end"
-        return self.error
+        self.connector = PostgresConnector(source, kafka, HttpRegistrar(registry), stop)
+        super().__init__(self.connector, stop)
 
 
 def current_lsn(dsn: str) -> Lsn:
