@@ -63,6 +63,8 @@ class SnapshotSource:
         self._seq = 0
         self._marks: deque[ChunkMark] = deque()
         self._saved = 0.0
+        self._unsaved = False
+        """Marks recorded in ``_state`` since it was last stored."""
         self.rows = 0
 
     def run(self, tables: Sequence[TableId]) -> bool:
@@ -150,10 +152,14 @@ class SnapshotSource:
             while self._marks and self._marks[0].seq <= acked.seq:
                 mark = self._marks.popleft()
                 self._state.mark(mark.table, mark.after, mark.done)
+                self._unsaved = True
         now = time.monotonic()
-        if force or now - self._saved >= _SAVE_EVERY_S:
+        # as the PostgreSQL snapshotter: stored when there is news, at most every _SAVE_EVERY_S,
+        # the first acknowledged chunk at once (a table may snapshot within one interval)
+        if force or (self._unsaved and now - self._saved >= _SAVE_EVERY_S):
             self._save(self._state)
             self._saved = now
+            self._unsaved = False
 
 
 def _estimate(reader: SnapshotReader, table: TableId) -> int:
