@@ -230,7 +230,7 @@ class PostgresConnector:
                 fix="give this source another slot name, or drop that slot if it is unused",
             )
         if slot is None or slot.confirmed_flush is None:
-            return self._first_run(shapes, tables, mode)
+            return self._first_run(conn, shapes, tables, mode)
         progress = self._progress_file.load()
         if progress is None or progress.slot != self.source.slot:
             progress = SnapshotProgress(self.source.slot, slot.confirmed_flush)
@@ -242,17 +242,16 @@ class PostgresConnector:
         if pending:
             log.info("snapshotting %s (fresh snapshot; the stream replays since %s)",
                      ", ".join(map(str, pending)), slot.confirmed_flush)  # fmt: skip
-            with connect(self._dsn) as sconn:
-                reader = SnapshotReader(
-                    sconn, None, slot.confirmed_flush, chunk_rows=self.source.snapshot.chunk_rows
-                )
-                with reader:
-                    if not self._snapshot(reader, sconn, shapes, progress, pending):
-                        return None
+            if not self._snapshot(conn, shapes, progress, pending, None, slot.confirmed_flush):
+                return None
         return slot.confirmed_flush
 
     def _first_run(
-        self, shapes: TableShapes, tables: list[TableId], mode: SnapshotMode
+        self,
+        conn: psycopg.Connection[Any],
+        shapes: TableShapes,
+        tables: list[TableId],
+        mode: SnapshotMode,
     ) -> Lsn | None:
         self._progress_file.remove()
         log.info("creating slot %s (waits until transactions running now have ended)",
@@ -271,37 +270,48 @@ class PostgresConnector:
                 self._progress_file.save(progress)
                 return created.consistent_point
             self._progress_file.save(progress)
-            with connect(self._dsn) as sconn:
-                reader = SnapshotReader(
-                    sconn, created.snapshot_name, created.consistent_point,
-                    chunk_rows=self.source.snapshot.chunk_rows,
-                )  # fmt: skip
-                with reader:  # the snapshot is imported now; the slot's connection may idle
-                    if not self._snapshot(reader, sconn, shapes, progress, tables):
-                        return None
+            position = created.consistent_point
+            if not self._snapshot(conn, shapes, progress, tables, created.snapshot_name, position):
+                return None
         return created.consistent_point
 
     def _snapshot(
         self,
-        reader: SnapshotReader,
         conn: psycopg.Connection[Any],
         shapes: TableShapes,
         progress: SnapshotProgress,
         tables: list[TableId],
+        snapshot_name: str | None,
+        position: Lsn,
     ) -> bool:
+        """Snapshot ``tables`` under the exported snapshot ``snapshot_name`` (a fresh one when
+        None); True when all are done, False when stopped. Tables rewritten after an exported
+        snapshot was taken are then read under a fresh one: the stream replays every change
+        since ``position``, so their topics still converge."""
         assert self._producer is not None
-        publisher = Publisher(self._producer, self._serializer, self.topic_for, POSITION_KIND)
-        snapshot = SnapshotSource(
-            reader, conn, shapes, publisher, progress, self._progress_file, self.stop,
-            self._transactions,
-        )  # fmt: skip
-        keys = shapes.key_columns()
-        done = snapshot.run(tables, keys)
-        self.metrics.snapshot_rows += snapshot.rows
-        if not done and not self.stop.is_set():
-            pending = ", ".join(str(t) for t in progress.pending(tables))
-            raise PostgresError(f"the snapshot ended with tables still pending: {pending}")
-        return done
+        chunk_rows = self.source.snapshot.chunk_rows
+        with connect(self._dsn) as sconn:
+            reader = SnapshotReader(
+                sconn, snapshot_name, position, chunk_rows=chunk_rows, lock=tables
+            )
+            with reader:  # an exported snapshot is imported now; the slot's connection may idle
+                publisher = Publisher(
+                    self._producer, self._serializer, self.topic_for, POSITION_KIND
+                )
+                snapshot = SnapshotSource(
+                    reader, conn, shapes, publisher, progress, self._progress_file, self.stop,
+                    self._transactions,
+                )  # fmt: skip
+                done = snapshot.run(tables, shapes.key_columns())
+                self.metrics.snapshot_rows += snapshot.rows
+        if done or self.stop.is_set():
+            return done
+        pending = progress.pending(tables)
+        if snapshot_name is not None:
+            return self._snapshot(conn, shapes, progress, pending, None, position)
+        raise PostgresError(
+            f"the snapshot ended with tables still pending: {', '.join(map(str, pending))}"
+        )
 
     # ---- streaming ---------------------------------------------------------------------------
 

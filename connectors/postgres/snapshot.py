@@ -17,6 +17,14 @@ can record completed chunks and start again after the last one. Without a snapsh
 reader takes a fresh REPEATABLE READ snapshot instead of importing one (used to resume after the
 exported snapshot is gone: the stream replays every change since the slot's position, so the
 topics still converge to the tables).
+
+DDL racing the snapshot: the reader locks its tables (ACCESS SHARE) at once, so no DDL commits
+while it reads; but DDL can commit between the slot's creation and that lock. A query's columns
+are then resolved against the current catalog while the snapshot's rows (and its view of the
+catalog) are older: a table is therefore described from the current catalog (``describe(...,
+catalog=...)``, another connection, read after the lock), and a table rewritten in that window
+(ALTER COLUMN TYPE, TRUNCATE, a volatile default: a new relfilenode) reads as empty under the
+older snapshot, so ``rewritten`` names it for the caller to read under a fresh snapshot.
 """
 
 from __future__ import annotations
@@ -55,8 +63,10 @@ class SnapshotReader:
         position: Lsn,
         *,
         chunk_rows: int = 10_000,
+        lock: Sequence[TableId] = (),
     ) -> None:
         self._conn = conn
+        self._lock = list(lock)
         self._snapshot = snapshot_name
         self.position = position
         self.chunk_rows = chunk_rows
@@ -70,6 +80,13 @@ class SnapshotReader:
         if self._snapshot is not None:
             # SET TRANSACTION SNAPSHOT must be the first statement of the transaction
             self._conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(self._snapshot))
+        if self._lock:
+            # ACCESS SHARE for the snapshot's duration: DDL waits until the snapshot ends instead
+            # of breaking its reads; inserts, updates and deletes are not blocked. Without an
+            # imported snapshot the lock comes before the first query, which takes the snapshot:
+            # nothing can change the tables' definitions between the two.
+            names = sql.SQL(", ").join(sql.Identifier(t.schema, t.name) for t in self._lock)
+            self._conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(names))
         for name, value in SESSION_SETTINGS.items():
             self._conn.execute("SELECT pg_catalog.set_config(%s, %s, true)", (name, value))
         return self
@@ -77,16 +94,33 @@ class SnapshotReader:
     def __exit__(self, *exc_info: object) -> None:
         self._conn.rollback()
 
-    def describe(self, table: TableId, key: Sequence[str] | None = None) -> Relation:
-        """The table's description (``key`` overrides the primary key), types loaded.
+    def describe(
+        self,
+        table: TableId,
+        key: Sequence[str] | None = None,
+        *,
+        catalog: psycopg.Connection[Any] | None = None,
+    ) -> Relation:
+        """The table's description (``key`` overrides the primary key), types loaded; read on
+        ``catalog`` (an autocommit connection: the current catalog) when given, else as the
+        snapshot sees it.
 
         An overriding key must be unique and NOT NULL, as a primary key is: chunks are cut by
         comparing key values, and NULLs would fall out of every range."""
-        relation = describe_table(self._conn, table)
+        conn = catalog if catalog is not None else self._conn
+        relation = describe_table(conn, table)
         if key is not None:
             relation = _with_key(relation, key)
-        self.catalog.update(load_types(self._conn, [c.type_oid for c in relation.columns]))
+        self.catalog.update(load_types(conn, [c.type_oid for c in relation.columns]))
         return relation
+
+    def rewritten(
+        self, tables: Sequence[TableId], catalog: psycopg.Connection[Any]
+    ) -> list[TableId]:
+        """Those of ``tables`` whose storage (or a partition's) the current catalog, read on
+        ``catalog``, places elsewhere than the snapshot does: rewritten or truncated after the
+        snapshot was taken, so this snapshot would read them as empty."""
+        return [t for t in tables if _filenodes(self._conn, t) != _filenodes(catalog, t)]
 
     def read(self, relation: Relation) -> Iterator[list[ChangeEvent]]:
         """The table's rows as snapshot-read events, one list per chunk."""
@@ -145,6 +179,20 @@ class SnapshotReader:
     def _event(self, relation: Relation, key: list[str], row: dict[str, Any]) -> ChangeEvent:
         key_row = {name: row[name] for name in key} if key else None
         return ChangeEvent(table_id(relation), Op.READ, key_row, None, row, self.position)
+
+
+# the table's own storage and its leaf partitions' (a partitioned table has none of its own)
+_FILENODES = """
+SELECT c.oid, c.relfilenode FROM pg_catalog.pg_class c
+WHERE c.oid = %(table)s::regclass
+   OR c.oid IN (SELECT relid FROM pg_catalog.pg_partition_tree(%(table)s::regclass) WHERE isleaf)
+"""
+
+
+def _filenodes(conn: psycopg.Connection[Any], table: TableId) -> dict[int, int]:
+    name = sql.Identifier(table.schema, table.name).as_string(conn)
+    rows = conn.execute(_FILENODES, {"table": name}).fetchall()
+    return {int(oid): int(node) for oid, node in rows}
 
 
 def _select(relation: Relation, key: list[str], after: _Text | None, limit: int) -> sql.Composed:

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from strangler.connectors.postgres.exactly_once import KafkaTransactions
 from strangler.connectors.postgres.progress import KeyText, ProgressFile, SnapshotProgress
@@ -43,7 +42,7 @@ class SnapshotSource:
     def __init__(
         self,
         reader: SnapshotReader,
-        conn: psycopg.Connection[Any],
+        catalog: psycopg.Connection[Any],
         shapes: TableShapes,
         publisher: Publisher,
         progress: SnapshotProgress,
@@ -52,7 +51,8 @@ class SnapshotSource:
         transactions: KafkaTransactions | None = None,
     ) -> None:
         self._reader = reader
-        self._conn = conn
+        self._catalog = catalog
+        """An autocommit connection: the current catalog (``SnapshotReader.describe``)."""
         self._shapes = shapes
         self._publisher = publisher
         self._progress = progress
@@ -69,13 +69,19 @@ class SnapshotSource:
         self.rows = 0
 
     def run(self, tables: Sequence[TableId], key: dict[TableId, tuple[str, ...]]) -> bool:
-        """Snapshot ``tables``; True if all completed, False if stopped before."""
-        self._lock(tables)
+        """Snapshot ``tables`` (the reader holds their locks); True if all completed, False if
+        stopped before or if some were rewritten after the reader's snapshot was taken: those
+        stay pending, to be read under a fresh snapshot."""
+        rewritten = self._reader.rewritten(tables, self._catalog)
+        for table in rewritten:
+            log.warning("%s was rewritten or truncated after the slot's snapshot was taken; it "
+                        "is read under a fresh snapshot instead", table)  # fmt: skip
         try:
             for table in tables:
                 if self._stop.is_set():
                     break
-                self._table(table, key[table])
+                if table not in rewritten:
+                    self._table(table, key[table])
             self._drain()
         finally:
             self._checkpoint(force=True)
@@ -94,19 +100,11 @@ class SnapshotSource:
             self._publisher.flush(1.0)
             self._checkpoint()
 
-    def _lock(self, tables: Sequence[TableId]) -> None:
-        """ACCESS SHARE on every table for the snapshot's duration: DDL (a dropped column)
-        waits until the snapshot ends instead of breaking the reads of the older definition;
-        inserts, updates and deletes are not blocked."""
-        if tables:
-            names = sql.SQL(", ").join(sql.Identifier(t.schema, t.name) for t in tables)
-            self._conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(names))
-
     def _table(self, table: TableId, key: tuple[str, ...]) -> None:
-        relation = self._reader.describe(table, key)
-        self._shapes.update(self._conn, relation)
+        relation = self._reader.describe(table, key, catalog=self._catalog)
+        self._shapes.update(self._catalog, relation)
         after = self._progress.tables[table].after if table in self._progress.tables else None
-        rate = SnapshotRate(table, _estimate(self._conn, table), log, started=time.monotonic())
+        rate = SnapshotRate(table, _estimate(self._catalog, table), log, started=time.monotonic())
         last = after
         with Prefetched(self._reader.row_chunks(relation, after)) as chunks:
             for rows, last in chunks:
