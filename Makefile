@@ -13,7 +13,8 @@ system-deps:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# the C sources too: an editable install builds the native modules in place, once
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard */*.c */*/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -52,3 +53,4 @@ format: venv
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find $(PARTS) -name '*.so' -delete

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what strangler's local stack needs on a Debian-family machine:
-# PostgreSQL (server), MariaDB (server), a Java 17+ runtime and Maven (to resolve Kafka's jars).
+# PostgreSQL (server), MariaDB (server), a Java 17+ runtime and Maven (to resolve Kafka's jars),
+# and a C compiler with Python's headers (strangler's native hot paths are built on install).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -11,6 +12,9 @@ command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-se
 java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
 if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then need+=(openjdk-17-jre-headless); fi
 command -v mvn >/dev/null || need+=(maven)
+command -v gcc >/dev/null || need+=(gcc)
+python_headers() { "${PYTHON:-python3}" -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; }
+python_headers || need+=(python3-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "system prerequisites: all present"

@@ -1,0 +1,25 @@
+"""The native hot paths: our own C against the CPython API only (no other library).
+
+Everything else about the distribution is in pyproject.toml; this file only adds what
+pyproject cannot yet say in a stable way. Building needs a C compiler and Python's headers
+(scripts/install-system-deps.sh installs gcc where it is missing).
+"""
+
+from setuptools import Extension, setup
+
+_FLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"]
+
+setup(
+    ext_modules=[
+        Extension(
+            "strangler.connectors.postgres._speedups",
+            sources=["connectors/postgres/_speedups.c"],
+            extra_compile_args=_FLAGS,
+        ),
+        Extension(
+            "strangler.materializers._speedups",
+            sources=["materializers/_speedups.c"],
+            extra_compile_args=_FLAGS,
+        ),
+    ]
+)
