@@ -17,6 +17,11 @@ setup(
             extra_compile_args=_FLAGS,
         ),
         Extension(
+            "strangler.connectors.mysql._speedups",
+            sources=["connectors/mysql/_speedups.c"],
+            extra_compile_args=_FLAGS,
+        ),
+        Extension(
             "strangler.materializers._speedups",
             sources=["materializers/_speedups.c"],
             extra_compile_args=_FLAGS,

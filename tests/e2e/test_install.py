@@ -40,7 +40,8 @@ def test_wheel_installs_under_one_namespace(tmp_path: Path) -> None:
         venv / "bin" / "python",
         "-c",
         "import strangler.connectors, strangler.cli.main as m; print(m.__file__)\n"
-        "import strangler.connectors.postgres._speedups, strangler.materializers._speedups",
+        "import strangler.connectors.postgres._speedups, strangler.connectors.mysql._speedups\n"
+        "import strangler.materializers._speedups",
         cwd=tmp_path,
     )
     assert where.startswith(str(site)), where
