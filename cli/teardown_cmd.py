@@ -2,10 +2,12 @@
 
 Always the sources' own state: PostgreSQL replication slots, publications and snapshot
 progress files; MySQL stored positions (file or Kafka offset store). ``--topics`` also deletes
-the sources' table topics; ``--views`` also forgets the views' bookkeeping (stored offsets and
-table shapes: the next run re-reads every topic). What exists is listed first, and nothing is
-dropped without a confirmation (``--yes`` in scripts). The dropping itself is the connectors'
-``teardown()``, which ``strangler connect --teardown`` runs too.
+the sources' table topics and their ``<topic>-key`` / ``<topic>-value`` subjects in the registry
+(soft, then permanently: a later run registers the tables' shapes afresh instead of being held
+to the deleted topics' compatibility); ``--views`` also forgets the views' bookkeeping (stored
+offsets and table shapes: the next run re-reads every topic). What exists is listed first, and
+nothing is dropped without a confirmation (``--yes`` in scripts). The dropping itself is the
+connectors' ``teardown()``, which ``strangler connect --teardown`` runs too.
 """
 
 from __future__ import annotations
@@ -92,6 +94,46 @@ def _topics(config: PipelineConfig, sources: list[AnySource]) -> list[str]:
     return sorted({t for s in sources for t in source_topics(s, existing)})
 
 
+def _subjects(config: PipelineConfig, sources: list[AnySource]) -> list[str]:
+    """The registry subjects of the sources' table topics (whether or not the topics exist)."""
+    from strangler.cli.services import registry_client, registry_unreachable
+    from strangler.cli.topics_cmd import source_topics
+    from strangler.schema_registry.client import RegistryRequestFailed
+
+    assert config.registry is not None  # required when there are sources
+    url = config.registry.url
+    client = registry_client(url)
+    try:
+        subjects = client.subjects()
+    except RegistryRequestFailed as exc:
+        raise registry_unreachable(url, str(exc)) from exc
+    finally:
+        client.close()
+    by_topic: dict[str, list[str]] = {}
+    for subject in subjects:
+        for suffix in ("-key", "-value"):
+            if subject.endswith(suffix):
+                by_topic.setdefault(subject.removesuffix(suffix), []).append(subject)
+    topics = {t for s in sources for t in source_topics(s, set(by_topic))}
+    return sorted(subject for t in topics for subject in by_topic[t])
+
+
+def _delete_subjects(config: PipelineConfig, subjects: list[str]) -> None:
+    from strangler.cli.services import registry_client, registry_unreachable
+    from strangler.schema_registry.client import RegistryRequestFailed
+
+    assert config.registry is not None
+    client = registry_client(config.registry.url)
+    try:
+        for subject in subjects:
+            client.delete_subject(subject)
+            client.delete_subject(subject, permanent=True)
+    except RegistryRequestFailed as exc:
+        raise registry_unreachable(config.registry.url, str(exc)) from exc
+    finally:
+        client.close()
+
+
 def _delete_topics(config: PipelineConfig, topics: list[str]) -> None:
     from confluent_kafka import KafkaException
 
@@ -139,7 +181,9 @@ def _forget_views(views: list[ViewConfig]) -> None:
 @click.command("teardown")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", "only", multiple=True, metavar="S", help="Only this source (repeat).")
-@click.option("--topics", is_flag=True, help="Also delete the sources' table topics.")
+@click.option(
+    "--topics", is_flag=True, help="Also delete the sources' table topics and their subjects."
+)
 @click.option("--views", is_flag=True, help="Also forget the views' offsets and table shapes.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (scripts).")
 def teardown_command(
@@ -159,6 +203,8 @@ def teardown_command(
     plan = [line for s in sources for line in source_plan(config, s)]
     table_topics = _topics(config, sources) if topics else []
     plan += [f"topic {t}" for t in table_topics]
+    subjects = _subjects(config, sources) if topics and sources else []
+    plan += [f"subject {s} (schema registry)" for s in subjects]
     chosen_views = list(config.views) if views else []
     plan += _views_plan(chosen_views)
     if not confirm("teardown", plan, yes=yes):
@@ -169,6 +215,9 @@ def teardown_command(
     if table_topics:
         _delete_topics(config, table_topics)
         click.echo(f"deleted {len(table_topics)} topic(s)")
+    if subjects:
+        _delete_subjects(config, subjects)
+        click.echo(f"deleted {len(subjects)} subject(s)")
     _forget_views(chosen_views)
     for view in chosen_views:
         click.echo(f"view {view.name}: offsets and table shapes forgotten")

@@ -105,6 +105,16 @@ class RegistryClient:
         answer = self._call("POST", path, {"schema": schema, "schemaType": "AVRO"})
         return bool(answer["is_compatible"]), list(answer.get("messages") or [])
 
+    def subjects(self) -> list[str]:
+        """The subjects with a live (not soft-deleted) version."""
+        return [str(s) for s in self._call("GET", "/subjects")]
+
+    def delete_subject(self, subject: str, *, permanent: bool = False) -> list[int]:
+        """Delete ``subject``'s versions (soft; ``permanent`` only after a soft delete, as
+        Confluent's registry requires); the versions deleted."""
+        path = f"/subjects/{_segment(subject)}" + ("?permanent=true" if permanent else "")
+        return [int(v) for v in self._call("DELETE", path)]
+
     def set_level(self, subject: str | None, level: CompatibilityLevel) -> None:
         path = "/config" if subject is None else f"/config/{_segment(subject)}"
         self._call("PUT", path, {"compatibility": level.value})

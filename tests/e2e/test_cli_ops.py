@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -157,8 +158,11 @@ def test_postgres_pipeline_from_init_to_teardown(
     publication = text.split("    publication: ", 1)[1].split()[0]
     assert f"  - {name}: publication {publication} of database {name}" in torn.stdout
     assert f"  - topic {topic}" in torn.stdout
+    assert f"  - subject {topic}-value (schema registry)" in torn.stdout
     assert "view stock: offsets and table shapes forgotten" in torn.stdout
     assert topic not in _topics(kafka_bootstrap)
+    left = httpx.get(f"{registry_url}/subjects", params={"deleted": "true"}).json()
+    assert not [s for s in left if s.startswith(topic)]  # permanently deleted
     assert cli("teardown", "pipeline.yaml", "--yes").stdout == "nothing to teardown\n"
 
 
