@@ -1,10 +1,766 @@
-/* Native hot paths of the materializers (placeholder: filled in by the Avro record
- * decoder). Built by setuptools as strangler.materializers._speedups. */
+/* Native hot paths of the materializers: Confluent-framed Avro records of flat schemas, decoded
+ * into the very values the generated Python reader (avro_reader.py) gives, and the common case
+ * of a whole Kafka record (headers, position, key and value) turned into a ChangeRecord.
+ *
+ * Reader: a per-writer-schema plan built in Python (native.py) becomes an object called like a
+ * generated reader, (payload, start) -> (record dict, end). Kinds it knows: null, boolean,
+ * int/long, float, double, string, bytes, enum, fixed, the four timestamps (made here, as
+ * epoch + timedelta would), date (date.fromordinal), and anything with a logical reader of
+ * fastavro's (decimal, uuid, time-*) through that very reader; unions of those. Every read is
+ * bounds-checked; corrupt input raises IndexError / EOFError / ValueError / OverflowError.
+ *
+ * Decoder: decode(message) returns the ChangeRecord of a Kafka record when everything about it
+ * is the common case, and None otherwise (a position_kind header, a position it does not parse,
+ * a schema without a native reader, any error): the Python path then decodes the record and
+ * says what is wrong with it, so errors and dead letters stay exactly what they were. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
-static struct PyModuleDef speedups_module = {
-    PyModuleDef_HEAD_INIT, "_speedups", "Native hot paths of the materializers.", -1, NULL,
+enum Kind {
+    K_NULL = 0,
+    K_BOOLEAN = 1,
+    K_LONG = 2,
+    K_FLOAT = 3,
+    K_DOUBLE = 4,
+    K_STRING = 5,
+    K_BYTES = 6,
+    K_ENUM = 7,
+    K_FIXED = 8,
+    K_TS_MICROS = 9,
+    K_TS_MILLIS = 10,
+    K_LOCAL_TS_MICROS = 11,
+    K_LOCAL_TS_MILLIS = 12,
+    K_DATE = 13,
+    K_LAST = 13,
 };
 
-PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&speedups_module); }
+typedef struct {
+    int kind;
+    Py_ssize_t size;   /* K_FIXED: its size */
+    PyObject *symbols; /* K_ENUM: tuple of symbols */
+    PyObject *post;    /* a logical reader called as post(value, post_schema, None), or NULL */
+    PyObject *post_schema;
+} Leaf;
+
+typedef struct {
+    PyObject *name;
+    int is_union;
+    Py_ssize_t nbranches;
+    Leaf *branches;
+} Field;
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    Py_ssize_t nfields;
+    Field *fields;
+} ReaderObject;
+
+typedef struct {
+    const unsigned char *b;
+    Py_ssize_t n;
+    Py_ssize_t p;
+} Cursor;
+
+/* ---- primitives ------------------------------------------------------------------------- */
+
+static int past_end(void) {
+    PyErr_SetString(PyExc_IndexError, "index out of range");
+    return -1;
+}
+
+/* One zig-zag varint of at most 64 bits (a longer one is corrupt input here; the Python reader
+ * would read it as a big integer, so such a record takes the Python path in Decoder). */
+static int read_long(Cursor *c, int64_t *out) {
+    uint64_t x = 0;
+    for (int shift = 0;; shift += 7) {
+        if (c->p >= c->n) return past_end();
+        unsigned char byte = c->b[c->p++];
+        if (shift == 63 && byte > 1) {
+            PyErr_SetString(PyExc_ValueError, "varint longer than 64 bits");
+            return -1;
+        }
+        x |= (uint64_t)(byte & 0x7F) << shift;
+        if (!(byte & 0x80)) break;
+    }
+    *out = (int64_t)((x >> 1) ^ (~(x & 1) + 1));
+    return 0;
+}
+
+static int read_sized(Cursor *c, Py_ssize_t *start, Py_ssize_t size) {
+    if (size < 0 || size > c->n - c->p) {
+        PyErr_SetString(PyExc_EOFError, "short string or bytes");
+        return -1;
+    }
+    *start = c->p;
+    c->p += size;
+    return 0;
+}
+
+static int read_length(Cursor *c, Py_ssize_t *start, Py_ssize_t *size) {
+    int64_t n;
+    if (read_long(c, &n) < 0) return -1;
+    if (n < 0 || n > (int64_t)(c->n - c->p)) {
+        PyErr_SetString(PyExc_EOFError, "short string or bytes");
+        return -1;
+    }
+    *size = (Py_ssize_t)n;
+    return read_sized(c, start, *size);
+}
+
+/* Days since 1970-01-01 -> proleptic Gregorian year, month, day (H. Hinnant's algorithm). */
+static void civil_from_days(int64_t z, int *y, int *m, int *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+#define FIRST_DAY (-719162) /* 0001-01-01 */
+#define LAST_DAY 2932896    /* 9999-12-31 */
+#define US_PER_DAY 86400000000LL
+
+/* epoch + timedelta(microseconds=us), epoch aware (UTC) or naive. */
+static PyObject *timestamp(int64_t us, int utc) {
+    int64_t days = us / US_PER_DAY, rem = us % US_PER_DAY;
+    if (rem < 0) {
+        rem += US_PER_DAY;
+        days -= 1;
+    }
+    if (days < FIRST_DAY || days > LAST_DAY) {
+        PyErr_SetString(PyExc_OverflowError, "date value out of range");
+        return NULL;
+    }
+    int y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    int64_t secs = rem / 1000000;
+    return PyDateTimeAPI->DateTime_FromDateAndTime(
+        y, m, d, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),
+        (int)(rem % 1000000), utc ? PyDateTime_TimeZone_UTC : Py_None,
+        PyDateTimeAPI->DateTimeType);
+}
+
+/* date.fromordinal(days + 719163) */
+static PyObject *date_of(int64_t days) {
+    if (days < FIRST_DAY || days > LAST_DAY) {
+        PyErr_Format(PyExc_ValueError, "ordinal %lld is out of range",
+                     (long long)days + 719163);
+        return NULL;
+    }
+    int y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    return PyDateTimeAPI->Date_FromDate(y, m, d, PyDateTimeAPI->DateType);
+}
+
+static PyObject *millis_timestamp(int64_t ms, int utc) {
+    if (ms > INT64_MAX / 1000 || ms < INT64_MIN / 1000) {
+        PyErr_SetString(PyExc_OverflowError, "date value out of range");
+        return NULL;
+    }
+    return timestamp(ms * 1000, utc);
+}
+
+static PyObject *read_leaf(Cursor *c, const Leaf *leaf) {
+    int64_t n;
+    Py_ssize_t start, size;
+    switch (leaf->kind) {
+    case K_NULL:
+        Py_RETURN_NONE;
+    case K_BOOLEAN:
+        if (c->p >= c->n) {
+            past_end();
+            return NULL;
+        }
+        return PyBool_FromLong(c->b[c->p++] != 0);
+    case K_LONG:
+        if (read_long(c, &n) < 0) return NULL;
+        return PyLong_FromLongLong(n);
+    case K_FLOAT:
+    case K_DOUBLE: {
+        Py_ssize_t width = leaf->kind == K_FLOAT ? 4 : 8;
+        if (width > c->n - c->p) {
+            PyErr_SetString(PyExc_EOFError, "short float or double");
+            return NULL;
+        }
+        const char *at = (const char *)c->b + c->p;
+        c->p += width;
+        double v = width == 4 ? PyFloat_Unpack4(at, 1) : PyFloat_Unpack8(at, 1);
+        if (v == -1.0 && PyErr_Occurred()) return NULL;
+        return PyFloat_FromDouble(v);
+    }
+    case K_STRING:
+        if (read_length(c, &start, &size) < 0) return NULL;
+        return PyUnicode_DecodeUTF8((const char *)c->b + start, size, NULL);
+    case K_BYTES:
+        if (read_length(c, &start, &size) < 0) return NULL;
+        return PyBytes_FromStringAndSize((const char *)c->b + start, size);
+    case K_FIXED:
+        if (read_sized(c, &start, leaf->size) < 0) return NULL;
+        return PyBytes_FromStringAndSize((const char *)c->b + start, leaf->size);
+    case K_ENUM: {
+        if (read_long(c, &n) < 0) return NULL;
+        Py_ssize_t count = PyTuple_GET_SIZE(leaf->symbols);
+        if (n < -(int64_t)count || n >= (int64_t)count) { /* Python indexing: -1 is the last */
+            PyErr_SetString(PyExc_IndexError, "tuple index out of range");
+            return NULL;
+        }
+        PyObject *symbol = PyTuple_GET_ITEM(leaf->symbols, n < 0 ? n + count : n);
+        Py_INCREF(symbol);
+        return symbol;
+    }
+    case K_TS_MICROS:
+    case K_LOCAL_TS_MICROS:
+        if (read_long(c, &n) < 0) return NULL;
+        return timestamp(n, leaf->kind == K_TS_MICROS);
+    case K_TS_MILLIS:
+    case K_LOCAL_TS_MILLIS:
+        if (read_long(c, &n) < 0) return NULL;
+        return millis_timestamp(n, leaf->kind == K_TS_MILLIS);
+    case K_DATE:
+        if (read_long(c, &n) < 0) return NULL;
+        return date_of(n);
+    }
+    PyErr_SetString(PyExc_SystemError, "unknown kind in a native reader plan");
+    return NULL;
+}
+
+static PyObject *read_value(Cursor *c, const Leaf *leaf) {
+    PyObject *value = read_leaf(c, leaf);
+    if (value == NULL || leaf->post == NULL) return value;
+    PyObject *args[3] = {value, leaf->post_schema, Py_None};
+    PyObject *out = PyObject_Vectorcall(leaf->post, args, 3, NULL);
+    Py_DECREF(value);
+    return out;
+}
+
+static PyObject *read_field(Cursor *c, const Field *field) {
+    if (!field->is_union) return read_value(c, &field->branches[0]);
+    int64_t u;
+    if (read_long(c, &u) < 0) return NULL;
+    if (u < 0 || u >= (int64_t)field->nbranches) {
+        PyErr_Format(PyExc_IndexError, "union index %lld", (long long)u);
+        return NULL;
+    }
+    return read_value(c, &field->branches[u]);
+}
+
+/* The record at c->p; c->p is then just after it. */
+static PyObject *read_record(const ReaderObject *r, Cursor *c) {
+    PyObject *out = PyDict_New();
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < r->nfields; i++) {
+        PyObject *value = read_field(c, &r->fields[i]);
+        if (value == NULL || PyDict_SetItem(out, r->fields[i].name, value) < 0) {
+            Py_XDECREF(value);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(value);
+    }
+    return out;
+}
+
+/* ---- Reader ----------------------------------------------------------------------------- */
+
+static void free_fields(Field *fields, Py_ssize_t count) {
+    if (fields == NULL) return;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_XDECREF(fields[i].name);
+        for (Py_ssize_t j = 0; j < fields[i].nbranches; j++) {
+            Py_XDECREF(fields[i].branches[j].symbols);
+            Py_XDECREF(fields[i].branches[j].post);
+            Py_XDECREF(fields[i].branches[j].post_schema);
+        }
+        PyMem_Free(fields[i].branches);
+    }
+    PyMem_Free(fields);
+}
+
+static void reader_dealloc(ReaderObject *self) {
+    free_fields(self->fields, self->nfields);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *reader_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                   PyObject *kwnames) {
+    ReaderObject *self = (ReaderObject *)callable;
+    if (PyVectorcall_NARGS(nargsf) != 2 || (kwnames && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "a reader takes (payload, start)");
+        return NULL;
+    }
+    if (!PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "the payload must be bytes");
+        return NULL;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    if (start == -1 && PyErr_Occurred()) return NULL;
+    Cursor c = {(const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]),
+                start};
+    if (start < 0 || start > c.n) {
+        PyErr_SetString(PyExc_IndexError, "index out of range");
+        return NULL;
+    }
+    PyObject *record = read_record(self, &c);
+    if (record == NULL) return NULL;
+    return Py_BuildValue("(Nn)", record, c.p);
+}
+
+static PyObject *reader_call(PyObject *self, PyObject *args, PyObject *kwargs) {
+    return PyVectorcall_Call(self, args, kwargs);
+}
+
+static PyTypeObject ReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "strangler.materializers._speedups.Reader",
+    .tp_basicsize = sizeof(ReaderObject),
+    .tp_dealloc = (destructor)reader_dealloc,
+    .tp_vectorcall_offset = offsetof(ReaderObject, vectorcall),
+    .tp_call = reader_call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "A native reader of one writer schema: (payload, start) -> (record, end).",
+};
+
+static int parse_leaf(PyObject *spec, Leaf *leaf) {
+    /* (kind, arg, post, post_schema): arg is the enum's symbols or the fixed size */
+    PyObject *arg, *post, *post_schema;
+    if (!PyArg_ParseTuple(spec, "iOOO;a leaf is (kind, arg, post, post_schema)", &leaf->kind,
+                          &arg, &post, &post_schema))
+        return -1;
+    if (leaf->kind < 0 || leaf->kind > K_LAST) {
+        PyErr_Format(PyExc_ValueError, "unknown kind %d", leaf->kind);
+        return -1;
+    }
+    if (leaf->kind == K_ENUM) {
+        if (!PyTuple_Check(arg)) {
+            PyErr_SetString(PyExc_TypeError, "an enum's arg is the tuple of its symbols");
+            return -1;
+        }
+        Py_INCREF(arg);
+        leaf->symbols = arg;
+    }
+    if (leaf->kind == K_FIXED) {
+        leaf->size = PyLong_AsSsize_t(arg);
+        if (leaf->size < 0) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "negative fixed size");
+            return -1;
+        }
+    }
+    if (post != Py_None) {
+        Py_INCREF(post);
+        Py_INCREF(post_schema);
+        leaf->post = post;
+        leaf->post_schema = post_schema;
+    }
+    return 0;
+}
+
+static int parse_field(PyObject *spec, Field *field) {
+    /* (name, is_union, [leaf, ...]) */
+    PyObject *name, *leaves;
+    int is_union;
+    if (!PyArg_ParseTuple(spec, "UpO!;a field is (name, is_union, [leaf, ...])", &name,
+                          &is_union, &PyList_Type, &leaves))
+        return -1;
+    Py_INCREF(name);
+    field->name = name;
+    field->is_union = is_union;
+    Py_ssize_t count = PyList_GET_SIZE(leaves);
+    if (count < 1 || (!is_union && count != 1)) {
+        PyErr_SetString(PyExc_ValueError, "a field has one leaf, a union at least one");
+        return -1;
+    }
+    field->branches = PyMem_Calloc((size_t)count, sizeof(Leaf));
+    if (field->branches == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        field->nbranches = i + 1;
+        if (parse_leaf(PyList_GET_ITEM(leaves, i), &field->branches[i]) < 0) return -1;
+    }
+    return 0;
+}
+
+static PyObject *make_reader(PyObject *module, PyObject *plan) {
+    (void)module;
+    if (!PyList_Check(plan)) {
+        PyErr_SetString(PyExc_TypeError, "a plan is a list of fields");
+        return NULL;
+    }
+    ReaderObject *self = PyObject_New(ReaderObject, &ReaderType);
+    if (self == NULL) return NULL;
+    self->vectorcall = reader_vectorcall;
+    self->nfields = 0;
+    Py_ssize_t count = PyList_GET_SIZE(plan);
+    self->fields = PyMem_Calloc(count ? (size_t)count : 1, sizeof(Field));
+    if (self->fields == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        self->nfields = i + 1;
+        if (parse_field(PyList_GET_ITEM(plan, i), &self->fields[i]) < 0) {
+            Py_DECREF(self);
+            return NULL;
+        }
+    }
+    return (PyObject *)self;
+}
+
+/* ---- Decoder ---------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *lsn_topics; /* dict topic -> bool: positions are PostgreSQL LSNs */
+    PyObject *ops;        /* dict op header (str and bytes) -> Op */
+    PyObject *op_update, *op_delete, *op_truncate;
+    PyObject *record_type; /* ChangeRecord */
+    PyObject *schema;      /* schema_id -> (WriterSchema, Reader or None) */
+    PyObject *position;    /* (topic, raw, kind) -> sort key, or raises */
+    PyObject *cache;       /* dict schema id -> (WriterSchema, Reader or None) */
+    PyObject *last_position;
+} DecoderObject;
+
+static void decoder_dealloc(DecoderObject *self) {
+    Py_XDECREF(self->lsn_topics);
+    Py_XDECREF(self->ops);
+    Py_XDECREF(self->op_update);
+    Py_XDECREF(self->op_delete);
+    Py_XDECREF(self->op_truncate);
+    Py_XDECREF(self->record_type);
+    Py_XDECREF(self->schema);
+    Py_XDECREF(self->position);
+    Py_XDECREF(self->cache);
+    Py_XDECREF(self->last_position);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int decoder_init(DecoderObject *self, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"lsn_topics", "ops",         "update",   "delete", "truncate",
+                            "record_type", "schema", "position", NULL};
+    PyObject *lsn_topics, *ops, *update, *delete, *truncate, *record_type, *schema, *position;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!OOOOOO", names, &PyDict_Type,
+                                     &lsn_topics, &PyDict_Type, &ops, &update, &delete,
+                                     &truncate, &record_type, &schema, &position))
+        return -1;
+    PyObject *cache = PyDict_New();
+    if (cache == NULL) return -1;
+    PyObject *objects[] = {lsn_topics, ops, update, delete, truncate, record_type, schema,
+                           position};
+    for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++) Py_INCREF(objects[i]);
+    Py_XSETREF(self->lsn_topics, lsn_topics);
+    Py_XSETREF(self->ops, ops);
+    Py_XSETREF(self->op_update, update);
+    Py_XSETREF(self->op_delete, delete);
+    Py_XSETREF(self->op_truncate, truncate);
+    Py_XSETREF(self->record_type, record_type);
+    Py_XSETREF(self->schema, schema);
+    Py_XSETREF(self->position, position);
+    Py_XSETREF(self->cache, cache);
+    Py_CLEAR(self->last_position);
+    return 0;
+}
+
+static int hex_digit(unsigned char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* "16/B374D848" -> 0x16B374D848 as 8 bytes big-endian; 0 if not that form (no exception). */
+static int parse_lsn(const unsigned char *s, Py_ssize_t n, unsigned char out[8]) {
+    Py_ssize_t slash = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] == '/') {
+            slash = i;
+            break;
+        }
+    }
+    if (slash < 1 || slash > 8 || n - slash - 1 < 1 || n - slash - 1 > 8) return 0;
+    uint64_t high = 0, low = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i == slash) continue;
+        int digit = hex_digit(s[i]);
+        if (digit < 0) return 0;
+        if (i < slash)
+            high = high << 4 | (uint64_t)digit;
+        else
+            low = low << 4 | (uint64_t)digit;
+    }
+    uint64_t v = high << 32 | low; /* as the Python path: (high << 32) | low, both < 2**32 */
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (unsigned char)(v & 0xFF);
+        v >>= 8;
+    }
+    return 1;
+}
+
+/* The position sort key of a record, new reference; NULL with an exception set, or NULL
+ * without one (*fallback) when the Python path must decide. */
+static PyObject *position_of(DecoderObject *self, PyObject *topic, PyObject *raw,
+                             PyObject *kind, int *fallback) {
+    if (kind == NULL && raw != NULL && PyBytes_Check(raw)) {
+        PyObject *lsn = PyDict_GetItemWithError(self->lsn_topics, topic);
+        if (lsn == NULL) {
+            PyErr_Clear(); /* a topic the view does not follow: the Python path says so */
+            *fallback = 1;
+            return NULL;
+        }
+        unsigned char key[8];
+        if (lsn == Py_True &&
+            parse_lsn((const unsigned char *)PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), key)) {
+            PyObject *last = self->last_position;
+            if (last != NULL && memcmp(PyBytes_AS_STRING(last), key, 8) == 0) {
+                Py_INCREF(last);
+                return last;
+            }
+            PyObject *out = PyBytes_FromStringAndSize((const char *)key, 8);
+            if (out == NULL) return NULL;
+            Py_INCREF(out);
+            Py_XSETREF(self->last_position, out);
+            return out;
+        }
+    }
+    PyObject *args[3] = {topic, raw ? raw : Py_None, kind ? kind : Py_None};
+    PyObject *out = PyObject_Vectorcall(self->position, args, 3, NULL);
+    if (out == NULL || !PyBytes_Check(out)) {
+        Py_XDECREF(out);
+        PyErr_Clear(); /* the Python path says what is wrong with it */
+        *fallback = 1;
+        return NULL;
+    }
+    return out;
+}
+
+/* (WriterSchema, record) of a framed payload with a native reader; NULL with *fallback set when
+ * the Python path must read it (an exception is left set only for a failing registry). */
+static int read_framed(DecoderObject *self, PyObject *data, PyObject **schema,
+                       PyObject **record, int *fallback) {
+    if (!PyBytes_Check(data) || PyBytes_GET_SIZE(data) < 5 || PyBytes_AS_STRING(data)[0] != 0) {
+        *fallback = 1;
+        return -1;
+    }
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(data);
+    unsigned long id = (unsigned long)b[1] << 24 | (unsigned long)b[2] << 16 |
+                       (unsigned long)b[3] << 8 | (unsigned long)b[4];
+    PyObject *key = PyLong_FromUnsignedLong(id);
+    if (key == NULL) return -1;
+    PyObject *cached = PyDict_GetItemWithError(self->cache, key); /* borrowed */
+    if (cached == NULL && !PyErr_Occurred()) {
+        PyObject *fresh = PyObject_CallOneArg(self->schema, key);
+        if (fresh == NULL || !PyTuple_Check(fresh) || PyTuple_GET_SIZE(fresh) != 2 ||
+            PyDict_SetItem(self->cache, key, fresh) < 0) {
+            if (fresh != NULL && !PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "schema() must give (WriterSchema, reader)");
+            Py_XDECREF(fresh);
+            Py_DECREF(key);
+            PyErr_Clear(); /* the Python path fetches it again and says what is wrong */
+            *fallback = 1;
+            return -1;
+        }
+        cached = fresh;
+        Py_DECREF(fresh); /* the cache holds it */
+    }
+    Py_DECREF(key);
+    if (cached == NULL) return -1;
+    PyObject *reader = PyTuple_GET_ITEM(cached, 1);
+    if (!Py_IS_TYPE(reader, &ReaderType)) {
+        *fallback = 1;
+        return -1;
+    }
+    Cursor c = {b, PyBytes_GET_SIZE(data), 5};
+    *record = read_record((ReaderObject *)reader, &c);
+    if (*record == NULL || c.p != c.n) {
+        Py_CLEAR(*record);
+        PyErr_Clear(); /* corrupt or foreign: the Python path names the problem */
+        *fallback = 1;
+        return -1;
+    }
+    *schema = PyTuple_GET_ITEM(cached, 0);
+    Py_INCREF(*schema);
+    return 0;
+}
+
+static PyObject *method_names[6]; /* interned: topic, partition, offset, headers, key, value */
+
+/* The last non-None op, position and position_kind headers (borrowed), as the Python path. */
+static int scan_headers(PyObject *headers, PyObject **op, PyObject **position, PyObject **kind,
+                        int *fallback) {
+    if (headers == Py_None) return 0;
+    if (!PyList_Check(headers)) {
+        *fallback = 1;
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
+        PyObject *pair = PyList_GET_ITEM(headers, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(pair, 0))) {
+            *fallback = 1;
+            return -1;
+        }
+        PyObject *name = PyTuple_GET_ITEM(pair, 0), *raw = PyTuple_GET_ITEM(pair, 1);
+        if (raw == Py_None) continue;
+        if (PyUnicode_CompareWithASCIIString(name, "op") == 0)
+            *op = raw;
+        else if (PyUnicode_CompareWithASCIIString(name, "position") == 0)
+            *position = raw;
+        else if (PyUnicode_CompareWithASCIIString(name, "position_kind") == 0)
+            *kind = raw;
+    }
+    return 0;
+}
+
+static PyObject *fast_decode(DecoderObject *self, PyObject *message, int *fallback,
+                             PyObject **parts) {
+    /* parts: topic, partition, offset, headers, key, value (new references, freed by caller) */
+    for (int i = 0; i < 6; i++) {
+        parts[i] = PyObject_CallMethodNoArgs(message, method_names[i]);
+        if (parts[i] == NULL) return NULL;
+    }
+    PyObject *topic = parts[0], *raw_key = parts[4], *raw_value = parts[5];
+    if (!PyUnicode_Check(topic) || !PyLong_Check(parts[1]) || !PyLong_Check(parts[2])) {
+        *fallback = 1; /* None topic, partition or offset: as the Python path does it */
+        return NULL;
+    }
+    PyObject *op_raw = NULL, *pos_raw = NULL, *kind_raw = NULL;
+    if (scan_headers(parts[3], &op_raw, &pos_raw, &kind_raw, fallback) < 0) return NULL;
+    PyObject *op;
+    if (op_raw == NULL) {
+        op = raw_value == Py_None ? self->op_delete : self->op_update;
+    } else {
+        op = PyDict_GetItemWithError(self->ops, op_raw);
+        if (op == NULL) {
+            PyErr_Clear(); /* unhashable or unknown: the Python path names it */
+            *fallback = 1;
+            return NULL;
+        }
+    }
+    PyObject *position = position_of(self, topic, pos_raw, kind_raw, fallback);
+    if (position == NULL) return NULL;
+    PyObject *key_schema = NULL, *key = NULL, *value_schema = NULL, *value = NULL;
+    PyObject *out = NULL;
+    if (op != self->op_truncate) {
+        if (raw_key == Py_None) {
+            *fallback = 1; /* the Python path says a change without a key is bad */
+            goto done;
+        }
+        if (read_framed(self, raw_key, &key_schema, &key, fallback) < 0) goto done;
+        if (raw_value != Py_None &&
+            read_framed(self, raw_value, &value_schema, &value, fallback) < 0)
+            goto done;
+    }
+    PyObject *args[9] = {topic,        parts[1],           parts[2],
+                         op,           position,           key ? key : Py_None,
+                         value ? value : Py_None, key_schema ? key_schema : Py_None,
+                         value_schema ? value_schema : Py_None};
+    out = PyObject_Vectorcall(self->record_type, args, 9, NULL);
+done:
+    Py_DECREF(position);
+    Py_XDECREF(key_schema);
+    Py_XDECREF(key);
+    Py_XDECREF(value_schema);
+    Py_XDECREF(value);
+    return out;
+}
+
+static PyObject *decoder_decode(DecoderObject *self, PyObject *message) {
+    if (self->cache == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Decoder.__init__ was not called");
+        return NULL;
+    }
+    PyObject *parts[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    int fallback = 0;
+    PyObject *out = fast_decode(self, message, &fallback, parts);
+    for (int i = 0; i < 6; i++) Py_XDECREF(parts[i]);
+    if (out == NULL && fallback && !PyErr_Occurred()) Py_RETURN_NONE;
+    return out;
+}
+
+static PyObject *decoder_decode_all(DecoderObject *self, PyObject *const *args,
+                                   Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "decode_all takes (messages, fallback)");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(args[0], "decode_all takes a sequence of messages");
+    if (seq == NULL) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(count);
+    for (Py_ssize_t i = 0; out != NULL && i < count; i++) {
+        PyObject *message = PySequence_Fast_ITEMS(seq)[i];
+        PyObject *one = decoder_decode(self, message);
+        if (one == Py_None) {
+            Py_DECREF(one);
+            one = PyObject_CallOneArg(args[1], message);
+        }
+        if (one == NULL)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, i, one);
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+static PyMethodDef decoder_methods[] = {
+    {"decode", (PyCFunction)decoder_decode, METH_O,
+     "The ChangeRecord of a Kafka message in the common case, else None (Python path)."},
+    {"decode_all", (PyCFunction)(void (*)(void))decoder_decode_all, METH_FASTCALL,
+     "decode() of each message of a sequence, as a list; fallback(message) where it gives None."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject DecoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "strangler.materializers._speedups.Decoder",
+    .tp_basicsize = sizeof(DecoderObject),
+    .tp_dealloc = (destructor)decoder_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The common case of decoding Kafka records of table topics, natively.",
+    .tp_methods = decoder_methods,
+    .tp_init = (initproc)decoder_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* ---- module ----------------------------------------------------------------------------- */
+
+static PyMethodDef module_methods[] = {
+    {"make_reader", make_reader, METH_O,
+     "A native reader for a plan: [(name, is_union, [(kind, arg, post, post_schema), ...])]."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_speedups",
+    .m_doc = "Native hot paths of the materializers.",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL) return NULL;
+    static const char *methods[] = {"topic", "partition", "offset", "headers", "key", "value"};
+    for (int i = 0; i < 6; i++) {
+        if (method_names[i] == NULL) method_names[i] = PyUnicode_InternFromString(methods[i]);
+        if (method_names[i] == NULL) return NULL;
+    }
+    if (PyType_Ready(&ReaderType) < 0 || PyType_Ready(&DecoderType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&speedups_module);
+    if (module == NULL) return NULL;
+    if (PyModule_AddObjectRef(module, "Reader", (PyObject *)&ReaderType) < 0 ||
+        PyModule_AddObjectRef(module, "Decoder", (PyObject *)&DecoderType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

@@ -157,7 +157,7 @@ class ViewRunner:
             messages = [first, *self._consumer.consume(size - 1, 0)] if size > 1 else [first]
         records = [m for m in messages if _is_record(m)]
         self._saw(records)
-        return [self._decode(m) for m in records]
+        return self.decoder.decode_all(records)
 
     def _saw(self, messages: Sequence[Message]) -> None:
         """Lag needs the source commit time of the last record of each partition only (its
@@ -165,9 +165,6 @@ class ViewRunner:
         last = {(m.topic(), m.partition()): m for m in messages}
         for message in last.values():
             self.lag_tracker.saw(message)
-
-    def _decode(self, message: Message) -> Received:
-        return self.decoder.decode(message)
 
     def _apply_with_retries(self, batch: Sequence[Received]) -> None:
         for attempt in range(MAX_RETRIES):

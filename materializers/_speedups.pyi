@@ -1,0 +1,30 @@
+"""Types of the native hot paths (``_speedups.c``)."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+class Reader:
+    """A native reader of one writer schema: (payload, start) -> (record, end)."""
+
+    def __call__(self, payload: bytes, start: int, /) -> tuple[dict[str, Any], int]: ...
+
+def make_reader(plan: list[tuple[str, bool, list[tuple[int, Any, Any, Any]]]], /) -> Reader: ...
+
+class Decoder:
+    """The common case of decoding Kafka records of table topics."""
+
+    def __init__(
+        self,
+        lsn_topics: dict[str, bool],
+        ops: dict[Any, Any],
+        update: Any,
+        delete: Any,
+        truncate: Any,
+        record_type: Callable[..., Any],
+        schema: Callable[[int], tuple[Any, Any]],
+        position: Callable[[str, Any, Any], bytes],
+    ) -> None: ...
+    def decode(self, message: Any, /) -> Any | None: ...
+    def decode_all(
+        self, messages: Sequence[Any], fallback: Callable[[Any], Any], /
+    ) -> list[Any]: ...
