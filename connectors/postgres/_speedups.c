@@ -1,10 +1,875 @@
-/* Native hot paths of the PostgreSQL connector (placeholder: filled in by the text-to-Avro
- * encoder). Built by setuptools as strangler.connectors.postgres._speedups. */
+/* Native hot path of the PostgreSQL connector: rows in PostgreSQL's text form straight to
+ * Confluent-framed Avro key and value records (magic byte 0, 4-byte big-endian schema id, Avro
+ * binary), byte for byte what RowDecoder + FastTableSerializer write.
+ *
+ * An Encoder is configured once per table schema (native.py builds the plan: a type code and
+ * scale per source column, the value fields and the key fields) and then called once per chunk
+ * of COPY text (`encode`). Every value is parsed strictly in the one form the connector's session
+ * settings (pgtext.SESSION_SETTINGS: DateStyle ISO, TimeZone UTC, bytea hex, UTF-8) make the
+ * server write; anything else (another form, an out-of-range value, a NULL where the record
+ * has no null, a wrong field count, invalid UTF-8) is not guessed at: the row is *declined*, its
+ * key and value are None and its index is listed, and the caller encodes it through the Python
+ * path, which writes it or raises its clear error. Only data that cannot be split into rows at
+ * all (not ending in a newline) raises here.
+ *
+ * The per-field parsers work on (pointer, length) slices of already unescaped text, so the
+ * streaming path can reuse them on pgoutput's text tuple values (no COPY escapes there): see
+ * `encode_row`-style use described in native.py.
+ */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <string.h>
 
-static struct PyModuleDef speedups_module = {
-    PyModuleDef_HEAD_INIT, "_speedups", "Native hot paths of the PostgreSQL connector.", -1, NULL,
+/* Type codes: keep in step with native.py (_CODES). */
+enum {
+    T_SKIP = 0,   /* an excluded column of a type not handled here: only checked for UTF-8 */
+    T_INT = 1,    /* smallint, integer: Avro int */
+    T_LONG = 2,   /* bigint, oid: Avro long */
+    T_BOOL = 3,
+    T_FLOAT = 4,  /* real: Avro float */
+    T_DOUBLE = 5, /* double precision */
+    T_STRING = 6, /* text, varchar, char, name, json(b), enums, unconstrained numeric… */
+    T_DECIMAL = 7,
+    T_DATE = 8,
+    T_TIME = 9,
+    T_TIMESTAMP = 10, /* timestamp and timestamptz: timestamp-micros, UTC */
+    T_UUID = 11,
+    T_BYTEA = 12,
+    T_LAST = 12,
 };
 
-PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&speedups_module); }
+#define DECLINE 1 /* a field encoder's "not mine": the row goes to the Python path */
+
+/* ---- a growable byte buffer -------------------------------------------------------------- */
+
+typedef struct {
+    unsigned char *p;
+    size_t len, cap;
+} Buf;
+
+static int buf_reserve(Buf *b, size_t extra) {
+    if (b->len + extra <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra) {
+        if (cap > PY_SSIZE_T_MAX / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cap *= 2;
+    }
+    unsigned char *p = PyMem_Realloc(b->p, cap);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* ---- Avro primitives ---------------------------------------------------------------------- */
+
+/* zig-zag varint of n into out (at most 10 bytes); returns the bytes written */
+static size_t put_long(unsigned char *out, int64_t n) {
+    uint64_t z = ((uint64_t)n << 1) ^ (uint64_t)(n >> 63);
+    size_t i = 0;
+    while (z >= 0x80) {
+        out[i++] = (unsigned char)((z & 0x7F) | 0x80);
+        z >>= 7;
+    }
+    out[i++] = (unsigned char)z;
+    return i;
+}
+
+/* ---- text parsing helpers ----------------------------------------------------------------- */
+
+static int digits(const unsigned char *s, size_t n, int *value) {
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return DECLINE;
+        v = v * 10 + (s[i] - '0');
+    }
+    *value = v;
+    return 0;
+}
+
+static int parse_int64(const unsigned char *s, size_t n, int64_t *out) {
+    size_t i = 0;
+    int neg = 0;
+    if (n > 0 && s[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    if (i == n || n - i > 19) return DECLINE;
+    uint64_t v = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return DECLINE;
+        v = v * 10 + (uint64_t)(s[i] - '0'); /* 19 digits cannot overflow 64 bits */
+    }
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1) return DECLINE;
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    } else {
+        if (v > (uint64_t)INT64_MAX) return DECLINE;
+        *out = (int64_t)v;
+    }
+    return 0;
+}
+
+/* days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil) */
+static int64_t days_from_civil(int y, int m, int d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m) {
+    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
+    return dim[m - 1];
+}
+
+/* "YYYY-MM-DD", year 1-9999 (5-digit years, BC and infinity are declined: pgtext refuses or
+ * clamps them) */
+static int parse_date_text(const unsigned char *s, size_t n, int64_t *days) {
+    int y, m, d;
+    if (n != 10 || s[4] != '-' || s[7] != '-') return DECLINE;
+    if (digits(s, 4, &y) || digits(s + 5, 2, &m) || digits(s + 8, 2, &d)) return DECLINE;
+    if (y < 1 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m)) return DECLINE;
+    *days = days_from_civil(y, m, d);
+    return 0;
+}
+
+/* "HH:MM:SS[.f{1,6}]" at s; *used is how many bytes it took; hour may be 24 (checked by the
+ * caller) */
+static int parse_clock(const unsigned char *s, size_t n, int *h, int *mi, int *sec, int *us,
+                       size_t *used) {
+    if (n < 8 || s[2] != ':' || s[5] != ':') return DECLINE;
+    if (digits(s, 2, h) || digits(s + 3, 2, mi) || digits(s + 6, 2, sec)) return DECLINE;
+    size_t i = 8;
+    *us = 0;
+    if (i < n && s[i] == '.') {
+        size_t start = ++i;
+        while (i < n && i - start < 6 && s[i] >= '0' && s[i] <= '9') *us = *us * 10 + (s[i++] - '0');
+        if (i == start) return DECLINE;
+        for (size_t k = i - start; k < 6; k++) *us *= 10;
+    }
+    *used = i;
+    return 0;
+}
+
+#define DAY_US INT64_C(86400000000)
+
+static int parse_time_text(const unsigned char *s, size_t n, int64_t *micros) {
+    int h, mi, sec, us;
+    size_t used;
+    if (parse_clock(s, n, &h, &mi, &sec, &us, &used) || used != n) return DECLINE;
+    if (h == 24) { /* PostgreSQL's 24:00:00; pgtext makes it time.max, whatever follows */
+        *micros = DAY_US - 1;
+        return 0;
+    }
+    if (h > 23 || mi > 59 || sec > 59) return DECLINE;
+    *micros = ((int64_t)h * 3600 + mi * 60 + sec) * 1000000 + us;
+    return 0;
+}
+
+/* "YYYY-MM-DD HH:MM:SS[.f][±HH[:MM[:SS]]]" as microseconds since 1970-01-01 UTC, within the
+ * years 1-9999 after conversion to UTC (Python's datetime range) */
+static int parse_timestamp_text(const unsigned char *s, size_t n, int64_t *micros) {
+    int64_t days;
+    int h, mi, sec, us;
+    size_t used;
+    if (n < 19 || s[10] != ' ' || parse_date_text(s, 10, &days)) return DECLINE;
+    if (parse_clock(s + 11, n - 11, &h, &mi, &sec, &us, &used)) return DECLINE;
+    if (h > 23 || mi > 59 || sec > 59) return DECLINE;
+    size_t i = 11 + used;
+    int64_t offset = 0;
+    if (i < n) {
+        int sign = s[i] == '+' ? 1 : s[i] == '-' ? -1 : 0;
+        int oh = 0, om = 0, os = 0;
+        if (sign == 0 || n - i < 3 || digits(s + i + 1, 2, &oh)) return DECLINE;
+        i += 3;
+        if (i < n) {
+            if (n - i < 3 || s[i] != ':' || digits(s + i + 1, 2, &om)) return DECLINE;
+            i += 3;
+        }
+        if (i < n) {
+            if (n - i != 3 || s[i] != ':' || digits(s + i + 1, 2, &os)) return DECLINE;
+            i += 3;
+        }
+        if (oh > 23 || om > 59 || os > 59) return DECLINE;
+        offset = sign * ((int64_t)oh * 3600 + om * 60 + os);
+    }
+    int64_t seconds = days * 86400 + (int64_t)h * 3600 + mi * 60 + sec - offset;
+    int64_t value = seconds * 1000000 + us;
+    const int64_t lowest = days_from_civil(1, 1, 1) * DAY_US;
+    const int64_t highest = (days_from_civil(9999, 12, 31) + 1) * DAY_US - 1;
+    if (value < lowest || value > highest) return DECLINE;
+    *micros = value;
+    return 0;
+}
+
+/* strict UTF-8, as Python's decoder (no overlongs, no surrogates, nothing past U+10FFFF) */
+static int valid_utf8(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) need = 1;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        } else
+            return 0;
+        if (n - i <= need) return 0;
+        if (s[i + 1] < lo || s[i + 1] > hi) return 0;
+        for (size_t k = 2; k <= need; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+static int hexval(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* COPY text escapes (copytext.py): \b \f \n \r \t \v \\, octal \ooo (low 8 bits), hex \xh[h];
+ * any other escaped character stands for itself. Digits 8 and 9 (which copytext.py cannot
+ * read) and a lone backslash at the end decline. Writes at most n bytes to out. */
+static int unescape(const unsigned char *s, size_t n, unsigned char *out, size_t *out_len) {
+    size_t i = 0, o = 0;
+    while (i < n) {
+        unsigned char c = s[i++];
+        if (c != '\\') {
+            out[o++] = c;
+            continue;
+        }
+        if (i == n) return DECLINE;
+        c = s[i++];
+        switch (c) {
+        case 'b': out[o++] = '\b'; break;
+        case 'f': out[o++] = '\f'; break;
+        case 'n': out[o++] = '\n'; break;
+        case 'r': out[o++] = '\r'; break;
+        case 't': out[o++] = '\t'; break;
+        case 'v': out[o++] = '\v'; break;
+        case '8':
+        case '9': return DECLINE;
+        case 'x':
+            if (i < n && hexval(s[i]) >= 0) {
+                int v = hexval(s[i++]);
+                if (i < n && hexval(s[i]) >= 0) v = v * 16 + hexval(s[i++]);
+                out[o++] = (unsigned char)v;
+            } else
+                out[o++] = 'x';
+            break;
+        default:
+            if (c >= '0' && c <= '7') {
+                int v = c - '0';
+                for (int k = 0; k < 2 && i < n && s[i] >= '0' && s[i] <= '7'; k++) v = v * 8 + (s[i++] - '0');
+                out[o++] = (unsigned char)(v & 0xFF);
+            } else
+                out[o++] = c;
+        }
+    }
+    *out_len = o;
+    return 0;
+}
+
+/* ---- the field encoders: text slice -> Avro binary at out --------------------------------- */
+
+static int enc_float(const unsigned char *s, size_t n, unsigned char *out, size_t *len, int four) {
+    char text[64];
+    if (n == 0 || n >= sizeof text) return DECLINE;
+    for (size_t i = 0; i < n; i++) { /* digits, sign, point, exponent, NaN / Infinity */
+        unsigned char c = s[i];
+        if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' ||
+              c == 'E' || c == 'N' || c == 'a' || c == 'I' || c == 'n' || c == 'f' ||
+              c == 'i' || c == 't' || c == 'y'))
+            return DECLINE;
+    }
+    memcpy(text, s, n);
+    text[n] = '\0';
+    /* the conversion float() uses: the same double as pgtext.parse_float */
+    double x = PyOS_string_to_double(text, NULL, NULL);
+    if (x == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return DECLINE;
+    }
+    /* struct.pack("<f") / ("<d") as encoding.py does */
+    if ((four ? PyFloat_Pack4(x, (char *)out, 1) : PyFloat_Pack8(x, (char *)out, 1)) < 0) {
+        PyErr_Clear(); /* too large for a float: the Python path explains */
+        return DECLINE;
+    }
+    *len = four ? 4 : 8;
+    return 0;
+}
+
+/* A numeric's text ("-123.45") as an Avro decimal of `scale`: the unscaled integer in two's
+ * complement, big-endian, in (bit_length(|n|) + 8) // 8 bytes, as encoding._decimal_writer. */
+static int enc_decimal(const unsigned char *s, size_t n, int scale, unsigned char *out,
+                       size_t *len, uint32_t *limbs) {
+    size_t i = 0;
+    int neg = 0;
+    if (n > 0 && s[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    size_t int_start = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    size_t int_end = i, frac_start = i, frac_end = i;
+    if (int_end == int_start) return DECLINE;
+    if (i < n) {
+        if (s[i] != '.') return DECLINE;
+        frac_start = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        frac_end = i;
+        if (i != n || frac_end == frac_start) return DECLINE;
+    }
+    size_t frac = frac_end - frac_start;
+    if (frac > (size_t)scale) return DECLINE;
+    /* magnitude in base 1e9 limbs, little-endian; limbs has room for (n + scale) / 9 + 2 */
+    size_t nl = 0;
+    uint32_t chunk = 0;
+    int in_chunk = 0;
+    size_t total = (int_end - int_start) + frac + ((size_t)scale - frac);
+    size_t first = total % 9 ? total % 9 : 9; /* digits in the most significant chunk */
+    size_t k = 0;
+    for (size_t d = 0; d < total; d++) {
+        unsigned v;
+        if (d < int_end - int_start) v = s[int_start + d] - '0';
+        else if (d < int_end - int_start + frac) v = s[frac_start + d - (int_end - int_start)] - '0';
+        else v = 0;
+        chunk = chunk * 10 + v;
+        in_chunk++;
+        if ((k == 0 && (size_t)in_chunk == first) || (k > 0 && in_chunk == 9)) {
+            /* limbs = limbs * 1e9 + chunk (binary limbs of 32 bits) */
+            uint64_t carry = chunk;
+            uint64_t mul = k == 0 ? 1 : 1000000000u;
+            for (size_t l = 0; l < nl; l++) {
+                uint64_t t = (uint64_t)limbs[l] * mul + carry;
+                limbs[l] = (uint32_t)t;
+                carry = t >> 32;
+            }
+            while (carry) {
+                limbs[nl++] = (uint32_t)carry;
+                carry >>= 32;
+            }
+            chunk = 0;
+            in_chunk = 0;
+            k++;
+        }
+    }
+    while (nl > 0 && limbs[nl - 1] == 0) nl--;
+    if (nl == 0 && neg) return DECLINE; /* -0: encoding.py leaves it to fastavro */
+    size_t bits = 0;
+    if (nl > 0) {
+        uint32_t top = limbs[nl - 1];
+        bits = (nl - 1) * 32;
+        while (top) {
+            bits++;
+            top >>= 1;
+        }
+    }
+    size_t size = (bits + 8) / 8;
+    size_t head = put_long(out, (int64_t)size);
+    unsigned char *b = out + head;
+    for (size_t j = 0; j < size; j++) { /* big-endian magnitude */
+        size_t byte = size - 1 - j, limb = byte / 4;
+        b[j] = limb < nl ? (unsigned char)(limbs[limb] >> (8 * (byte % 4))) : 0;
+    }
+    if (neg) { /* two's complement: invert, add one */
+        int carry = 1;
+        for (size_t j = size; j-- > 0;) {
+            unsigned v = (unsigned char)~b[j] + carry;
+            b[j] = (unsigned char)v;
+            carry = v >> 8;
+        }
+    }
+    *len = head + size;
+    return 0;
+}
+
+static int enc_uuid(const unsigned char *s, size_t n, unsigned char *out, size_t *len) {
+    /* the canonical lowercase form only (str(uuid.UUID(text)) of it is itself) */
+    if (n != 36) return DECLINE;
+    for (size_t i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') return DECLINE;
+        } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return DECLINE;
+    }
+    out[0] = 72; /* zig-zag 36 */
+    memcpy(out + 1, s, 36);
+    *len = 37;
+    return 0;
+}
+
+static int enc_bytea(const unsigned char *s, size_t n, unsigned char *out, size_t *len) {
+    /* hex form "\x0aff" (bytea_output=hex); the escape form declines */
+    if (n < 2 || s[0] != '\\' || s[1] != 'x' || (n - 2) % 2) return DECLINE;
+    size_t size = (n - 2) / 2;
+    size_t head = put_long(out, (int64_t)size);
+    for (size_t j = 0; j < size; j++) {
+        int hi = hexval(s[2 + 2 * j]), lo = hexval(s[3 + 2 * j]);
+        if (hi < 0 || lo < 0) return DECLINE;
+        out[head + j] = (unsigned char)(hi * 16 + lo);
+    }
+    *len = head + size;
+    return 0;
+}
+
+/* One field's text (unescaped) encoded at out, which has room for n + 16 + scale bytes. */
+static int encode_field(int code, int scale, const unsigned char *s, size_t n, unsigned char *out,
+                        size_t *len, uint32_t *limbs) {
+    int64_t v;
+    switch (code) {
+    case T_INT:
+    case T_LONG:
+        if (parse_int64(s, n, &v)) return DECLINE;
+        *len = put_long(out, v);
+        return 0;
+    case T_BOOL:
+        if (n != 1 || (s[0] != 't' && s[0] != 'f')) return DECLINE;
+        out[0] = s[0] == 't';
+        *len = 1;
+        return 0;
+    case T_FLOAT:
+    case T_DOUBLE:
+        return enc_float(s, n, out, len, code == T_FLOAT);
+    case T_STRING:
+        if (!valid_utf8(s, n)) return DECLINE;
+        *len = put_long(out, (int64_t)n);
+        memcpy(out + *len, s, n);
+        *len += n;
+        return 0;
+    case T_DECIMAL:
+        return enc_decimal(s, n, scale, out, len, limbs);
+    case T_DATE:
+        if (parse_date_text(s, n, &v)) return DECLINE;
+        *len = put_long(out, v);
+        return 0;
+    case T_TIME:
+        if (parse_time_text(s, n, &v)) return DECLINE;
+        *len = put_long(out, v);
+        return 0;
+    case T_TIMESTAMP:
+        if (parse_timestamp_text(s, n, &v)) return DECLINE;
+        *len = put_long(out, v);
+        return 0;
+    case T_UUID:
+        return enc_uuid(s, n, out, len);
+    case T_BYTEA:
+        return enc_bytea(s, n, out, len);
+    default: /* T_SKIP */
+        *len = 0;
+        return valid_utf8(s, n) ? 0 : DECLINE;
+    }
+}
+
+/* ---- the Encoder type --------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t ncols, nvalue, nkey;
+    int *codes, *scales;     /* per source column */
+    Py_ssize_t *value_cols;  /* value fields: source column index, in record order */
+    int *value_nullable;
+    Py_ssize_t *key_cols;    /* key fields, in key order */
+    unsigned char key_prefix[5], value_prefix[5];
+    int max_scale;
+} Encoder;
+
+static void encoder_dealloc(Encoder *self) {
+    PyMem_Free(self->codes);
+    PyMem_Free(self->scales);
+    PyMem_Free(self->value_cols);
+    PyMem_Free(self->value_nullable);
+    PyMem_Free(self->key_cols);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static void put_prefix(unsigned char *p, uint32_t id) {
+    p[0] = 0;
+    p[1] = (unsigned char)(id >> 24);
+    p[2] = (unsigned char)(id >> 16);
+    p[3] = (unsigned char)(id >> 8);
+    p[4] = (unsigned char)id;
+}
+
+/* A sequence of ints (or of int pairs) from Python; returns a fresh array or NULL + error. */
+static Py_ssize_t *index_array(PyObject *seq, Py_ssize_t ncols, Py_ssize_t *count,
+                               int **second, const char *what) {
+    PyObject *fast = PySequence_Fast(seq, what);
+    if (fast == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    Py_ssize_t *out = PyMem_Calloc(n ? (size_t)n : 1, sizeof *out);
+    int *flags = second ? PyMem_Calloc(n ? (size_t)n : 1, sizeof *flags) : NULL;
+    if (out == NULL || (second && flags == NULL)) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        long index;
+        int flag = 0;
+        if (second) {
+            if (!PyTuple_Check(item)) {
+                PyErr_Format(PyExc_TypeError, "%s: expected tuples", what);
+                goto fail;
+            }
+            if (!PyArg_ParseTuple(item, "lp", &index, &flag)) goto fail;
+        } else {
+            index = PyLong_AsLong(item);
+            if (index == -1 && PyErr_Occurred()) goto fail;
+        }
+        if (index < 0 || index >= ncols) {
+            PyErr_Format(PyExc_ValueError, "%s: column index %ld out of range", what, index);
+            goto fail;
+        }
+        out[i] = index;
+        if (second) flags[i] = flag;
+    }
+    Py_DECREF(fast);
+    *count = n;
+    if (second) *second = flags;
+    return out;
+fail:
+    Py_DECREF(fast);
+    PyMem_Free(out);
+    PyMem_Free(flags);
+    return NULL;
+}
+
+static int encoder_init(Encoder *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"columns", "value_fields", "key_fields", "key_schema_id",
+                             "value_schema_id", NULL};
+    PyObject *columns, *value_fields, *key_fields;
+    unsigned long key_id, value_id;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOkk", kwlist, &columns, &value_fields,
+                                     &key_fields, &key_id, &value_id))
+        return -1;
+    if (key_id > 0xFFFFFFFFul || value_id > 0xFFFFFFFFul) {
+        PyErr_SetString(PyExc_ValueError, "schema ids are 32-bit");
+        return -1;
+    }
+    if (self->codes != NULL) {
+        PyErr_SetString(PyExc_TypeError, "Encoder is configured once");
+        return -1;
+    }
+    PyObject *fast = PySequence_Fast(columns, "columns: a sequence of (code, scale)");
+    if (fast == NULL) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    self->codes = PyMem_Calloc(n ? (size_t)n : 1, sizeof(int));
+    self->scales = PyMem_Calloc(n ? (size_t)n : 1, sizeof(int));
+    if (self->codes == NULL || self->scales == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int code, scale;
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        if (!PyTuple_Check(item)) {
+            Py_DECREF(fast);
+            PyErr_SetString(PyExc_TypeError, "columns: expected (code, scale) tuples");
+            return -1;
+        }
+        if (!PyArg_ParseTuple(item, "ii", &code, &scale)) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        if (code < 0 || code > T_LAST || scale < 0 || scale > 100000) {
+            Py_DECREF(fast);
+            PyErr_Format(PyExc_ValueError, "column %zd: bad type code %d or scale %d", i, code,
+                         scale);
+            return -1;
+        }
+        self->codes[i] = code;
+        self->scales[i] = scale;
+        if (scale > self->max_scale) self->max_scale = scale;
+    }
+    Py_DECREF(fast);
+    self->ncols = n;
+    self->value_cols = index_array(value_fields, n, &self->nvalue, &self->value_nullable,
+                                   "value_fields: (column index, nullable) pairs");
+    if (self->value_cols == NULL) return -1;
+    self->key_cols = index_array(key_fields, n, &self->nkey, NULL, "key_fields: column indexes");
+    if (self->key_cols == NULL) return -1;
+    for (Py_ssize_t i = 0; i < self->nvalue; i++)
+        if (self->codes[self->value_cols[i]] == T_SKIP) goto skipped;
+    for (Py_ssize_t i = 0; i < self->nkey; i++)
+        if (self->codes[self->key_cols[i]] == T_SKIP) goto skipped;
+    put_prefix(self->key_prefix, (uint32_t)key_id);
+    put_prefix(self->value_prefix, (uint32_t)value_id);
+    return 0;
+skipped:
+    PyErr_SetString(PyExc_ValueError, "a key or value field cannot be of code 0 (skip)");
+    return -1;
+}
+
+/* Per-row scratch: where each source column's encoding is (or NULL) in the work buffer. */
+typedef struct {
+    size_t off, len;
+    int null, done;
+} Slot;
+
+typedef struct {
+    Buf work;       /* unescaped text and encodings of the current row */
+    Slot *slots;
+    const unsigned char **starts;
+    size_t *lens;
+    uint32_t *limbs;
+    size_t limbs_cap;
+} Scratch;
+
+static void scratch_free(Scratch *w) {
+    PyMem_Free(w->work.p);
+    PyMem_Free(w->slots);
+    PyMem_Free(w->starts);
+    PyMem_Free(w->lens);
+    PyMem_Free(w->limbs);
+}
+
+static int ensure_limbs(Scratch *w, size_t n) {
+    if (n <= w->limbs_cap) return 0;
+    uint32_t *p = PyMem_Realloc(w->limbs, n * sizeof *p);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    w->limbs = p;
+    w->limbs_cap = n;
+    return 0;
+}
+
+/* Encodes column c of the current row into its slot; DECLINE, or -1 with an exception set. */
+static int encode_column(Encoder *self, Scratch *w, Py_ssize_t c) {
+    Slot *slot = &w->slots[c];
+    if (slot->done) return 0;
+    const unsigned char *s = w->starts[c];
+    size_t n = w->lens[c];
+    slot->done = 1;
+    if (n == 2 && s[0] == '\\' && s[1] == 'N') {
+        slot->null = 1;
+        return 0;
+    }
+    int scale = self->scales[c];
+    if (buf_reserve(&w->work, 2 * n + 32 + (size_t)scale)) return -1;
+    if (memchr(s, '\\', n) != NULL) {
+        size_t m;
+        if (unescape(s, n, w->work.p + w->work.len, &m)) return DECLINE;
+        s = w->work.p + w->work.len; /* the unescaped text, just before the encoding */
+        w->work.len += m;
+        n = m;
+    }
+    if (self->codes[c] == T_DECIMAL && ensure_limbs(w, (n + (size_t)scale) / 9 + 3)) return -1;
+    size_t len;
+    unsigned char *out = w->work.p + w->work.len;
+    if (encode_field(self->codes[c], scale, s, n, out, &len, w->limbs)) return DECLINE;
+    slot->off = w->work.len;
+    slot->len = len;
+    w->work.len += len;
+    return 0;
+}
+
+/* The record of `fields` (column indexes) as bytes, or Py_None (declined), or NULL (error). */
+static PyObject *record(Encoder *self, Scratch *w, const unsigned char *prefix,
+                        const Py_ssize_t *fields, const int *nullable, Py_ssize_t count) {
+    size_t size = 5;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_ssize_t c = fields[i];
+        int r = encode_column(self, w, c);
+        if (r < 0) return NULL;
+        if (r == DECLINE) Py_RETURN_NONE;
+        int may_be_null = nullable != NULL && nullable[i];
+        if (w->slots[c].null && !may_be_null) Py_RETURN_NONE; /* the Python path explains */
+        size += w->slots[c].null ? 1 : w->slots[c].len + (size_t)may_be_null;
+    }
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (bytes == NULL) return NULL;
+    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(bytes);
+    memcpy(p, prefix, 5);
+    p += 5;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Slot *slot = &w->slots[fields[i]];
+        if (nullable != NULL && nullable[i]) *p++ = slot->null ? 0 : 2; /* union branch */
+        if (!slot->null) {
+            memcpy(p, w->work.p + slot->off, slot->len);
+            p += slot->len;
+        }
+    }
+    return bytes;
+}
+
+/* Splits the line into fields; 0 if it has exactly ncols of them. */
+static int split(Encoder *self, Scratch *w, const unsigned char *line, size_t n) {
+    Py_ssize_t c = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || line[i] == '\t') {
+            if (c == self->ncols) return DECLINE;
+            w->starts[c] = line + start;
+            w->lens[c] = i - start;
+            c++;
+            start = i + 1;
+        }
+    }
+    return c == self->ncols ? 0 : DECLINE;
+}
+
+/* Encodes one row; sets *key and *value (new references, Py_None when declined). */
+static int encode_line(Encoder *self, Scratch *w, const unsigned char *line, size_t n,
+                       PyObject **key, PyObject **value) {
+    *key = *value = NULL;
+    w->work.len = 0;
+    memset(w->slots, 0, (size_t)self->ncols * sizeof *w->slots);
+    if (split(self, w, line, n)) goto declined;
+    for (Py_ssize_t c = 0; c < self->ncols; c++) { /* every column, as RowDecoder parses all */
+        int r = encode_column(self, w, c);
+        if (r < 0) return -1;
+        if (r == DECLINE) goto declined;
+    }
+    *value = record(self, w, self->value_prefix, self->value_cols, self->value_nullable,
+                    self->nvalue);
+    if (*value == NULL) return -1;
+    if (*value == Py_None) goto declined;
+    *key = record(self, w, self->key_prefix, self->key_cols, NULL, self->nkey);
+    if (*key == NULL) {
+        Py_CLEAR(*value);
+        return -1;
+    }
+    if (*key == Py_None) goto declined;
+    return 0;
+declined:
+    Py_XDECREF(*key);
+    Py_XDECREF(*value);
+    Py_INCREF(Py_None);
+    Py_INCREF(Py_None);
+    *key = *value = Py_None;
+    return 0;
+}
+
+PyDoc_STRVAR(encode_doc,
+"encode(data) -> (keys, values, declined)\n\n"
+"Every row of ``data`` (COPY text: whole lines, each ending in a newline) as Confluent-framed\n"
+"Avro key and value records; a declined row's key and value are None and its index is in\n"
+"``declined`` (encode it through the Python path). ValueError if ``data`` does not end at a row\n"
+"boundary.");
+
+static PyObject *encoder_encode(Encoder *self, PyObject *arg) {
+    Py_buffer view;
+    if (self->codes == NULL) {
+        PyErr_SetString(PyExc_TypeError, "Encoder is not configured");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    const unsigned char *data = view.buf;
+    size_t size = (size_t)view.len;
+    PyObject *keys = NULL, *values = NULL, *declined = NULL, *result = NULL;
+    Scratch w = {0};
+    if (size > 0 && data[size - 1] != '\n') {
+        PyErr_SetString(PyExc_ValueError, "COPY data does not end at a row boundary");
+        goto done;
+    }
+    size_t ncols = self->ncols ? (size_t)self->ncols : 1;
+    w.slots = PyMem_Calloc(ncols, sizeof *w.slots);
+    w.starts = PyMem_Calloc(ncols, sizeof *w.starts);
+    w.lens = PyMem_Calloc(ncols, sizeof *w.lens);
+    keys = PyList_New(0);
+    values = PyList_New(0);
+    declined = PyList_New(0);
+    if (w.slots == NULL || w.starts == NULL || w.lens == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (keys == NULL || values == NULL || declined == NULL) goto done;
+    size_t pos = 0;
+    Py_ssize_t row = 0;
+    while (pos < size) {
+        const unsigned char *end = memchr(data + pos, '\n', size - pos); /* never NULL */
+        size_t n = (size_t)(end - (data + pos));
+        PyObject *key, *value;
+        if (encode_line(self, &w, data + pos, n, &key, &value) < 0) goto done;
+        int failed = PyList_Append(keys, key) < 0 || PyList_Append(values, value) < 0;
+        if (!failed && key == Py_None) {
+            PyObject *index = PyLong_FromSsize_t(row);
+            failed = index == NULL || PyList_Append(declined, index) < 0;
+            Py_XDECREF(index);
+        }
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (failed) goto done;
+        pos += n + 1;
+        row++;
+    }
+    result = PyTuple_Pack(3, keys, values, declined);
+done:
+    scratch_free(&w);
+    Py_XDECREF(keys);
+    Py_XDECREF(values);
+    Py_XDECREF(declined);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef encoder_methods[] = {
+    {"encode", (PyCFunction)encoder_encode, METH_O, encode_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(encoder_doc,
+"Encoder(columns, value_fields, key_fields, key_schema_id, value_schema_id)\n\n"
+"``columns``: per source column (COPY field) a (type code, decimal scale) pair;\n"
+"``value_fields``: (column index, nullable) per value record field, in order;\n"
+"``key_fields``: column index per key record field, in key order.");
+
+static PyTypeObject EncoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "strangler.connectors.postgres._speedups.Encoder",
+    .tp_basicsize = sizeof(Encoder),
+    .tp_dealloc = (destructor)encoder_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = encoder_doc,
+    .tp_methods = encoder_methods,
+    .tp_init = (initproc)encoder_init,
+    .tp_new = PyType_GenericNew,
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_speedups",
+    .m_doc = "Native hot path of the PostgreSQL connector: COPY text to Confluent-framed Avro.",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    if (PyType_Ready(&EncoderType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&speedups_module);
+    if (module == NULL) return NULL;
+    Py_INCREF(&EncoderType);
+    if (PyModule_AddObject(module, "Encoder", (PyObject *)&EncoderType) < 0) {
+        Py_DECREF(&EncoderType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

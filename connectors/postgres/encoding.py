@@ -252,6 +252,8 @@ class _Fast:
     """Kept so the ``id()`` the cache is keyed by stays this object's."""
     key: RecordWriter | None
     value: RecordWriter | None
+    key_id: int
+    value_id: int
 
 
 _LEFT_TO_FASTAVRO = (_NotMine, TypeError, AttributeError, ValueError, OverflowError, struct.error)
@@ -285,6 +287,11 @@ class FastTableSerializer(TableSerializer):
         written = _written(self._lookup(topic, table).value, row)
         return written or super().value(topic, table, row)
 
+    def schema_ids(self, topic: str, table: TableSchema) -> tuple[int, int]:
+        """The registry ids of the key and value schemas of ``table`` (registered if new)."""
+        fast = self._lookup(topic, table)
+        return fast.key_id, fast.value_id
+
     def _lookup(self, topic: str, table: TableSchema) -> _Fast:
         fast = self._fast.get((topic, id(table)))
         if fast is None:
@@ -301,4 +308,6 @@ class FastTableSerializer(TableSerializer):
             table,
             record_writer(key_id, key, list(table.key)),
             record_writer(value_id, value, columns),
+            key_id,
+            value_id,
         )
