@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from strangler.connectors.postgres.copytext import parse_copy_rows
 from strangler.connectors.postgres.encoding import FastTableSerializer
 from strangler.connectors.postgres.messages import (
+    Oid,
     Relation,
     RelationColumn,
     ReplicaIdentity,
