@@ -45,9 +45,9 @@ class AckTracker:
         self._pending.append(tx)
         return tx
 
-    def sent(self, tx: PendingTransaction) -> None:
-        """One more event of ``tx`` handed to the producer."""
-        tx.outstanding += 1
+    def sent(self, tx: PendingTransaction, count: int = 1) -> None:
+        """``count`` more events of ``tx`` handed to the producer."""
+        tx.outstanding += count
 
     def seal(self, tx: PendingTransaction) -> None:
         """All events of ``tx`` have been handed to the producer."""

@@ -79,16 +79,45 @@ class Publisher:
         ``end`` (the chunk mark). The records are exactly those ``publish`` writes for READ
         events of these rows (key: the schema's key columns of the row; columns not in
         ``schema``, excluded ones, are not written), without building an event for each."""
+        topic = self.topic_of(table)
+        key_of, value_of = self._serializer.key, self._serializer.value
+        records = ((key_of(topic, schema, row), value_of(topic, schema, row)) for row in rows)
+        self.publish_encoded(table, records, position, end)
+
+    def publish_encoded(
+        self,
+        table: TableId,
+        records: Iterable[tuple[bytes, bytes | None]],
+        position: Position,
+        end: Position,
+    ) -> None:
+        """``publish_reads`` of records already encoded (key and value bytes of the table's
+        current schemas): the same headers, one tracker unit whose position is ``end``."""
         tx = self.tracker.begin(end)
         on_delivery = self._on_delivery(tx)
-        topic = self._topics.get(table) or self._topic(table)
-        read = ChangeEvent(table, Op.READ, None, None, None, position)
-        key_of, value_of = self._serializer.key, self._serializer.value
-        for row in rows:
-            key, value = key_of(topic, schema, row), value_of(topic, schema, row)
-            self._produce(tx, on_delivery, topic, key, value, read, None)
+        topic = self.topic_of(table)
+        headers = self._event_headers(ChangeEvent(table, Op.READ, None, None, None, position))
+        produce = self._producer.produce
+        count = 0
+        for key, value in records:
+            count += 1
+            try:
+                produce(topic, key=key, value=value, on_delivery=on_delivery, headers=headers)
+            except BufferError:
+                self._send(topic, key, value, on_delivery, headers)
+        # counted once for the chunk: until it is sealed the tracker never takes a chunk for
+        # delivered, whatever callbacks ran while it was being produced
+        self.tracker.sent(tx, count)
         self.tracker.seal(tx)
         self._producer.poll(0)
+
+    @property
+    def serializer(self) -> TableSerializer:
+        return self._serializer
+
+    def topic_of(self, table: TableId) -> str:
+        """The topic of ``table``'s records."""
+        return self._topics.get(table) or self._topic(table)
 
     def acknowledged(self) -> Position | None:
         """Serve delivery callbacks, then return the position that may be confirmed."""
@@ -118,7 +147,7 @@ class Publisher:
         schema: TableSchema,
         gtid: str | None,
     ) -> None:
-        topic = self._topics.get(event.table) or self._topic(event.table)
+        topic = self.topic_of(event.table)
         key = self._serializer.key(topic, schema, event.key or {})
         value = (
             None if event.op is Op.DELETE else self._serializer.value(topic, schema, event.after)
@@ -154,6 +183,18 @@ class Publisher:
     ) -> None:
         headers = self._event_headers(event, gtid)
         self.tracker.sent(tx)
+        self._send(topic, key, value, on_delivery, headers, partition)
+
+    def _send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        on_delivery: Callable[[KafkaError | None, Message], None],
+        headers: _Headers,
+        partition: int | None = None,
+    ) -> None:
+        """Hand one record to the producer, waiting for room in its queue when it is full."""
         produce = self._producer.produce
         while True:
             try:
@@ -172,7 +213,7 @@ class Publisher:
         topic = self._topics[table] = self._topic_for(table)
         return topic
 
-    def _event_headers(self, event: ChangeEvent, gtid: str | None) -> _Headers:
+    def _event_headers(self, event: ChangeEvent, gtid: str | None = None) -> _Headers:
         """The event's headers; the previous record's list again when they would be equal (all
         rows of a snapshot chunk, all changes of one operation in a transaction): the producer
         copies headers, so one list may be handed to it many times."""

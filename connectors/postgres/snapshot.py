@@ -12,6 +12,9 @@ so a snapshot row and a streamed row of the same data are equal values. The last
 goes back into the next query as untyped literals of its text form, which PostgreSQL resolves
 to the key columns' types. A table without a primary key is read in one pass, unordered.
 
+The native path (``encoded_chunks``) hands each chunk's COPY bytes to a ``NativeTable``, which
+encodes them straight to Avro records (Python only for the rows the C code declines).
+
 Resuming: ``chunks(relation, after)`` also gives each chunk's last key (text form), so a caller
 can record completed chunks and start again after the last one. Without a snapshot name the
 reader takes a fresh REPEATABLE READ snapshot instead of importing one (used to resume after the
@@ -36,9 +39,10 @@ import psycopg
 from psycopg import sql
 
 from strangler.connectors.postgres.catalog import describe_table, load_types
-from strangler.connectors.postgres.copytext import parse_copy_rows
+from strangler.connectors.postgres.copytext import parse_copy_line, parse_copy_rows
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.messages import Relation, RelationColumn, TupleData
+from strangler.connectors.postgres.native import EncodedChunk, NativeTable
 from strangler.connectors.postgres.pgtext import SESSION_SETTINGS
 from strangler.connectors.postgres.relations import table_id
 from strangler.connectors.postgres.rows import RowDecoder
@@ -141,40 +145,47 @@ class SnapshotReader:
     ) -> Iterator[tuple[list[dict[str, Any]], _Text | None]]:
         """``chunks`` as rows (column name → value) rather than events: the snapshot's hot
         path publishes them without building an event for each."""
-        key = [c.name for c in relation.columns if c.is_key]
         decode = self._decode
+        for data, last in self._pages(relation, after):
+            yield [decode(relation, TupleData(text)) for text in parse_copy_rows(data)], last
+
+    def encoded_chunks(
+        self, relation: Relation, table: NativeTable, after: _Text | None = None
+    ) -> Iterator[tuple[EncodedChunk, _Text | None]]:
+        """``row_chunks`` as records already encoded by ``table`` (the native path): the same
+        chunks, the same last keys."""
+        for data, last in self._pages(relation, after):
+            yield table.encode(data), last
+
+    def _pages(
+        self, relation: Relation, after: _Text | None = None
+    ) -> Iterator[tuple[bytes, _Text | None]]:
+        """The COPY text of each chunk and the text form of its last key (a keyless table: all
+        of it at once, and None). Values never hold a raw newline, so lines count rows."""
+        key = [c.name for c in relation.columns if c.is_key]
         if not key:
-            yield (
-                [decode(relation, TupleData(text)) for text in self._copy(relation, [], None)],
-                None,
-            )
+            yield self._copy(relation, [], None), None
             return
         positions = [i for i, c in enumerate(relation.columns) if c.is_key]
-        for texts in self._chunks(relation, key, after):
-            last = tuple(texts[-1][i] for i in positions)
-            yield [decode(relation, TupleData(text)) for text in texts], last
-
-    def _chunks(
-        self, relation: Relation, key: list[str], after: _Text | None = None
-    ) -> Iterator[list[_Text]]:
         last: _Text | None = after
         while True:
-            rows = self._copy(relation, key, last)
+            data = self._copy(relation, key, last)
+            rows = data.count(b"\n")
             if rows:
-                yield rows
-            if len(rows) < self.chunk_rows:
+                fields = parse_copy_line(data[data.rfind(b"\n", 0, len(data) - 1) + 1 : -1])
+                last = tuple(fields[i] for i in positions)
+                yield data, last
+            if rows < self.chunk_rows:
                 return
-            positions = [i for i, c in enumerate(relation.columns) if c.name in key]
-            last = tuple(rows[-1][i] for i in positions)
 
-    def _copy(self, relation: Relation, key: list[str], after: _Text | None) -> list[_Text]:
+    def _copy(self, relation: Relation, key: list[str], after: _Text | None) -> bytes:
         query = _select(relation, key, after, self.chunk_rows)
         copy_sql = sql.SQL("COPY ({}) TO STDOUT").format(query)
         data = bytearray()
         with self._conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
             for block in copy:
                 data += block
-        return parse_copy_rows(bytes(data))
+        return bytes(data)
 
     def _event(self, relation: Relation, key: list[str], row: dict[str, Any]) -> ChangeEvent:
         key_row = {name: row[name] for name in key} if key else None
