@@ -730,9 +730,196 @@ static PyTypeObject DecoderType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ---- compaction ------------------------------------------------------------------------- */
+
+static PyObject *attr_op, *attr_position, *attr_key;
+
+/* a < b for two positions (bytes, compared as Python compares them) */
+static int position_less(PyObject *a, PyObject *b) {
+    if (PyBytes_CheckExact(a) && PyBytes_CheckExact(b)) {
+        Py_ssize_t na = PyBytes_GET_SIZE(a), nb = PyBytes_GET_SIZE(b);
+        int c = memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), (size_t)(na < nb ? na : nb));
+        return c < 0 || (c == 0 && na < nb);
+    }
+    return PyObject_RichCompareBool(a, b, Py_LT);
+}
+
+/* tuple(key.values()) */
+static PyObject *key_tuple(PyObject *key) {
+    if (!PyDict_CheckExact(key)) {
+        PyObject *values = PyObject_CallMethod(key, "values", NULL);
+        if (values == NULL) return NULL;
+        PyObject *out = PySequence_Tuple(values);
+        Py_DECREF(values);
+        return out;
+    }
+    PyObject *out = PyTuple_New(PyDict_GET_SIZE(key));
+    if (out == NULL) return NULL;
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(key, &pos, &k, &v)) {
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(out, i++, v);
+    }
+    return out;
+}
+
+/* {k: r for k, r in changes.items() if r.position > position} */
+static PyObject *after_truncate(PyObject *changes, PyObject *position) {
+    PyObject *out = PyDict_New();
+    Py_ssize_t pos = 0;
+    PyObject *k, *r;
+    while (out != NULL && PyDict_Next(changes, &pos, &k, &r)) {
+        PyObject *at = PyObject_GetAttr(r, attr_position);
+        int later = at == NULL ? -1 : position_less(position, at);
+        Py_XDECREF(at);
+        if (later < 0 || (later && PyDict_SetItem(out, k, r) < 0)) Py_CLEAR(out);
+    }
+    return out;
+}
+
+/* One record into the compaction; 0, or -1 with an exception. */
+static int compact_one(PyObject *record, PyObject *truncate_op, PyObject **truncate,
+                       PyObject **changes) {
+    PyObject *op = PyObject_GetAttr(record, attr_op);
+    PyObject *position = op == NULL ? NULL : PyObject_GetAttr(record, attr_position);
+    int rc = -1, less;
+    if (position == NULL) goto done;
+    if (op == truncate_op) {
+        if (*truncate == Py_None || (less = position_less(*truncate, position)) > 0) {
+            Py_INCREF(position);
+            Py_SETREF(*truncate, position);
+        } else if (less < 0) {
+            goto done;
+        }
+        PyObject *kept = after_truncate(*changes, position);
+        if (kept == NULL) goto done;
+        Py_SETREF(*changes, kept);
+        rc = 0;
+        goto done;
+    }
+    if (*truncate != Py_None && (less = position_less(position, *truncate)) != 0) {
+        rc = less > 0 ? 0 : -1; /* at or before the truncate in the batch: dropped */
+        goto done;
+    }
+    PyObject *key_map = PyObject_GetAttr(record, attr_key);
+    PyObject *key = key_map == NULL ? NULL : key_tuple(key_map);
+    Py_XDECREF(key_map);
+    if (key == NULL) goto done;
+    PyObject *kept = PyDict_GetItemWithError(*changes, key);
+    if (kept == NULL && PyErr_Occurred()) {
+        Py_DECREF(key);
+        goto done;
+    }
+    int replace = 1;
+    if (kept != NULL) {
+        PyObject *kept_at = PyObject_GetAttr(kept, attr_position);
+        replace = kept_at == NULL ? -1 : !position_less(position, kept_at);
+        if (replace >= 0 && PyErr_Occurred()) replace = -1;
+        Py_XDECREF(kept_at);
+    }
+    rc = replace < 0 ? -1 : replace ? PyDict_SetItem(*changes, key, record) : 0;
+    Py_DECREF(key);
+done:
+    Py_XDECREF(op);
+    Py_XDECREF(position);
+    return rc;
+}
+
+/* compact(records, truncate_op) -> (latest truncate position or None, {key: record}):
+ * compaction.compact's loop (see its docstring for the rules). */
+static PyObject *compact(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "compact takes (records, truncate_op)");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(args[0], "compact takes a sequence of records");
+    if (seq == NULL) return NULL;
+    PyObject *truncate = Py_None, *changes = PyDict_New();
+    Py_INCREF(truncate);
+    for (Py_ssize_t i = 0; changes != NULL && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        if (compact_one(PySequence_Fast_ITEMS(seq)[i], args[1], &truncate, &changes) < 0)
+            Py_CLEAR(changes);
+    }
+    Py_DECREF(seq);
+    if (changes == NULL) {
+        Py_DECREF(truncate);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", truncate, changes);
+}
+
+/* ---- isoformat -------------------------------------------------------------------------- */
+
+/* value.isoformat() for the date, time and datetime values the readers make (exact types;
+ * datetimes naive or in datetime.timezone.utc, times naive), written here; anything else is
+ * value.isoformat() itself. The text is the one isoformat gives (years zero-padded to four
+ * digits, microseconds only when not zero, "+00:00" for UTC). */
+static char *digits(char *at, int value, int width) {
+    for (int i = width - 1; i >= 0; i--) {
+        at[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+    return at + width;
+}
+
+static char *clock_text(char *at, int h, int m, int s, int us) {
+    at = digits(at, h, 2);
+    *at++ = ':';
+    at = digits(at, m, 2);
+    *at++ = ':';
+    at = digits(at, s, 2);
+    if (us) {
+        *at++ = '.';
+        at = digits(at, us, 6);
+    }
+    return at;
+}
+
+static char *date_text(char *at, PyObject *value) {
+    at = digits(at, PyDateTime_GET_YEAR(value), 4);
+    *at++ = '-';
+    at = digits(at, PyDateTime_GET_MONTH(value), 2);
+    *at++ = '-';
+    return digits(at, PyDateTime_GET_DAY(value), 2);
+}
+
+static PyObject *isoformat(PyObject *module, PyObject *value) {
+    (void)module;
+    char text[48], *end;
+    if (PyDateTime_CheckExact(value)) {
+        PyObject *tz = PyDateTime_DATE_GET_TZINFO(value);
+        if (tz != Py_None && tz != PyDateTime_TimeZone_UTC) goto python;
+        end = date_text(text, value);
+        *end++ = 'T';
+        end = clock_text(end, PyDateTime_DATE_GET_HOUR(value), PyDateTime_DATE_GET_MINUTE(value),
+                         PyDateTime_DATE_GET_SECOND(value),
+                         PyDateTime_DATE_GET_MICROSECOND(value));
+        if (tz != Py_None) {
+            memcpy(end, "+00:00", 6);
+            end += 6;
+        }
+    } else if (PyDate_CheckExact(value)) {
+        end = date_text(text, value);
+    } else if (PyTime_CheckExact(value) && PyDateTime_TIME_GET_TZINFO(value) == Py_None) {
+        end = clock_text(text, PyDateTime_TIME_GET_HOUR(value), PyDateTime_TIME_GET_MINUTE(value),
+                         PyDateTime_TIME_GET_SECOND(value),
+                         PyDateTime_TIME_GET_MICROSECOND(value));
+    } else {
+        goto python;
+    }
+    return PyUnicode_FromStringAndSize(text, end - text);
+python:
+    return PyObject_CallMethod(value, "isoformat", NULL);
+}
+
 /* ---- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef module_methods[] = {
+    {"compact", (PyCFunction)(void (*)(void))compact, METH_FASTCALL,
+     "compact(records, truncate_op) -> (truncate position or None, {key tuple: record})."},
+    {"isoformat", isoformat, METH_O, "value.isoformat(), natively for dates, times, datetimes."},
     {"make_reader", make_reader, METH_O,
      "A native reader for a plan: [(name, is_union, [(kind, arg, post, post_schema), ...])]."},
     {NULL, NULL, 0, NULL},
@@ -755,6 +942,10 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         if (method_names[i] == NULL) return NULL;
     }
     if (PyType_Ready(&ReaderType) < 0 || PyType_Ready(&DecoderType) < 0) return NULL;
+    attr_op = PyUnicode_InternFromString("op");
+    attr_position = PyUnicode_InternFromString("position");
+    attr_key = PyUnicode_InternFromString("key");
+    if (attr_op == NULL || attr_position == NULL || attr_key == NULL) return NULL;
     PyObject *module = PyModule_Create(&speedups_module);
     if (module == NULL) return NULL;
     if (PyModule_AddObjectRef(module, "Reader", (PyObject *)&ReaderType) < 0 ||

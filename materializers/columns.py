@@ -31,6 +31,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from strangler.core.avro import AvroType
+from strangler.materializers._speedups import isoformat as _iso  # value.isoformat(), in C
 
 Convert = Callable[[Any], Any] | None
 """Python value (as fastavro decodes it, never None) → database parameter; None = as is."""
@@ -74,10 +75,6 @@ def to_json(value: Any) -> str:
 
 def _jsonb(value: Any) -> Jsonb:
     return Jsonb(value, dumps=to_json)
-
-
-def _iso(value: datetime.date | datetime.time) -> str:
-    return value.isoformat()
 
 
 _JSON = SqlType("TEXT", "jsonb", to_json, _jsonb)

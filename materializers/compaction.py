@@ -6,14 +6,18 @@ older change, re-published after a producer crash, never wins). A truncate at po
 drops the pending changes at or before P and is applied before the changes kept after it.
 Deletes and upserts stay interleaved exactly as the log has them: the result is, per key, the
 one change a sequential replay would have left.
+
+``compact`` runs this loop in C (``_speedups.compact``); ``compact_python`` is the same loop
+in Python, the reference the C one is tested against.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from strangler.core.events import Op
+from strangler.materializers import _speedups
 from strangler.materializers.records import ChangeRecord
 
 TRUNCATE = Op.TRUNCATE
@@ -37,8 +41,14 @@ def key_of(record: ChangeRecord) -> Key:
     return tuple(record.key.values())
 
 
-def compact(records: Iterable[ChangeRecord]) -> CompactedBatch:
+def compact(records: Sequence[ChangeRecord]) -> CompactedBatch:
     """The batch compacted by key in log order (see the module docstring)."""
+    truncate, changes = _speedups.compact(records, TRUNCATE)
+    return CompactedBatch(truncate, changes)
+
+
+def compact_python(records: Iterable[ChangeRecord]) -> CompactedBatch:
+    """``compact`` in Python (the reference of the C loop)."""
     out = CompactedBatch()
     changes = out.changes
     for record in records:
