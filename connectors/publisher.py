@@ -130,14 +130,9 @@ class Publisher:
         return self.tracker.acknowledged()
 
     def _on_delivery(self, tx: PendingTransaction) -> Callable[[KafkaError | None, Message], None]:
-        """The delivery callback of every record of ``tx`` (one closure per transaction, not
-        per record: at snapshot rates the closures cost more than the counting)."""
-        tracker = self.tracker
-
-        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            tracker.delivered(tx, None if err is None else str(err))
-
-        return on_delivery
+        """The delivery callback of every record of ``tx`` (one per transaction, not per
+        record: at snapshot rates the closures cost more than the counting)."""
+        return self.tracker.callback(tx)
 
     def _row(
         self,
