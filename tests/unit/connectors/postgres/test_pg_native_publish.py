@@ -18,21 +18,9 @@ from strangler.connectors.postgres.progress import ProgressFile, SnapshotProgres
 from strangler.connectors.postgres.snapshotter import SnapshotSource
 from strangler.connectors.publisher import Publisher
 from strangler.connectors.snapshot_chunks import ChunkMark
-from strangler.core import avro
-from strangler.core.events import TableId
-from strangler.core.schema import Column, TableSchema
+from tests.unit.connectors.test_publisher_reads import SCHEMA, TABLE, Registrar
 
 pytestmark = pytest.mark.unit
-
-TABLE = TableId("shop", "orders")
-SCHEMA = TableSchema(
-    TABLE, (Column("id", avro.LONG, nullable=False), Column("note", avro.STRING)), key=("id",)
-)
-
-
-class Registrar:
-    def register(self, subject: str, schema: Any) -> int:
-        return 5
 
 
 class Producer:
