@@ -13,8 +13,8 @@
  * all (not ending in a newline) raises here.
  *
  * The per-field parsers work on (pointer, length) slices of already unescaped text, so the
- * streaming path can reuse them on pgoutput's text tuple values (no COPY escapes there): see
- * `encode_row`-style use described in native.py.
+ * streaming path can use the same Encoder on pgoutput's text tuple values (no COPY escapes
+ * there): `encode_values` takes one row as a sequence of str / None.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -635,11 +635,25 @@ typedef struct {
 typedef struct {
     Buf work;       /* unescaped text and encodings of the current row */
     Slot *slots;
-    const unsigned char **starts;
+    const unsigned char **starts; /* each column's text; NULL: SQL NULL (plain values) */
     size_t *lens;
     uint32_t *limbs;
     size_t limbs_cap;
+    int copy;       /* COPY text (\N is NULL, backslash escapes) rather than plain values */
 } Scratch;
+
+static int scratch_init(Encoder *self, Scratch *w, int copy) {
+    size_t ncols = self->ncols ? (size_t)self->ncols : 1;
+    w->copy = copy;
+    w->slots = PyMem_Calloc(ncols, sizeof *w->slots);
+    w->starts = PyMem_Calloc(ncols, sizeof *w->starts);
+    w->lens = PyMem_Calloc(ncols, sizeof *w->lens);
+    if (w->slots == NULL || w->starts == NULL || w->lens == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
 
 static void scratch_free(Scratch *w) {
     PyMem_Free(w->work.p);
@@ -668,13 +682,13 @@ static int encode_column(Encoder *self, Scratch *w, Py_ssize_t c) {
     const unsigned char *s = w->starts[c];
     size_t n = w->lens[c];
     slot->done = 1;
-    if (n == 2 && s[0] == '\\' && s[1] == 'N') {
+    if (s == NULL || (w->copy && n == 2 && s[0] == '\\' && s[1] == 'N')) {
         slot->null = 1;
         return 0;
     }
     int scale = self->scales[c];
     if (buf_reserve(&w->work, 2 * n + 32 + (size_t)scale)) return -1;
-    if (memchr(s, '\\', n) != NULL) {
+    if (w->copy && memchr(s, '\\', n) != NULL) {
         size_t m;
         if (unescape(s, n, w->work.p + w->work.len, &m)) return DECLINE;
         s = w->work.p + w->work.len; /* the unescaped text, just before the encoding */
@@ -736,13 +750,20 @@ static int split(Encoder *self, Scratch *w, const unsigned char *line, size_t n)
     return c == self->ncols ? 0 : DECLINE;
 }
 
-/* Encodes one row; sets *key and *value (new references, Py_None when declined). */
-static int encode_line(Encoder *self, Scratch *w, const unsigned char *line, size_t n,
-                       PyObject **key, PyObject **value) {
+static void decline(PyObject **key, PyObject **value) {
+    Py_XDECREF(*key);
+    Py_XDECREF(*value);
+    Py_INCREF(Py_None);
+    Py_INCREF(Py_None);
+    *key = *value = Py_None;
+}
+
+/* Encodes the row whose column texts are in w (starts, lens); sets *key and *value (new
+ * references, Py_None when declined). */
+static int encode_row(Encoder *self, Scratch *w, PyObject **key, PyObject **value) {
     *key = *value = NULL;
     w->work.len = 0;
     memset(w->slots, 0, (size_t)self->ncols * sizeof *w->slots);
-    if (split(self, w, line, n)) goto declined;
     for (Py_ssize_t c = 0; c < self->ncols; c++) { /* every column, as RowDecoder parses all */
         int r = encode_column(self, w, c);
         if (r < 0) return -1;
@@ -760,12 +781,18 @@ static int encode_line(Encoder *self, Scratch *w, const unsigned char *line, siz
     if (*key == Py_None) goto declined;
     return 0;
 declined:
-    Py_XDECREF(*key);
-    Py_XDECREF(*value);
-    Py_INCREF(Py_None);
-    Py_INCREF(Py_None);
-    *key = *value = Py_None;
+    decline(key, value);
     return 0;
+}
+
+static int encode_line(Encoder *self, Scratch *w, const unsigned char *line, size_t n,
+                       PyObject **key, PyObject **value) {
+    if (split(self, w, line, n)) {
+        *key = *value = NULL;
+        decline(key, value);
+        return 0;
+    }
+    return encode_row(self, w, key, value);
 }
 
 PyDoc_STRVAR(encode_doc,
@@ -790,17 +817,10 @@ static PyObject *encoder_encode(Encoder *self, PyObject *arg) {
         PyErr_SetString(PyExc_ValueError, "COPY data does not end at a row boundary");
         goto done;
     }
-    size_t ncols = self->ncols ? (size_t)self->ncols : 1;
-    w.slots = PyMem_Calloc(ncols, sizeof *w.slots);
-    w.starts = PyMem_Calloc(ncols, sizeof *w.starts);
-    w.lens = PyMem_Calloc(ncols, sizeof *w.lens);
+    if (scratch_init(self, &w, 1)) goto done;
     keys = PyList_New(0);
     values = PyList_New(0);
     declined = PyList_New(0);
-    if (w.slots == NULL || w.starts == NULL || w.lens == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
     if (keys == NULL || values == NULL || declined == NULL) goto done;
     size_t pos = 0;
     Py_ssize_t row = 0;
@@ -831,8 +851,57 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(encode_values_doc,
+"encode_values(values) -> (key, value) | None\n\n"
+"One row given as its columns' text values (``str``, or None for NULL), as pgoutput's\n"
+"TupleData carries them (no COPY escapes): the key and value records, or None when declined\n"
+"(any other value, e.g. an unchanged TOAST marker or binary data, declines too).");
+
+static PyObject *encoder_encode_values(Encoder *self, PyObject *arg) {
+    if (self->codes == NULL) {
+        PyErr_SetString(PyExc_TypeError, "Encoder is not configured");
+        return NULL;
+    }
+    PyObject *fast = PySequence_Fast(arg, "values: a sequence of str or None");
+    if (fast == NULL) return NULL;
+    PyObject *key = NULL, *value = NULL, *result = NULL;
+    Scratch w = {0};
+    if (scratch_init(self, &w, 0)) goto done;
+    if (PySequence_Fast_GET_SIZE(fast) != self->ncols) goto declined;
+    for (Py_ssize_t c = 0; c < self->ncols; c++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, c);
+        Py_ssize_t n = 0;
+        if (item == Py_None) {
+            w.starts[c] = NULL;
+            continue;
+        }
+        if (!PyUnicode_CheckExact(item)) goto declined;
+        const char *text = PyUnicode_AsUTF8AndSize(item, &n); /* kept by the str object */
+        if (text == NULL) {
+            PyErr_Clear(); /* a lone surrogate: the Python path explains */
+            goto declined;
+        }
+        w.starts[c] = (const unsigned char *)text;
+        w.lens[c] = (size_t)n;
+    }
+    if (encode_row(self, &w, &key, &value) < 0) goto done;
+    if (key == Py_None) goto declined;
+    result = PyTuple_Pack(2, key, value);
+    goto done;
+declined:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    scratch_free(&w);
+    Py_DECREF(fast);
+    return result;
+}
+
 static PyMethodDef encoder_methods[] = {
     {"encode", (PyCFunction)encoder_encode, METH_O, encode_doc},
+    {"encode_values", (PyCFunction)encoder_encode_values, METH_O, encode_values_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -18,9 +18,11 @@ Excluded columns are parsed too when the C code handles their type (a value the 
 would refuse is declined, so the row gets the same error); an excluded column of another type is
 only checked for valid UTF-8 and never blocks the table's native path.
 
-The streaming path could use the same codecs: pgoutput's text tuple values are the same text
-without COPY's escapes, so an ``Encoder`` entry taking a tuple of ``str | None`` (NULL; an
-unchanged TOAST value declines) would reuse the per-field encoders unchanged.
+The streaming path can use the same ``Encoder``: pgoutput's text tuple values are the same text
+without COPY's escapes, and ``Encoder.encode_values(TupleData.values)`` gives one row's key and
+value records (None when declined: an unchanged TOAST value, binary data, anything above). A
+streamed insert or update would publish those bytes; a change of key or a delete still needs the
+Python path for its old key.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from strangler.connectors.postgres.copytext import parse_copy_rows
 from strangler.connectors.postgres.encoding import FastTableSerializer
 from strangler.connectors.postgres.messages import (
+    UNCHANGED_TOAST,
     Oid,
     Relation,
     RelationColumn,
@@ -372,3 +373,22 @@ def test_float_bytes_are_struct_packs() -> None:
         b"\x02" + struct.pack("<f", 0.1) + b"\x02" + struct.pack("<d", 0.1)
     )
     assert date(1970, 1, 1).toordinal() == 719163  # the epoch the date codec counts from
+
+
+def test_encode_values_takes_pgoutput_text_tuples() -> None:
+    """The streaming entry: one row as unescaped text values, as TupleData carries them."""
+    kinds = [k for k in NATIVE if k != "numeric_any"]
+    paths = Paths(relation("bigint", *kinds))
+    decode = RowDecoder({})
+    for n in range(30):
+        values = (str(n), *(NATIVE[k][n % len(NATIVE[k])] if n % 7 else None for k in kinds))
+        row = decode(paths.relation, TupleData(values))
+        expected = (paths.serializer.key(TOPIC, paths.schema, row),
+                    paths.serializer.value(TOPIC, paths.schema, row))  # fmt: skip
+        assert paths.native._encoder.encode_values(values) == expected
+    encode = paths.native._encoder.encode_values
+    ok = ("1", *(None for _ in kinds))
+    assert encode(ok) is not None
+    for declined in [ok[:-1], (*ok[:-1], b"\\x00"), (*ok[:-1], UNCHANGED_TOAST), ("x", *ok[1:])]:
+        assert encode(declined) is None
+    assert encode(("1", *ok[1:-2], "\udcff", None)) is None  # not UTF-8 encodable
