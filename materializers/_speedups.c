@@ -850,6 +850,188 @@ static PyObject *compact(PyObject *module, PyObject *const *args, Py_ssize_t nar
     return Py_BuildValue("(NN)", truncate, changes);
 }
 
+/* ---- staging and the batch survey ------------------------------------------------------- */
+
+static PyObject *attr_key_schema, *attr_value_schema, *attr_value, *attr_topic, *attr_partition,
+    *attr_offset, *int_zero, *int_one, *no_position;
+
+/* The converted parameters of fields `names` of mapping `source` into `row` from `at`;
+ * 1 done, 0 not here (a missing field, a failing converter: the Python path decides), -1. */
+static int put_fields(PyObject *row, Py_ssize_t at, PyObject *source, PyObject *names,
+                      PyObject *converters) {
+    if (!PyDict_CheckExact(source)) return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *v = PyDict_GetItemWithError(source, PyTuple_GET_ITEM(names, i));
+        if (v == NULL) return PyErr_Occurred() ? -1 : 0;
+        PyObject *convert = PyList_GET_ITEM(converters, at + i);
+        if (convert != Py_None && v != Py_None) {
+            v = PyObject_CallOneArg(convert, v);
+            if (v == NULL) {
+                PyErr_Clear(); /* the Python path raises it again and dead-letters the row */
+                return 0;
+            }
+        } else {
+            Py_INCREF(v);
+        }
+        PyTuple_SET_ITEM(row, at + i, v);
+    }
+    return 1;
+}
+
+/* The StagedRow of one change, or NULL: with an exception, or without one (*skip) when the
+ * Python path must stage it. */
+static PyObject *stage_one(PyObject *record, PyObject *key_schema, PyObject *value_schema,
+                           PyObject *keys, PyObject *values, PyObject *converters,
+                           PyObject *staged_type, int *skip) {
+    PyObject *parts[4] = {PyObject_GetAttr(record, attr_key_schema), NULL, NULL, NULL};
+    PyObject *row = NULL, *out = NULL;
+    if (parts[0] == NULL) return NULL;
+    if ((parts[1] = PyObject_GetAttr(record, attr_value)) == NULL ||
+        (parts[2] = PyObject_GetAttr(record, attr_key)) == NULL ||
+        (parts[3] = PyObject_GetAttr(record, attr_position)) == NULL)
+        goto done;
+    int delete = parts[1] == Py_None;
+    if (parts[0] != key_schema || (!delete && value_schema == Py_None)) goto not_here;
+    if (!delete) {
+        PyObject *schema = PyObject_GetAttr(record, attr_value_schema);
+        if (schema == NULL) goto done;
+        Py_DECREF(schema); /* identity only */
+        if (schema != value_schema) goto not_here;
+    }
+    Py_ssize_t nkeys = PyTuple_GET_SIZE(keys);
+    row = PyTuple_New(nkeys + (delete ? 0 : PyTuple_GET_SIZE(values)));
+    if (row == NULL) goto done;
+    int done_ = put_fields(row, 0, parts[2], keys, converters);
+    if (done_ > 0 && !delete) done_ = put_fields(row, nkeys, parts[1], values, converters);
+    if (done_ < 0) goto done;
+    if (done_ == 0) goto not_here;
+    PyObject *args[3] = {delete ? Py_True : Py_False, parts[3], row};
+    out = PyObject_Vectorcall(staged_type, args, 3, NULL);
+    goto done;
+not_here:
+    *skip = 1;
+done:
+    Py_XDECREF(row);
+    for (int i = 0; i < 4; i++) Py_XDECREF(parts[i]);
+    return out;
+}
+
+/* stage(records, start, rows, mark, key_schema, value_schema, keys, values, converters,
+ *       staged_type) -> the index of the first record from `start` it did not stage.
+ * Appends to `rows` the StagedRow of each record in turn (skipping those before the truncate
+ * `mark`) while the record has these writer schemas (a delete: this key schema), all its
+ * fields, and converters that take its values; the rest is the Python path's. */
+static PyObject *stage(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 10 || !PyList_Check(args[0]) || !PyList_Check(args[2]) ||
+        !PyTuple_Check(args[6]) || !PyTuple_Check(args[7]) || !PyList_Check(args[8]) ||
+        PyList_GET_SIZE(args[8]) < PyTuple_GET_SIZE(args[6]) + PyTuple_GET_SIZE(args[7])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "stage takes (records list, start, rows list, mark, key_schema, "
+                        "value_schema, keys tuple, values tuple, converters list, staged_type)");
+        return NULL;
+    }
+    PyObject *records = args[0], *rows = args[2], *mark = args[3];
+    Py_ssize_t i = PyLong_AsSsize_t(args[1]);
+    if (i == -1 && PyErr_Occurred()) return NULL;
+    for (; i >= 0 && i < PyList_GET_SIZE(records); i++) {
+        PyObject *record = PyList_GET_ITEM(records, i);
+        if (mark != Py_None) {
+            PyObject *at = PyObject_GetAttr(record, attr_position);
+            int before = at == NULL ? -1 : position_less(at, mark);
+            Py_XDECREF(at);
+            if (before < 0) return NULL;
+            if (before) continue;
+        }
+        int skip = 0;
+        PyObject *row = stage_one(record, args[4], args[5], args[6], args[7], args[8], args[9],
+                                  &skip);
+        if (row == NULL) {
+            if (skip && !PyErr_Occurred()) break;
+            return NULL;
+        }
+        int rc = PyList_Append(rows, row);
+        Py_DECREF(row);
+        if (rc < 0) return NULL;
+    }
+    return PyLong_FromSsize_t(i);
+}
+
+/* One record into the survey (see survey()). */
+static int survey_one(PyObject *record, PyObject *change_type, PyObject *by_topic,
+                      PyObject *bad, PyObject *offsets, PyObject *positions) {
+    PyObject *topic = PyObject_GetAttr(record, attr_topic);
+    PyObject *partition = topic ? PyObject_GetAttr(record, attr_partition) : NULL;
+    PyObject *offset = partition ? PyObject_GetAttr(record, attr_offset) : NULL;
+    PyObject *place = offset ? PyTuple_Pack(2, topic, partition) : NULL;
+    PyObject *next = place ? PyNumber_Add(offset, int_one) : NULL;
+    PyObject *position = NULL;
+    int rc = -1;
+    if (next == NULL) goto done;
+    /* as applier.progress: offsets[place] = offset + 1 if offset >= offsets.get(place, 0) */
+    PyObject *seen = PyDict_GetItemWithError(offsets, place);
+    if (seen == NULL && PyErr_Occurred()) goto done;
+    int later = PyObject_RichCompareBool(offset, seen ? seen : int_zero, Py_GE);
+    if (later < 0 || (later && PyDict_SetItem(offsets, place, next) < 0)) goto done;
+    if (!PyObject_TypeCheck(record, (PyTypeObject *)change_type)) {
+        rc = PyList_Append(bad, record);
+        goto done;
+    }
+    position = PyObject_GetAttr(record, attr_position);
+    if (position == NULL) goto done;
+    seen = PyDict_GetItemWithError(positions, place);
+    if (seen == NULL && PyErr_Occurred()) goto done;
+    later = position_less(seen ? seen : no_position, position);
+    if (later < 0 || (later && PyDict_SetItem(positions, place, position) < 0)) goto done;
+    PyObject *list = PyDict_GetItemWithError(by_topic, topic);
+    if (list == NULL) {
+        if (PyErr_Occurred() || (list = PyList_New(0)) == NULL) goto done;
+        int added = PyDict_SetItem(by_topic, topic, list);
+        Py_DECREF(list); /* the dict holds it */
+        if (added < 0) goto done;
+    }
+    rc = PyList_Append(list, record);
+done:
+    Py_XDECREF(topic);
+    Py_XDECREF(partition);
+    Py_XDECREF(offset);
+    Py_XDECREF(place);
+    Py_XDECREF(next);
+    Py_XDECREF(position);
+    return rc;
+}
+
+/* survey(batch, change_type) -> ({topic: [changes in log order]}, [bad records],
+ * {(topic, partition): offset after its last record}, {(topic, partition): latest position}):
+ * one pass for what the applier needs of a batch (applier.progress is its Python reference). */
+static PyObject *survey(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 2 || !PyType_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "survey takes (batch, change_type)");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(args[0], "survey takes a sequence of records");
+    if (seq == NULL) return NULL;
+    PyObject *by_topic = PyDict_New(), *bad = PyList_New(0), *offsets = PyDict_New(),
+             *positions = PyDict_New(), *out = NULL;
+    if (by_topic && bad && offsets && positions) {
+        Py_ssize_t i = 0;
+        for (; i < PySequence_Fast_GET_SIZE(seq); i++) {
+            if (survey_one(PySequence_Fast_ITEMS(seq)[i], args[1], by_topic, bad, offsets,
+                           positions) < 0)
+                break;
+        }
+        if (i == PySequence_Fast_GET_SIZE(seq))
+            out = PyTuple_Pack(4, by_topic, bad, offsets, positions);
+    }
+    Py_DECREF(seq);
+    Py_XDECREF(by_topic);
+    Py_XDECREF(bad);
+    Py_XDECREF(offsets);
+    Py_XDECREF(positions);
+    return out;
+}
+
 /* ---- isoformat -------------------------------------------------------------------------- */
 
 /* value.isoformat() for the date, time and datetime values the readers make (exact types;
@@ -917,6 +1099,10 @@ python:
 /* ---- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef module_methods[] = {
+    {"stage", (PyCFunction)(void (*)(void))stage, METH_FASTCALL,
+     "Append the StagedRows of a run of records; the index of the first one it left."},
+    {"survey", (PyCFunction)(void (*)(void))survey, METH_FASTCALL,
+     "survey(batch, change_type) -> (changes by topic, bad records, offsets, positions)."},
     {"compact", (PyCFunction)(void (*)(void))compact, METH_FASTCALL,
      "compact(records, truncate_op) -> (truncate position or None, {key tuple: record})."},
     {"isoformat", isoformat, METH_O, "value.isoformat(), natively for dates, times, datetimes."},
@@ -945,7 +1131,20 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     attr_op = PyUnicode_InternFromString("op");
     attr_position = PyUnicode_InternFromString("position");
     attr_key = PyUnicode_InternFromString("key");
-    if (attr_op == NULL || attr_position == NULL || attr_key == NULL) return NULL;
+    int_zero = PyLong_FromLong(0);
+    int_one = PyLong_FromLong(1);
+    no_position = PyBytes_FromStringAndSize(NULL, 0);
+    if (int_zero == NULL || int_one == NULL || no_position == NULL) return NULL;
+    attr_key_schema = PyUnicode_InternFromString("key_schema");
+    attr_value_schema = PyUnicode_InternFromString("value_schema");
+    attr_value = PyUnicode_InternFromString("value");
+    attr_topic = PyUnicode_InternFromString("topic");
+    attr_partition = PyUnicode_InternFromString("partition");
+    attr_offset = PyUnicode_InternFromString("offset");
+    if (attr_op == NULL || attr_position == NULL || attr_key == NULL || attr_key_schema == NULL ||
+        attr_value_schema == NULL || attr_value == NULL || attr_topic == NULL ||
+        attr_partition == NULL || attr_offset == NULL)
+        return NULL;
     PyObject *module = PyModule_Create(&speedups_module);
     if (module == NULL) return NULL;
     if (PyModule_AddObjectRef(module, "Reader", (PyObject *)&ReaderType) < 0 ||

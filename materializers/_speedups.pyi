@@ -31,3 +31,21 @@ class Decoder:
 
 def compact(records: Sequence[Any], truncate_op: Any, /) -> tuple[bytes | None, dict[Any, Any]]: ...
 def isoformat(value: Any, /) -> str: ...
+def stage(
+    records: list[Any],
+    start: int,
+    rows: list[Any],
+    mark: bytes | None,
+    key_schema: Any,
+    value_schema: Any,
+    keys: tuple[str, ...],
+    values: tuple[str, ...],
+    converters: list[Any],
+    staged_type: Any,
+    /,
+) -> int: ...
+def survey(
+    batch: Sequence[Any], change_type: type, /
+) -> tuple[
+    dict[str, list[Any]], list[Any], dict[tuple[str, int], int], dict[tuple[str, int], bytes]
+]: ...

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+from strangler.materializers import _speedups
 from strangler.materializers.compaction import CompactedBatch, compact
 from strangler.materializers.config import BadRecordPolicy, TopicConfig, ViewConfig
 from strangler.materializers.errors import (
@@ -34,7 +35,8 @@ ShapeKey = tuple[str, int | None, int | None]
 
 def progress(batch: Sequence[Received]) -> tuple[dict[Partition, int], dict[Partition, bytes]]:
     """Per partition of ``batch``: the offset after its last record, and its latest source
-    position (of the records that have one)."""
+    position (of the records that have one). The applier has it from ``_speedups.survey``;
+    this is its Python reference."""
     offsets: dict[Partition, int] = {}
     positions: dict[Partition, bytes] = {}
     for record in batch:
@@ -47,7 +49,8 @@ def progress(batch: Sequence[Received]) -> tuple[dict[Partition, int], dict[Part
 
 
 def _first_bad(batch: Sequence[Received]) -> int | None:
-    return next((i for i, r in enumerate(batch) if isinstance(r, BadRecord)), None)
+    kinds = list(map(type, batch))  # at C speed: this runs over every batch
+    return kinds.index(BadRecord) if BadRecord in kinds else None
 
 
 @dataclass(slots=True)
@@ -124,26 +127,21 @@ class Applier:
 
     def _apply(self, batch: Sequence[Received]) -> None:
         tables = self.target.load_tables(self.view.name)
-        bad = [r for r in batch if isinstance(r, BadRecord)]
-        for topic, work in self._by_topic(batch).items():
-            bad.extend(self._apply_topic(topic, work, tables))
+        # one pass in C: changes by topic, bad records, and ``progress(batch)``
+        by_topic, bad, offsets, positions = _speedups.survey(batch, ChangeRecord)
+        work = {topic: _TopicWork(self._config(topic), r) for topic, r in by_topic.items()}
+        for topic, topic_work in work.items():
+            bad.extend(self._apply_topic(topic, topic_work, tables))
         if bad:
             self.target.dead_letter(self.view.name, bad)
-        offsets, positions = progress(batch)
         self.target.save_offsets(self.view.name, offsets)
         self.target.save_positions(self.view.name, positions)
 
-    def _by_topic(self, batch: Sequence[Received]) -> dict[str, _TopicWork]:
-        out: dict[str, _TopicWork] = {}
-        for record in batch:
-            if isinstance(record, ChangeRecord):
-                config = self.topics.get(record.topic)
-                if config is None:
-                    raise MaterializerError(
-                        f"view {self.view.name} does not follow topic {record.topic}"
-                    )
-                out.setdefault(record.topic, _TopicWork(config)).records.append(record)
-        return out
+    def _config(self, topic: str) -> TopicConfig:
+        config = self.topics.get(topic)
+        if config is None:
+            raise MaterializerError(f"view {self.view.name} does not follow topic {topic}")
+        return config
 
     def _apply_topic(
         self, topic: str, work: _TopicWork, tables: dict[str, TableState]
@@ -215,35 +213,44 @@ class Applier:
     def _stage(
         self, topic: str, state: TableState, compacted: CompactedBatch
     ) -> tuple[list[StagedRow], list[BadRecord]]:
+        """The staged rows of the surviving changes, in order: runs of records of one pair of
+        writer schemas in C (``_speedups.stage``), what it leaves one by one in Python."""
         rows: list[StagedRow] = []
         bad: list[BadRecord] = []
         mark = state.truncated_at
-        shapes: dict[tuple[int, int], _Maker] = {}
-        schemas: tuple[object, object] = (None, None)
-        maker: _Maker | None = None
-        for record in compacted.changes.values():
+        makers: dict[tuple[int, int], _Maker] = {}
+        records = list(compacted.changes.values())
+        i, count = 0, len(records)
+        while i < count:
+            record = records[i]
             if mark is not None and record.position < mark:
+                i += 1
                 continue
-            if record.key_schema is not schemas[0] or record.value_schema is not schemas[1]:
-                schemas = (record.key_schema, record.value_schema)
-                ids = (id(record.key_schema), id(record.value_schema))
-                maker = shapes.get(ids)
-                if maker is None:
-                    maker = shapes[ids] = _Maker(self._shape(topic, state.spec, record))
-            assert maker is not None
+            ids = (id(record.key_schema), id(record.value_schema))
+            maker = makers.get(ids)
+            if maker is None:
+                shape = self._shape(topic, state.spec, record)
+                maker = makers[ids] = _Maker(shape, record.value_schema is None)
+            if maker.native:
+                start, i = i, maker.stage_run(records, i, rows, mark, record)
+                if i > start:
+                    continue
             try:
                 rows.append(maker.staged(record))
             except (RecordError, ValueError, TypeError, KeyError) as exc:
                 bad.append(_bad(record, f"cannot apply: {exc!r}"))
+            i += 1
         return rows, bad
 
 
 class _Maker:
     """``RowShape.params`` for the common case, fast: every field of the table is in the
     writer schemas, so the parameters are two ``itemgetter`` calls and the converters of the
-    columns that have one (anything else goes through the shape)."""
+    columns that have one (anything else goes through the shape). Runs of such records are
+    staged in C (``native``: no row filter, and every field there, or the maker of deletes,
+    ``deletes``: records without a value schema)."""
 
-    def __init__(self, shape: RowShape) -> None:
+    def __init__(self, shape: RowShape, deletes: bool = False) -> None:
         self.shape = shape
         self.filtered = shape.row_filter is not None
         self.convert = [(i, c) for i, c in enumerate(shape.converters) if c is not None]
@@ -251,6 +258,20 @@ class _Maker:
         self.fast = None not in values
         self.keys = _getter([*shape.key_fields])
         self.values = _getter([f for f in values if f is not None])
+        self.native = not self.filtered and (self.fast or deletes)
+        self._fields = (shape.key_fields, tuple(f for f in values if f is not None))
+        self._converters = list(shape.converters)
+
+    def stage_run(
+        self, records: list[ChangeRecord], start: int, rows: list[StagedRow], mark: bytes | None,
+        first: ChangeRecord,
+    ) -> int:  # fmt: skip
+        """Stage ``records[start:]`` into ``rows`` in C while they have ``first``'s writer
+        schemas and nothing unusual; the index of the first record left to Python."""
+        return _speedups.stage(
+            records, start, rows, mark, first.key_schema, first.value_schema, *self._fields,
+            self._converters, StagedRow,
+        )  # fmt: skip
 
     def staged(self, record: ChangeRecord) -> StagedRow:
         """The database form of a change: a delete if there is no row or the filter drops it."""
