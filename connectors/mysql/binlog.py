@@ -18,19 +18,23 @@ Protocol facts this relies on (checked against MariaDB 10.11, see the integratio
   ``ZERO_DATE`` (published as NULL, with the documented warning).
 - Resuming: a MariaDB GTID position is the *last applied* GTID per domain and streaming starts
   after it; a MySQL GTID set streams what is not in it; file:pos streams from that offset.
+- Row events: the library parses a row event's header and column bitmaps when it reads the
+  event, and its rows only when asked (``RowsEvent.rows`` is lazy). ``Rows.image`` is the rest
+  of the event, the row images, for the native decoder (``native``); ``Rows.parse`` asks the
+  library for its rows instead, for tables the native decoder declines.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pymysql
 from pymysql.constants.COMMAND import COM_BINLOG_DUMP
 from pymysqlreplication import BinLogStreamReader
-from pymysqlreplication.constants import FIELD_TYPE
+from pymysqlreplication.constants import BINLOG, FIELD_TYPE
 from pymysqlreplication.event import (
     GtidEvent,
     MariadbGtidEvent,
@@ -46,11 +50,13 @@ from pymysqlreplication.row_event import (
 )
 
 from strangler.connectors.mysql.errors import StreamError
+from strangler.connectors.mysql.native import WireColumn, wire_column
 from strangler.connectors.mysql.positions import BinlogPosition, MariadbGtidPos, MysqlGtidSet
 from strangler.connectors.mysql.types import ZERO_DATE, SourceColumn
 from strangler.core.events import Op, TableId
 
 RawRow = Mapping[str, Any]
+RawPairs = tuple[tuple[RawRow | None, RawRow | None], ...]
 
 _MARIADB_FL_STANDALONE = 0x01
 """MariaDB GTID flag: the transaction has no terminating XID/COMMIT (a DDL statement)."""
@@ -63,6 +69,8 @@ class TableMap:
     table: TableId
     columns: tuple[SourceColumn, ...]
     key: tuple[str, ...]
+    wire: tuple[WireColumn, ...] = ()
+    """The columns' layout in row events (empty: unknown, no native decoding)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +84,15 @@ class Gtid:
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """One row event: (before, after) pairs; before is None for inserts, after for deletes."""
+    """One row event of ``table_map``'s table."""
 
     table_map: TableMap
     op: Op
-    rows: tuple[tuple[RawRow | None, RawRow | None], ...]
+    parse: Callable[[], RawPairs]
+    """python-mysql-replication's rows, decoded on demand: (before, after) pairs of column
+    name → value; before is None for inserts, after for deletes."""
+    image: bytes | None = None
+    """The event's row images as sent (None: not a full row image, or not available)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +191,8 @@ def _table_map(event: Any, hints: TableHints | None) -> TableMap:
     flagged = [c.name for c in event.columns if c.is_primary] if not key else _key_list(key)
     # the binlog lists key columns in column order; the catalog knows the key's own order
     ordered = tuple(hints.key) if hints and set(hints.key) == set(flagged) else tuple(flagged)
-    return TableMap(TableId(str(event.schema), str(event.table)), columns, ordered)
+    wire = tuple(wire_column(c) for c in event.columns)
+    return TableMap(TableId(str(event.schema), str(event.table)), columns, ordered, wire)
 
 
 def _key_list(key: Any) -> list[str]:
@@ -196,22 +209,66 @@ def _empty_sets(values: dict[str, Any], none_sources: Mapping[str, str]) -> dict
     return values
 
 
-def _rows(event: Any, table_map: TableMap) -> Rows:
-    pairs: list[tuple[RawRow | None, RawRow | None]]
+def _parse(event: Any) -> RawPairs:
+    """The library's rows of a row event (the library decodes them now, in Python)."""
     if isinstance(event, WriteRowsEvent):
-        pairs = [(None, _empty_sets(r["values"], r["none_sources"])) for r in event.rows]
-        return Rows(table_map, Op.CREATE, tuple(pairs))
+        return tuple((None, _empty_sets(r["values"], r["none_sources"])) for r in event.rows)
     if isinstance(event, DeleteRowsEvent):
-        pairs = [(_empty_sets(r["values"], r["none_sources"]), None) for r in event.rows]
-        return Rows(table_map, Op.DELETE, tuple(pairs))
-    pairs = [
+        return tuple((_empty_sets(r["values"], r["none_sources"]), None) for r in event.rows)
+    return tuple(
         (
             _empty_sets(r["before_values"], r["before_none_sources"]),
             _empty_sets(r["after_values"], r["after_none_sources"]),
         )
         for r in event.rows
-    ]
-    return Rows(table_map, Op.UPDATE, tuple(pairs))
+    )
+
+
+def _op(event: Any) -> Op:
+    if isinstance(event, WriteRowsEvent):
+        return Op.CREATE
+    return Op.DELETE if isinstance(event, DeleteRowsEvent) else Op.UPDATE
+
+
+_ROW_EVENT_TYPES = frozenset({
+    BINLOG.WRITE_ROWS_EVENT_V1, BINLOG.UPDATE_ROWS_EVENT_V1, BINLOG.DELETE_ROWS_EVENT_V1,
+    BINLOG.WRITE_ROWS_EVENT_V2, BINLOG.UPDATE_ROWS_EVENT_V2, BINLOG.DELETE_ROWS_EVENT_V2,
+})  # fmt: skip
+
+
+def _row_image(event: Any) -> bytes | None:
+    """The row images of a row event whose header and bitmaps the library has read: the rest
+    of the event, checksum excluded. None unless every column is present in every image
+    (``binlog_row_image=FULL``) and the library's read position is where we expect it."""
+    if event.event_type not in _ROW_EVENT_TYPES or not event.complete:
+        return None
+    count = int(event.number_of_columns)
+    bitmaps = [event.columns_present_bitmap]
+    if isinstance(event, UpdateRowsEvent):
+        bitmaps.append(event.columns_present_bitmap2)
+    if count != len(event.columns) or not all(_all_set(b, count) for b in bitmaps):
+        return None
+    wrapper = event.packet
+    if wrapper._BinLogPacketWrapper__data_buffer:  # bytes pushed back by the library: unused
+        return None
+    packet = wrapper.packet
+    start = int(packet._position)
+    end = start + int(event.event_size) - int(wrapper.read_bytes)
+    data: bytes = packet._data
+    return bytes(data[start:end]) if start <= end <= len(data) else None
+
+
+def _all_set(bitmap: bytes, count: int) -> bool:
+    full, rest = divmod(count, 8)
+    return (
+        len(bitmap) == (count + 7) // 8
+        and bitmap[:full] == b"\xff" * full
+        and (not rest or bitmap[full] & ((1 << rest) - 1) == (1 << rest) - 1)
+    )
+
+
+def _rows(event: Any, table_map: TableMap) -> Rows:
+    return Rows(table_map, _op(event), lambda: _parse(event), _row_image(event))
 
 
 def _start_options(start: BinlogPosition | None) -> dict[str, Any]:

@@ -2,16 +2,18 @@
 
 The same ``TableCodec`` shape serves the snapshot (columns from ``information_schema``) and the
 stream (columns from the TABLE_MAP event that precedes every row event), so one table yields one
-Avro schema whichever path read it.
+Avro schema whichever path read it. A stream's codec also has the native decoder of the table's
+row images (``native``) when the C code can decode every column of that table version.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strangler.connectors.mysql.errors import ValueConversionError
+from strangler.connectors.mysql.native import DELETE, UPDATE, WRITE, WireColumn, row_decoder
 from strangler.connectors.mysql.types import (
     ZERO_DATE_TYPES,
     ColumnType,
@@ -20,8 +22,14 @@ from strangler.connectors.mysql.types import (
     resolve,
 )
 from strangler.core.errors import StranglerError
-from strangler.core.events import TableId
+from strangler.core.events import Op, TableId
 from strangler.core.schema import Column, Default, TableSchema, avro_default
+
+if TYPE_CHECKING:
+    from strangler.connectors.mysql._speedups import RowDecoder
+
+RowPair = tuple[dict[str, Any] | None, dict[str, Any] | None]
+"""A changed row: (before, after), None for the image the operation lacks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +39,8 @@ class TableCodec:
     schema: TableSchema
     columns: tuple[SourceColumn, ...]
     types: tuple[ColumnType, ...]
+    native: RowDecoder | None = None
+    """The C decoder of this table version's row images (None: Python only)."""
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -40,6 +50,13 @@ class TableCodec:
         """A row as python-mysql-replication decoded it (column name → value)."""
         values = [raw.get(c.name) for c in self.columns]
         return self._convert(values, [t.from_binlog for t in self.types])
+
+    def from_image(self, op: Op, image: bytes) -> list[RowPair] | None:
+        """A row event's (before, after) rows, decoded natively from its row images, as
+        ``from_binlog`` makes them of the library's rows; None without a native decoder."""
+        if self.native is None:
+            return None
+        return self.native.decode(image, _NATIVE_OPS[op])
 
     def from_text(self, values: Sequence[Any]) -> dict[str, Any]:
         """A row of a SELECT of every column in order (text, or bytes for binary columns)."""
@@ -78,14 +95,25 @@ def _convert(column: SourceColumn, convert: Any, value: Any) -> Any:
         raise ValueConversionError(column.name, column.describe(), value, str(exc)) from exc
 
 
-def table_codec(table: TableId, columns: Sequence[SourceColumn], key: Sequence[str]) -> TableCodec:
-    """The codec of ``table`` with ``columns`` (in order) and primary ``key`` (in key order)."""
+_NATIVE_OPS = {Op.CREATE: WRITE, Op.DELETE: DELETE, Op.UPDATE: UPDATE}
+
+
+def table_codec(
+    table: TableId,
+    columns: Sequence[SourceColumn],
+    key: Sequence[str],
+    wire: Sequence[WireColumn] = (),
+) -> TableCodec:
+    """The codec of ``table`` with ``columns`` (in order) and primary ``key`` (in key order);
+    with the columns' binlog layout (``wire``), also their native row decoder if there is one."""
     types = tuple(resolve(c) for c in columns)
     schema_columns = tuple(
         Column(c.name, t.avro_type, _nullable(c, key), t.sql_type, _typed(c.default, t))
         for c, t in zip(columns, types, strict=True)
     )
-    return TableCodec(TableSchema(table, schema_columns, tuple(key)), tuple(columns), types)
+    schema = TableSchema(table, schema_columns, tuple(key))
+    native = row_decoder(columns, types, wire) if wire else None
+    return TableCodec(schema, tuple(columns), types, native)
 
 
 def _typed(default: Default | None, column_type: ColumnType) -> Default | None:

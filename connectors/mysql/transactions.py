@@ -30,7 +30,7 @@ from strangler.connectors.mysql.positions import (
     MariadbGtidPos,
     MysqlGtidSet,
 )
-from strangler.connectors.mysql.rows import TableCodec, table_codec
+from strangler.connectors.mysql.rows import RowPair, TableCodec, table_codec
 from strangler.core.events import ChangeEvent, Op, TableId
 from strangler.core.schema import TableSchema
 
@@ -79,7 +79,7 @@ class TransactionAssembler:
     def codec(self, table_map: TableMap) -> TableCodec:
         codec = self._codecs.get(table_map)
         if codec is None:
-            codec = table_codec(table_map.table, table_map.columns, table_map.key)
+            codec = table_codec(table_map.table, table_map.columns, table_map.key, table_map.wire)
             self._codecs[table_map] = codec
         return codec
 
@@ -162,13 +162,33 @@ class TransactionAssembler:
         return tuple(events), schemas
 
 
+def decode_rows(codec: TableCodec, rows: Rows) -> list[RowPair]:
+    """A row event's (before, after) rows: natively decoded from its row images where the
+    codec can, otherwise python-mysql-replication's rows converted by ``from_binlog``.
+
+    Where the C code raises (a value it cannot decode), the event goes through the Python path
+    again, which raises its own error for it (naming the column where a converter failed)."""
+    if rows.image is not None:
+        try:
+            native = codec.from_image(rows.op, rows.image)
+        except Exception:  # noqa: BLE001 - not swallowed: the Python path raises it again
+            native = None
+        if native is not None:
+            return native
+    return [
+        (
+            codec.from_binlog(raw_before) if raw_before is not None else None,
+            codec.from_binlog(raw_after) if raw_after is not None else None,
+        )
+        for raw_before, raw_after in rows.parse()
+    ]
+
+
 def _row_events(
     codec: TableCodec, rows: Rows, position: BinlogPosition, ts_us: int, tx_id: str | None
 ) -> list[ChangeEvent]:
     out = []
-    for raw_before, raw_after in rows.rows:
-        before = codec.from_binlog(raw_before) if raw_before is not None else None
-        after = codec.from_binlog(raw_after) if raw_after is not None else None
+    for before, after in decode_rows(codec, rows):
         key = codec.key_of(after if after is not None else before or {})
         event = ChangeEvent(codec.schema.table, rows.op, key, before, after, position, ts_us, tx_id)
         out.append(event)

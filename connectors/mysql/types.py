@@ -62,6 +62,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from enum import IntEnum
 from typing import Any
 
 from strangler.connectors.mysql.errors import ValueConversionError
@@ -99,6 +100,35 @@ class SourceColumn:
         return self.data_type + (" unsigned" if self.unsigned else "")
 
 
+class Form(IntEnum):
+    """What the native binlog decoder (``native``, ``_speedups.c``'s ``enum Form``) makes of a
+    column's bytes: the value ``from_binlog`` returns, built directly."""
+
+    NONE = 0
+    """No native form: a table with such a column keeps the Python path."""
+    INT = 1
+    BOOL = 2
+    """Nonzero → True."""
+    DECIMAL = 3
+    """A packed decimal, or an integer (bigint unsigned), as ``Decimal``."""
+    FLOAT = 4
+    BIT = 5
+    """bit(1) → bool; bit(n) → ceil(n/8) big-endian bytes."""
+    TEXT = 6
+    """Strings decoded with the column's charset (bytes as UTF-8); an enum → its label."""
+    BYTES = 7
+    """Binary strings, right-padded with 0x00 to binary(n)'s width."""
+    SET = 8
+    DATE = 9
+    DATETIME = 10
+    TIMESTAMP = 11
+    TIME = 12
+    YEAR = 13
+    GEOMETRY = 14
+    HOOK = 15
+    """The decoder's string value handed to ``from_binlog`` (UUID, INET6, INET4)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ColumnType:
     """How one column's values are published."""
@@ -109,6 +139,8 @@ class ColumnType:
     """From python-mysql-replication's value (never None: NULLs are not converted)."""
     from_text: Converter
     """From a SELECT's value: ``str`` for text columns, ``bytes`` for binary ones."""
+    form: Form = Form.NONE
+    """How the native decoder builds ``from_binlog``'s value from the binlog's bytes."""
 
 
 Factory = Callable[[SourceColumn], ColumnType]
@@ -212,44 +244,50 @@ def _inet6_text(raw: bytes) -> str:
 # ---- factories --------------------------------------------------------------------------------
 
 
-def _fixed(sql_type: str, avro_type: AvroType, binlog: Converter, text: Converter) -> Factory:
-    column_type = ColumnType(sql_type, avro_type, binlog, text)
+def _fixed(
+    sql_type: str, avro_type: AvroType, binlog: Converter, text: Converter, form: Form
+) -> Factory:
+    column_type = ColumnType(sql_type, avro_type, binlog, text, form)
     return lambda column: column_type
 
 
 def _tinyint(column: SourceColumn) -> ColumnType:
     if column.display_width == 1 and not column.unsigned:
-        return ColumnType("tinyint(1)", avro.BOOLEAN, _bool, _bool)
-    return ColumnType(column.describe(), avro.INT, _same, int)
+        return ColumnType("tinyint(1)", avro.BOOLEAN, _bool, _bool, Form.BOOL)
+    return ColumnType(column.describe(), avro.INT, _same, int, Form.INT)
 
 
 def _int(column: SourceColumn) -> ColumnType:
     if column.unsigned:
-        return ColumnType("int unsigned", avro.LONG, _same, int)
-    return ColumnType("int", avro.INT, _same, int)
+        return ColumnType("int unsigned", avro.LONG, _same, int, Form.INT)
+    return ColumnType("int", avro.INT, _same, int, Form.INT)
 
 
 def _bigint(column: SourceColumn) -> ColumnType:
     if column.unsigned:
-        return ColumnType("bigint unsigned", avro.decimal(20, 0), Decimal, Decimal)
-    return ColumnType("bigint", avro.LONG, _same, int)
+        return ColumnType("bigint unsigned", avro.decimal(20, 0), Decimal, Decimal, Form.DECIMAL)
+    return ColumnType("bigint", avro.LONG, _same, int, Form.INT)
 
 
 def _decimal(column: SourceColumn) -> ColumnType:
     sql_type = f"decimal({column.precision},{column.scale})"
-    return ColumnType(sql_type, avro.decimal(column.precision, column.scale), _same, _decimal_text)
+    avro_type = avro.decimal(column.precision, column.scale)
+    return ColumnType(sql_type, avro_type, _same, _decimal_text, Form.DECIMAL)
 
 
 def _bit(column: SourceColumn) -> ColumnType:
     width = column.precision or 1
     if width == 1:
-        return ColumnType("bit(1)", avro.BOOLEAN, lambda v: v == "1", lambda v: v != b"\x00")
+        return ColumnType(
+            "bit(1)", avro.BOOLEAN, lambda v: v == "1", lambda v: v != b"\x00", Form.BIT
+        )
     # the binlog decoder gives the bits as a '0'/'1' string, a SELECT gives big-endian bytes
     return ColumnType(
         f"bit({width})",
         avro.BYTES,
         lambda bits: _bits_to_bytes(bits, width),
         lambda raw: bytes(raw).rjust((width + 7) // 8, b"\x00"),
+        Form.BIT,
     )
 
 
@@ -260,12 +298,14 @@ def _binary(column: SourceColumn) -> ColumnType:
         # the binlog stores BINARY(n) with its trailing 0x00 bytes stripped; a SELECT returns n
         return _to_bytes(raw).ljust(width, b"\x00")
 
-    return ColumnType(f"binary({width})", avro.BYTES, pad, pad)
+    return ColumnType(f"binary({width})", avro.BYTES, pad, pad, Form.BYTES)
 
 
 def _set(column: SourceColumn) -> ColumnType:
     labels = column.labels
-    return ColumnType("set", avro.STRING, lambda members: _set_text(labels, members), _to_text)
+    return ColumnType(
+        "set", avro.STRING, lambda members: _set_text(labels, members), _to_text, Form.SET
+    )
 
 
 def _zero_checked(name: str, parse: Callable[[Any], Any]) -> Converter:
@@ -280,7 +320,8 @@ def _zero_checked(name: str, parse: Callable[[Any], Any]) -> Converter:
 
 def _date(column: SourceColumn) -> ColumnType:
     text = _zero_checked(column.name, lambda t: _parse_date(_to_text(t)))
-    return ColumnType("date", avro.DATE, _zero_checked(column.name, _real_date), text)
+    binlog = _zero_checked(column.name, _real_date)
+    return ColumnType("date", avro.DATE, binlog, text, Form.DATE)
 
 
 def _real_date(value: Any) -> Any:
@@ -292,7 +333,8 @@ def _datetime(column: SourceColumn) -> ColumnType:
         return None if value is ZERO_DATE else value.replace(tzinfo=UTC)
 
     text = _zero_checked(column.name, lambda t: _parse_datetime(_to_text(t)))
-    return ColumnType("datetime", avro.TIMESTAMP_MICROS, _zero_checked(column.name, binlog), text)
+    checked = _zero_checked(column.name, binlog)
+    return ColumnType("datetime", avro.TIMESTAMP_MICROS, checked, text, Form.DATETIME)
 
 
 def _timestamp(column: SourceColumn) -> ColumnType:
@@ -309,7 +351,7 @@ def _timestamp(column: SourceColumn) -> ColumnType:
         return stamped
 
     text = _zero_checked(name, lambda t: _parse_datetime(_to_text(t)))
-    return ColumnType("timestamp", avro.TIMESTAMP_MICROS, binlog, text)
+    return ColumnType("timestamp", avro.TIMESTAMP_MICROS, binlog, text, Form.TIMESTAMP)
 
 
 def _time(column: SourceColumn) -> ColumnType:
@@ -324,7 +366,10 @@ def _time(column: SourceColumn) -> ColumnType:
         seconds, micro = divmod(micros, 1_000_000)
         return time(seconds // 3600, seconds // 60 % 60, seconds % 60, micro)
 
-    return ColumnType("time", avro.TIME_MICROS, convert, lambda t: convert(_parse_timedelta(t)))
+    def text(value: str) -> time:
+        return convert(_parse_timedelta(value))
+
+    return ColumnType("time", avro.TIME_MICROS, convert, text, Form.TIME)
 
 
 def _year_binlog(value: int) -> int:
@@ -337,6 +382,10 @@ def _uuid_binlog(raw: bytes) -> str:
     # MariaDB's UUID is 16 bytes in the binlog; as a fixed-length binary string its trailing
     # 0x00 bytes are stripped, so pad it back first
     return str(uuid.UUID(bytes=_to_bytes(raw).ljust(16, b"\x00")))
+
+
+def _inet6_binlog(raw: bytes) -> str:
+    return _inet6_text(_to_bytes(raw).ljust(16, b"\x00"))
 
 
 def _inet4_binlog(raw: bytes) -> str:
@@ -362,15 +411,16 @@ def _json_bytes(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-_STRING = _fixed("string", avro.STRING, _to_text, _to_text)
-_BYTES = _fixed("bytes", avro.BYTES, _to_bytes, _to_bytes)
-_INT = _fixed("int", avro.INT, _same, int)
-_GEOMETRY = _fixed("geometry", avro.BYTES, _geometry, _geometry)
+_STRING = _fixed("string", avro.STRING, _to_text, _to_text, Form.TEXT)
+_BYTES = _fixed("bytes", avro.BYTES, _to_bytes, _to_bytes, Form.BYTES)
+_INT = _fixed("int", avro.INT, _same, int, Form.INT)
+_GEOMETRY = _fixed("geometry", avro.BYTES, _geometry, _geometry, Form.GEOMETRY)
+_BOOL = _fixed("bool", avro.BOOLEAN, _bool, _bool, Form.BOOL)
 
 CODECS: dict[str, Factory] = {
     "tinyint": _tinyint,
-    "bool": _fixed("bool", avro.BOOLEAN, _bool, _bool),
-    "boolean": _fixed("bool", avro.BOOLEAN, _bool, _bool),
+    "bool": _BOOL,
+    "boolean": _BOOL,
     "smallint": _INT,
     "mediumint": _INT,
     "int": _int,
@@ -378,8 +428,8 @@ CODECS: dict[str, Factory] = {
     "bigint": _bigint,
     "decimal": _decimal,
     "numeric": _decimal,
-    "float": _fixed("float", avro.FLOAT, _same, float),
-    "double": _fixed("double", avro.DOUBLE, _same, float),
+    "float": _fixed("float", avro.FLOAT, _same, float, Form.FLOAT),
+    "double": _fixed("double", avro.DOUBLE, _same, float, Form.FLOAT),
     "bit": _bit,
     "char": _STRING,
     "varchar": _STRING,
@@ -389,7 +439,7 @@ CODECS: dict[str, Factory] = {
     "longtext": _STRING,
     "enum": _STRING,
     "set": _set,
-    "json": _fixed("json", avro.STRING, _json_binlog, _to_text),
+    "json": _fixed("json", avro.STRING, _json_binlog, _to_text, Form.TEXT),
     "binary": _binary,
     "varbinary": _BYTES,
     "tinyblob": _BYTES,
@@ -400,12 +450,10 @@ CODECS: dict[str, Factory] = {
     "datetime": _datetime,
     "timestamp": _timestamp,
     "time": _time,
-    "year": _fixed("year", avro.INT, _year_binlog, int),
-    "uuid": _fixed("uuid", avro.UUID, _uuid_binlog, _to_text),
-    "inet6": _fixed(
-        "inet6", avro.STRING, lambda raw: _inet6_text(_to_bytes(raw).ljust(16, b"\x00")), _to_text
-    ),
-    "inet4": _fixed("inet4", avro.STRING, _inet4_binlog, _to_text),
+    "year": _fixed("year", avro.INT, _year_binlog, int, Form.YEAR),
+    "uuid": _fixed("uuid", avro.UUID, _uuid_binlog, _to_text, Form.HOOK),
+    "inet6": _fixed("inet6", avro.STRING, _inet6_binlog, _to_text, Form.HOOK),
+    "inet4": _fixed("inet4", avro.STRING, _inet4_binlog, _to_text, Form.HOOK),
     "geometry": _GEOMETRY,
     "point": _GEOMETRY,
     "linestring": _GEOMETRY,

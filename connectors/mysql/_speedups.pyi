@@ -1,0 +1,17 @@
+"""Types of the native binlog row decoder (``_speedups.c``)."""
+
+from collections.abc import Callable
+from typing import Any
+
+ColumnSpec = tuple[
+    str, int, int, int, int, int, str | None, tuple[str, ...] | None, Callable[[Any], Any] | None
+]
+"""(name, binlog field type, form, metadata a, metadata b, pad, encoding, labels, hook)."""
+
+class RowDecoder:
+    """Row images of one table version's row events → (before, after) row dicts."""
+
+    def __init__(self, columns: tuple[ColumnSpec, ...], zero_date: object) -> None: ...
+    def decode(
+        self, image: bytes, op: int, /
+    ) -> list[tuple[dict[str, Any] | None, dict[str, Any] | None]]: ...
