@@ -109,19 +109,20 @@ class Outcome:
         return self.rows == other.rows and (self.error is None) == (other.error is None)
 
 
-def _norm(value: Any) -> Any:
+def normalized(value: Any) -> Any:
+    """``value`` comparable by type and value (floats by their bits, so NaN equals NaN)."""
     if isinstance(value, float):
         return ("float", struct.pack("<d", value))
     if isinstance(value, dict):
-        return {k: _norm(v) for k, v in value.items()}
+        return {k: normalized(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
-        return tuple(_norm(v) for v in value)
+        return tuple(normalized(v) for v in value)
     return (type(value).__name__, value)
 
 
 def _outcome(decode: Callable[[], Any]) -> Outcome:
     try:
-        return Outcome(_norm(decode()), None)
+        return Outcome(normalized(decode()), None)
     except Exception as exc:  # noqa: BLE001 - both paths' failures are compared, not handled
         return Outcome(None, type(exc).__name__)
 
