@@ -60,6 +60,7 @@ typedef struct {
     int b;              /* metadata: unsigned flag, decimal scale */
     int pad;            /* F_BYTES: pad to this many bytes (0: no padding) */
     int utf8;           /* encoding is UTF-8 (fast path) */
+    int ascii;          /* the encoding decodes bytes 0..127 as ASCII (fast path for those) */
 } Column;
 
 typedef struct {
@@ -243,13 +244,13 @@ static PyObject *read_bit(const Column *c, Reader *r) {
     if (bits == 1) {
         return PyBool_FromLong(p[0] & 1);
     }
-    /* the library reads only the low bits%8 bits of the first byte */
+    /* the library reads only the low bits%8 bits of the first byte; masked here, not in the
+     * result (a one-byte bytes object is CPython's shared, immutable cached one) */
     int first = bits % 8 ? bits % 8 : 8;
-    PyObject *out = PyBytes_FromStringAndSize((const char *)p, nbytes);
-    if (out != NULL) {
-        PyBytes_AS_STRING(out)[0] = (char)(p[0] & ((1 << first) - 1));
-    }
-    return out;
+    char buf[8];
+    memcpy(buf, p, (size_t)nbytes);
+    buf[0] = (char)(p[0] & ((1 << first) - 1));
+    return PyBytes_FromStringAndSize(buf, nbytes);
 }
 
 static int read_length(const Column *c, Reader *r, Py_ssize_t *len) {
@@ -261,12 +262,24 @@ static int read_length(const Column *c, Reader *r, Py_ssize_t *len) {
     return 0;
 }
 
+static int all_ascii(const unsigned char *p, Py_ssize_t len) {
+    for (Py_ssize_t i = 0; i < len; i++) {
+        if (p[i] & 0x80) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* a string as the library gives it: decoded with the column's encoding, or bytes */
 static PyObject *string_value(const Column *c, const unsigned char *p, Py_ssize_t len) {
     if (c->utf8) {
         return PyUnicode_DecodeUTF8((const char *)p, len, "strict");
     }
     if (c->enc != NULL) {
+        if (c->ascii && all_ascii(p, len)) { /* what the codec gives, without its machinery */
+            return PyUnicode_DecodeASCII((const char *)p, len, "strict");
+        }
         return PyUnicode_Decode((const char *)p, len, c->enc, "strict");
     }
     return PyBytes_FromStringAndSize((const char *)p, len);
@@ -286,6 +299,8 @@ static PyObject *read_string(const Column *c, Reader *r) {
         return string_value(c, p, len);
     case F_BYTES: {
         Py_ssize_t size = len < c->pad ? c->pad : len;
+        /* NULL: a new object even for one byte (only size 0 gives the shared empty bytes,
+         * and nothing is written to it) */
         PyObject *out = PyBytes_FromStringAndSize(NULL, size);
         if (out != NULL) {
             memcpy(PyBytes_AS_STRING(out), p, (size_t)len);
@@ -625,6 +640,31 @@ static int hook_needed(const Column *c) {
            c->form == F_TIMESTAMP || c->form == F_TIME;
 }
 
+/* 1 if `encoding` decodes every byte 0..127 to the same ASCII character (cp1252, latin2, …;
+ * not UTF-16), 0 if not, -1 on an error other than the codec refusing */
+static int ascii_compatible(const char *encoding) {
+    char ascii[128];
+    for (int i = 0; i < 128; i++) {
+        ascii[i] = (char)i;
+    }
+    PyObject *decoded = PyUnicode_Decode(ascii, 128, encoding, "strict");
+    if (decoded == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_UnicodeError)) {
+            PyErr_Clear();
+            return 0;
+        }
+        return -1;
+    }
+    PyObject *expected = PyUnicode_DecodeASCII(ascii, 128, "strict");
+    int same = expected == NULL ? -1 : PyUnicode_Compare(decoded, expected) == 0;
+    Py_DECREF(decoded);
+    Py_XDECREF(expected);
+    if (same < 0 || PyErr_Occurred()) {
+        return -1;
+    }
+    return same;
+}
+
 static int init_column(Column *c, PyObject *spec) {
     PyObject *name, *encoding, *labels, *hook;
     if (!PyTuple_Check(spec) ||
@@ -657,6 +697,9 @@ static int init_column(Column *c, PyObject *spec) {
         }
         c->utf8 = strcmp(enc, "utf-8") == 0 || strcmp(enc, "utf8") == 0;
         c->enc = c->utf8 ? NULL : enc;
+        if (c->enc != NULL && (c->ascii = ascii_compatible(c->enc)) < 0) {
+            return -1;
+        }
     }
     if (labels != Py_None) {
         if (!PyTuple_Check(labels)) {

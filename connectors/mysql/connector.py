@@ -31,7 +31,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pymysql
@@ -463,12 +463,12 @@ class _StreamLoop:
     def _publish(self, tx: Transaction) -> None:
         schemas = self._shapes.register(tx.schemas)
         assert tx.position.file is not None
-        events = _Counted(self._shapes.project(tx.events, schemas, tx.position.file))
+        events = self._shapes.project(tx.events, schemas, tx.position.file)
         end = self._owner.stored_form(tx.position)
         self._publisher.publish(events, schemas, end, gtid=tx.gtid)
         self._incremental.published(end)
         self._in_flight += 1
-        self._metrics.published(tx.commit_ts_us, events.count)
+        self._metrics.published(tx.commit_ts_us, len(events))
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -504,22 +504,6 @@ class _StreamLoop:
         finally:
             self._reader.source.close()
             self._reader.join(10)
-
-
-class _Counted:
-    """Counts the events an iterable yields (the publisher consumes it)."""
-
-    def __init__(self, events: Any) -> None:
-        self._events: Iterator[Any] = iter(events)
-        self.count = 0
-
-    def __iter__(self) -> _Counted:
-        return self
-
-    def __next__(self) -> Any:
-        event = next(self._events)
-        self.count += 1
-        return event
 
 
 def _has_gtids(position: BinlogPosition) -> bool:

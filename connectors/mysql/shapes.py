@@ -76,31 +76,39 @@ class TableShapes:
         events: Iterable[ChangeEvent],
         schemas: Mapping[TableId, TableSchema],
         position: FilePosition,
-    ) -> Iterable[ChangeEvent]:
+    ) -> list[ChangeEvent]:
         """Events of captured tables, keyed by the published key, without excluded columns,
         positioned at ``position`` (file:pos, the order materializers keep). An UPDATE that
         changed the key also deletes the old key first, or the old row would stay."""
+        out: list[ChangeEvent] = []
         for event in events:
             if event.table not in self.tables:
                 continue
             schema = schemas.get(event.table)
             if schema is None:  # a truncate: no row, no schema
-                yield replace(event, position=position)
+                out.append(replace(event, position=position))
                 continue
-            yield from self._row(event, schema, position)
+            self._row(event, schema, position, out)
+        return out
 
     def _row(
-        self, event: ChangeEvent, schema: TableSchema, position: FilePosition
-    ) -> Iterable[ChangeEvent]:
+        self,
+        event: ChangeEvent,
+        schema: TableSchema,
+        position: FilePosition,
+        out: list[ChangeEvent],
+    ) -> None:
+        # the streaming hot path: events are built directly (dataclasses.replace costs twice)
         excluded = self._excluded[event.table]
         before = _without(event.before, excluded)
         after = _without(event.after, excluded)
         key = _key(schema.key, after if after is not None else before)
+        ts, tx = event.commit_ts_us, event.tx_id
         if event.op is Op.UPDATE and before is not None:
             old = _key(schema.key, before)
             if old != key:
-                yield replace(event, op=Op.DELETE, key=old, after=None, position=position)
-        yield replace(event, key=key, before=before, after=after, position=position)
+                out.append(ChangeEvent(event.table, Op.DELETE, old, before, None, position, ts, tx))
+        out.append(ChangeEvent(event.table, event.op, key, before, after, position, ts, tx))
 
 
 def _key(names: tuple[str, ...], row: Row | None) -> dict[str, object] | None:

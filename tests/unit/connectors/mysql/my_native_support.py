@@ -124,7 +124,7 @@ def _outcome(decode: Callable[[], Any]) -> Outcome:
     try:
         return Outcome(normalized(decode()), None)
     except Exception as exc:  # noqa: BLE001 - both paths' failures are compared, not handled
-        return Outcome(None, type(exc).__name__)
+        return Outcome(None, f"{type(exc).__name__}: {exc}")
 
 
 def decode_both(
