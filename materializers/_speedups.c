@@ -1032,6 +1032,63 @@ static PyObject *survey(PyObject *module, PyObject *const *args, Py_ssize_t narg
     return out;
 }
 
+/* ---- SQLite parameters ------------------------------------------------------------------ */
+
+static PyObject *attr_delete, *attr_values;
+
+/* (values[:nkey] if delete else values) + (position,) of one StagedRow */
+static int sqlite_row(PyObject *row, Py_ssize_t nkey, PyObject *deletes, PyObject *upserts) {
+    PyObject *delete = PyObject_GetAttr(row, attr_delete);
+    PyObject *values = delete ? PyObject_GetAttr(row, attr_values) : NULL;
+    PyObject *position = values ? PyObject_GetAttr(row, attr_position) : NULL;
+    PyObject *params = NULL;
+    int rc = -1, is_delete = position ? PyObject_IsTrue(delete) : -1;
+    if (is_delete < 0) goto done;
+    if (!PyTuple_Check(values)) {
+        PyErr_SetString(PyExc_TypeError, "StagedRow.values must be a tuple");
+        goto done;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(values);
+    if (is_delete && n > nkey) n = nkey;
+    if ((params = PyTuple_New(n + 1)) == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_INCREF(PyTuple_GET_ITEM(values, i));
+        PyTuple_SET_ITEM(params, i, PyTuple_GET_ITEM(values, i));
+    }
+    Py_INCREF(position);
+    PyTuple_SET_ITEM(params, n, position);
+    rc = PyList_Append(is_delete ? deletes : upserts, params);
+done:
+    Py_XDECREF(delete);
+    Py_XDECREF(values);
+    Py_XDECREF(position);
+    Py_XDECREF(params);
+    return rc;
+}
+
+/* sqlite_params(rows, nkey) -> (delete parameters, upsert parameters): for each StagedRow,
+ * (*values[:nkey], position) for a delete and (*values, position) for an upsert, in order. */
+static PyObject *sqlite_params(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    Py_ssize_t nkey = nargs == 2 ? PyLong_AsSsize_t(args[1]) : -1;
+    if (nkey < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "takes (rows, nkey >= 0)");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(args[0], "sqlite_params takes a sequence of rows");
+    if (seq == NULL) return NULL;
+    PyObject *deletes = PyList_New(0), *upserts = PyList_New(0), *out = NULL;
+    Py_ssize_t i = 0, count = PySequence_Fast_GET_SIZE(seq);
+    while (deletes && upserts && i < count &&
+           sqlite_row(PySequence_Fast_ITEMS(seq)[i], nkey, deletes, upserts) == 0)
+        i++;
+    if (deletes && upserts && i == count) out = PyTuple_Pack(2, deletes, upserts);
+    Py_DECREF(seq);
+    Py_XDECREF(deletes);
+    Py_XDECREF(upserts);
+    return out;
+}
+
 /* ---- isoformat -------------------------------------------------------------------------- */
 
 /* value.isoformat() for the date, time and datetime values the readers make (exact types;
@@ -1099,6 +1156,8 @@ python:
 /* ---- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef module_methods[] = {
+    {"sqlite_params", (PyCFunction)(void (*)(void))sqlite_params, METH_FASTCALL,
+     "sqlite_params(rows, nkey) -> (delete parameters, upsert parameters)."},
     {"stage", (PyCFunction)(void (*)(void))stage, METH_FASTCALL,
      "Append the StagedRows of a run of records; the index of the first one it left."},
     {"survey", (PyCFunction)(void (*)(void))survey, METH_FASTCALL,
@@ -1135,6 +1194,9 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     int_one = PyLong_FromLong(1);
     no_position = PyBytes_FromStringAndSize(NULL, 0);
     if (int_zero == NULL || int_one == NULL || no_position == NULL) return NULL;
+    attr_delete = PyUnicode_InternFromString("delete");
+    attr_values = PyUnicode_InternFromString("values");
+    if (attr_delete == NULL || attr_values == NULL) return NULL;
     attr_key_schema = PyUnicode_InternFromString("key_schema");
     attr_value_schema = PyUnicode_InternFromString("value_schema");
     attr_value = PyUnicode_InternFromString("value");

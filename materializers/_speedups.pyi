@@ -49,3 +49,6 @@ def survey(
 ) -> tuple[
     dict[str, list[Any]], list[Any], dict[tuple[str, int], int], dict[tuple[str, int], bytes]
 ]: ...
+def sqlite_params(
+    rows: Sequence[Any], nkey: int, /
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]: ...

@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from strangler.materializers import _speedups
 from strangler.materializers.columns import Dialect
 from strangler.materializers.config import SqliteSync
 from strangler.materializers.errors import ApplyError, TargetError
@@ -150,14 +151,8 @@ class SqliteTarget:
             raise TargetError(f"SQLite failed applying to {spec.name}: {exc}") from exc
 
     def _apply(self, spec: TableSpec, rows: Sequence[StagedRow]) -> None:
-        nkey = len(spec.key)
-        deletes: list[tuple[object, ...]] = []
-        upserts: list[tuple[object, ...]] = []
-        for r in rows:
-            if r.delete:
-                deletes.append((*r.values[:nkey], r.position))
-            else:
-                upserts.append((*r.values, r.position))
+        # in C, per row: (*values[:len(key)], position) for a delete, (*values, position) else
+        deletes, upserts = _speedups.sqlite_params(rows, len(spec.key))
         if deletes:
             remember, delete = delete_statements(spec)
             self.conn.executemany(remember, deletes)

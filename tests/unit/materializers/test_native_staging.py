@@ -146,3 +146,31 @@ def test_survey_as_python(items: list[tuple[str, int, int, bytes | None]]) -> No
         if isinstance(r, ChangeRecord):
             want.setdefault(r.topic, []).append(r)
     assert by_topic == want and list(by_topic) == list(want)
+
+
+staged_rows = st.lists(
+    st.builds(
+        StagedRow,
+        st.booleans(),
+        st.binary(max_size=3),
+        st.lists(st.one_of(st.none(), st.integers(), st.text(max_size=3)), max_size=4).map(tuple),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(staged_rows, st.integers(0, 3))
+def test_sqlite_params_as_python(rows: list[StagedRow], nkey: int) -> None:
+    want_deletes = [(*r.values[:nkey], r.position) for r in rows if r.delete]
+    want_upserts = [(*r.values, r.position) for r in rows if not r.delete]
+    assert _speedups.sqlite_params(rows, nkey) == (want_deletes, want_upserts)
+
+
+def test_sqlite_params_refuses_wrong_arguments() -> None:
+    with pytest.raises(TypeError):
+        _speedups.sqlite_params([StagedRow(False, b"", [1])], 1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _speedups.sqlite_params([], -1)
+    with pytest.raises(AttributeError):
+        _speedups.sqlite_params([object()], 1)
