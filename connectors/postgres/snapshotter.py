@@ -135,7 +135,7 @@ class SnapshotSource:
             self._publisher.serializer, self._publisher.topic_of(table),
         )  # fmt: skip
         if native is None:
-            log.info("snapshot %s: the Python path (a column type the native one lacks)", table)
+            log.info("snapshot %s: Python encoding (the native encoder does not take it)", table)
             return self._reader.row_chunks(relation, after)
         return self._reader.encoded_chunks(relation, native, after)
 
