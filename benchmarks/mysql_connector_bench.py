@@ -14,6 +14,10 @@ Phases (each printed with its figure):
    stored position passed it (stored every 5 ms here);
 4. peak RSS of the process (connector and producer; the registry runs elsewhere).
 
+Each phase also prints the process's CPU time per row or change (all threads: connector,
+producer, and this script's own load and polling, which are small): on a shared machine the
+rates move with the neighbours' load, the CPU per row much less.
+
 Run against the test stack (``STRANGLER_KEEP_STACK=1`` keeps it running), the dev stack
 (``eval "$(strangler dev env)"``) or any endpoints:
 
@@ -93,21 +97,28 @@ def _load(conn: Any, database: str, rows: int) -> None:
         conn.commit()
 
 
+def _cpu_us(cpu_started: float, count: int) -> str:
+    return f"{(time.process_time() - cpu_started) / max(count, 1) * 1e6:.1f} CPU µs each"
+
+
 def _snapshot_phase(connector: MysqlConnector, rows: int) -> threading.Thread:
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     thread = threading.Thread(target=connector.run, daemon=True)
     thread.start()
     if not connector.streaming.wait(3600):
         raise SystemExit("the snapshot did not end")
     elapsed = time.monotonic() - started
-    print(f"snapshot: {rows} rows in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s")
+    print(
+        f"snapshot: {rows} rows in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s, "
+        f"{_cpu_us(cpu, rows)}"
+    )
     return thread
 
 
 def _streaming_phase(connector: MysqlConnector, conn: Any, database: str, updates: int) -> None:
     per_tx = 1_000
     with conn.cursor() as cur:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         for start in range(0, updates, per_tx):
             low = start % 100_000 + 1
             cur.execute(
@@ -118,7 +129,10 @@ def _streaming_phase(connector: MysqlConnector, conn: Any, database: str, update
         target = _gtids(cur)
     done = _wait_stored(connector, target, 600)
     rate = updates / (done - started)
-    print(f"streaming: {updates} changes in {done - started:.1f} s = {rate:,.0f} changes/s")
+    print(
+        f"streaming: {updates} changes in {done - started:.1f} s = {rate:,.0f} changes/s, "
+        f"{_cpu_us(cpu, updates)}"
+    )
 
 
 class _AckWatcher(threading.Thread):

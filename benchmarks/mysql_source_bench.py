@@ -86,7 +86,7 @@ def bench_snapshot(settings: dict[str, Any], chunk_rows: int) -> None:
         codec = snapshot.describe(TABLE)
         last = time.perf_counter()
         for chunk in snapshot.read(codec):
-            count += len(chunk.events)
+            count += len(chunk.rows)
             now = time.perf_counter()
             chunk_times.append(now - last)
             last = now

@@ -64,6 +64,15 @@ class TableCodec:
             raise ValueError(f"{len(values)} values for {len(self.columns)} columns")
         return self._convert(values, [t.from_text for t in self.types])
 
+    def from_text_rows(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        """``from_text`` of many rows (the snapshot's chunks)."""
+        converters = [t.from_text for t in self.types]
+        width = len(self.columns)
+        for values in rows:
+            if len(values) != width:
+                raise ValueError(f"{len(values)} values for {width} columns")
+        return [self._convert(values, converters) for values in rows]
+
     def _convert(self, values: Sequence[Any], converters: list[Converter]) -> dict[str, Any]:
         # the hot path of both readers: one dict comprehension; a failure is attributed to
         # its column afterwards, by converting column by column

@@ -55,9 +55,22 @@ class LockMode(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Chunk:
     table: TableId
-    events: list[ChangeEvent]
+    rows: list[dict[str, Any]]
+    """The rows, converted by the table's codec (column name → value)."""
     last_key: tuple[Any, ...] | None
     """The last row's key as query parameters: pass it back as ``after`` to resume."""
+    position: BinlogPosition
+    key: tuple[str, ...]
+    """The table's key columns (empty: no key)."""
+
+    @property
+    def events(self) -> list[ChangeEvent]:
+        """The rows as snapshot-read events (the snapshotter publishes the rows themselves)."""
+        return [self._event(row) for row in self.rows]
+
+    def _event(self, row: dict[str, Any]) -> ChangeEvent:
+        key = {k: row[k] for k in self.key} if self.key else None
+        return ChangeEvent(self.table, Op.READ, key, None, row, self.position)
 
 
 def snapshot_connection(settings: Mapping[str, Any]) -> pymysql.Connection[Any]:
@@ -191,12 +204,9 @@ class SnapshotReader:
 
     def _chunk(self, codec: TableCodec, rows: list[tuple[Any, ...]]) -> Chunk:
         assert self.position is not None
-        events = []
-        for values in rows:
-            row = codec.from_text(values)
-            key = codec.key_of(row)
-            events.append(ChangeEvent(codec.schema.table, Op.READ, key, None, row, self.position))
-        return Chunk(codec.schema.table, events, _key_params(codec, rows[-1]) if rows else None)
+        converted = codec.from_text_rows(rows)
+        last = _key_params(codec, rows[-1]) if rows else None
+        return Chunk(codec.schema.table, converted, last, self.position, codec.key)
 
     def _select(
         self, codec: TableCodec, key: list[str], after: tuple[Any, ...] | None, limit: int | None

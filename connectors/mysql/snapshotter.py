@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pymysql
 
@@ -25,7 +26,7 @@ from strangler.connectors.mysql.state import KeyParams, SourceState
 from strangler.connectors.publisher import Publisher
 from strangler.connectors.snapshot_chunks import ChunkMark, SnapshotRate
 from strangler.core.errors import ServiceUnavailable
-from strangler.core.events import ChangeEvent, TableId
+from strangler.core.events import TableId
 from strangler.core.schema import TableSchema
 
 log = logging.getLogger("strangler.connectors.mysql.snapshot")
@@ -107,9 +108,9 @@ class SnapshotSource:
         last = after
         for chunk in self._reader.read(codec, after):
             last = chunk.last_key
-            self._publish(chunk.events, schema, position, table, last, done=False)
-            rate.rows += len(chunk.events)
-            self.rows += len(chunk.events)
+            self._publish(chunk.rows, schema, position, table, last, done=False)
+            rate.rows += len(chunk.rows)
+            self.rows += len(chunk.rows)
             rate.report()
             if self._stop.is_set():
                 return
@@ -118,7 +119,7 @@ class SnapshotSource:
 
     def _publish(
         self,
-        events: list[ChangeEvent],
+        rows: list[dict[str, Any]],
         schema: TableSchema,
         position: FilePosition,
         table: TableId,
@@ -128,8 +129,9 @@ class SnapshotSource:
         self._seq += 1
         mark = ChunkMark(self._seq, table, after, done)
         self._marks.append(mark)
-        schemas = {table: schema}
-        self._publisher.publish(self._shapes.project(events, schemas, position), schemas, mark)
+        # the records of publish() for READ events of these rows (keyed by the published key,
+        # excluded columns left out), without an event object per row
+        self._publisher.publish_reads(table, schema, rows, position, mark)
         self._checkpoint()
 
     def _drain(self, timeout: float = 300.0) -> None:
