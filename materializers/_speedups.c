@@ -813,7 +813,9 @@ static int compact_one(PyObject *record, PyObject *truncate_op, PyObject **trunc
     }
     int replace = 1;
     if (kept != NULL) {
+        Py_INCREF(kept);
         PyObject *kept_at = PyObject_GetAttr(kept, attr_position);
+        Py_DECREF(kept);
         replace = kept_at == NULL ? -1 : !position_less(position, kept_at);
         if (replace >= 0 && PyErr_Occurred()) replace = -1;
         Py_XDECREF(kept_at);
@@ -865,7 +867,10 @@ static int put_fields(PyObject *row, Py_ssize_t at, PyObject *source, PyObject *
         if (v == NULL) return PyErr_Occurred() ? -1 : 0;
         PyObject *convert = PyList_GET_ITEM(converters, at + i);
         if (convert != Py_None && v != Py_None) {
-            v = PyObject_CallOneArg(convert, v);
+            Py_INCREF(v); /* held across the call: a converter is arbitrary code */
+            PyObject *converted = PyObject_CallOneArg(convert, v);
+            Py_DECREF(v);
+            v = converted;
             if (v == NULL) {
                 PyErr_Clear(); /* the Python path raises it again and dead-letters the row */
                 return 0;

@@ -19,6 +19,7 @@ from strangler.materializers.positions import PositionKind
 from strangler.materializers.records import TRUNCATE_KEY, BadRecord, ChangeRecord
 from strangler.materializers.schemas import StaticSchemas
 from strangler.materializers.sqlite_target import SqliteTarget
+from tests.unit.materializers.test_native_reader import _zigzag
 
 pytestmark = pytest.mark.unit
 
@@ -212,12 +213,3 @@ def test_a_corrupt_record_becomes_a_dead_letter(tmp_path: Path) -> None:
         "cannot decode: OverflowError('date value out of range')",
         dead[1][0],
     ] and dead[1][0].startswith("cannot decode:")
-
-
-def _zigzag(n: int) -> bytes:
-    z, out = (n << 1) ^ (n >> 70), bytearray()
-    while True:
-        byte, z = z & 0x7F, z >> 7
-        out.append(byte | (0x80 if z else 0))
-        if not z:
-            return bytes(out)
