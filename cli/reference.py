@@ -37,7 +37,8 @@ def _section(model: type[BaseModel], path: str, out: list[str], seen: set[type[B
     out.append("| key | type | default | description |\n|---|---|---|---|")
     nested: list[tuple[str, type[BaseModel]]] = []
     for name, field in model.model_fields.items():
-        description = (field.description or "").replace("|", "\\|")
+        # one line: a markdown table cell ends at a line break
+        description = " ".join((field.description or "").split()).replace("|", "\\|")
         out.append(
             f"| `{name}` | {type_name(field.annotation)} | {_default(field)} | {description} |"
         )

@@ -7,7 +7,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -73,18 +73,27 @@ class Prefetched(Generic[T]):
     chunks. An error of the source is raised to the consumer at the item where it happened.
     ``close()`` (also on exit from ``with``) stops the thread before the caller uses the
     source's connection again.
+
+    ``more``: further sources, each read by a thread of its own into the same queue (parallel
+    snapshot readers); the items of one source keep their order, the sources interleave.
     """
 
-    def __init__(self, source: Iterator[T], depth: int = 1) -> None:
-        self._source = source
+    def __init__(
+        self, source: Iterator[T], depth: int = 1, *, more: Sequence[Iterator[T]] = ()
+    ) -> None:
+        self._sources = [source, *more]
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="snapshot-prefetch", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, args=(s,), name="snapshot-prefetch", daemon=True)
+            for s in self._sources
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def _run(self) -> None:
+    def _run(self, source: Iterator[T]) -> None:
         try:
-            for item in self._source:
+            for item in source:
                 if not self._put(item):
                     return
             self._put(_END)
@@ -101,20 +110,24 @@ class Prefetched(Generic[T]):
         return False
 
     def __iter__(self) -> Iterator[T]:
-        while True:
+        running = len(self._sources)
+        while running:
             item = self._queue.get()
             if item is _END:
-                return
+                running -= 1
+                continue
             if isinstance(item, _Failed):
                 raise item.error
             yield item
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join()
-        close = getattr(self._source, "close", None)
-        if close is not None:
-            close()
+        for thread in self._threads:
+            thread.join()
+        for source in self._sources:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
 
     def __enter__(self) -> Prefetched[T]:
         return self

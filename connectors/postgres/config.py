@@ -14,6 +14,7 @@ sources:
     overrides:
       public.order_lines: {key: [order_id, line_no], exclude_columns: [internal_note]}
     snapshot: {mode: initial, chunk_rows: 20000}
+    snapshot_workers: 2
 ```
 """
 
@@ -59,6 +60,10 @@ class PostgresSource(CaptureSettings):
     heartbeat_interval_s: float = Field(default=10.0, ge=0)
     """Seconds between heartbeats that let the slot advance past WAL of uncaptured tables when
     the captured ones are idle (0 turns the heartbeat off)."""
+    snapshot_workers: int = Field(default=1, ge=1, le=16)
+    """Tables the snapshot reads at the same time, each on a connection of its own inside the
+    same snapshot (the slot's, or one exported for them). Helps many-table databases when
+    PostgreSQL has cores to spare; each worker is one more connection."""
     max_in_memory: int = Field(default=10_000, ge=1)
     """Changes of one transaction held in memory before the rest spill to a temporary file."""
     state_dir: Path = Path(".strangler/state")

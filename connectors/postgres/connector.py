@@ -26,6 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -289,21 +290,26 @@ class PostgresConnector:
         snapshot was taken are then read under a fresh one: the stream replays every change
         since ``position``, so their topics still converge."""
         assert self._producer is not None
-        chunk_rows = self.source.snapshot.chunk_rows
-        with connect(self._dsn) as sconn:
+        settings = self.source.snapshot
+        with ExitStack() as stack:
+            sconn = stack.enter_context(connect(self._dsn))
             reader = SnapshotReader(
-                sconn, snapshot_name, position, chunk_rows=chunk_rows, lock=tables
+                sconn, snapshot_name, position, chunk_rows=settings.chunk_rows, lock=tables
             )
-            with reader:  # an exported snapshot is imported now; the slot's connection may idle
-                publisher = Publisher(
-                    self._producer, self._serializer, self.topic_for, POSITION_KIND
-                )
-                snapshot = SnapshotSource(
-                    reader, conn, shapes, publisher, progress, self._progress_file, self.stop,
-                    self._transactions,
-                )  # fmt: skip
-                done = snapshot.run(tables, shapes.key_columns())
-                self.metrics.snapshot_rows += snapshot.rows
+            stack.enter_context(reader)  # imported now: the slot's connection may idle
+            siblings = [
+                stack.enter_context(reader.sibling(stack.enter_context(connect(self._dsn))))
+                for _ in range(min(self.source.snapshot_workers, len(tables)) - 1)
+            ]
+            if siblings:
+                log.info("snapshot: %d tables read %d at a time", len(tables), len(siblings) + 1)
+            publisher = Publisher(self._producer, self._serializer, self.topic_for, POSITION_KIND)
+            snapshot = SnapshotSource(
+                reader, conn, shapes, publisher, progress, self._progress_file, self.stop,
+                self._transactions, siblings,
+            )  # fmt: skip
+            done = snapshot.run(tables, shapes.key_columns())
+            self.metrics.snapshot_rows += snapshot.rows
         if done or self.stop.is_set():
             return done
         pending = progress.pending(tables)

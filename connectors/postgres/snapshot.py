@@ -98,6 +98,20 @@ class SnapshotReader:
     def __exit__(self, *exc_info: object) -> None:
         self._conn.rollback()
 
+    def sibling(self, conn: psycopg.Connection[Any]) -> SnapshotReader:
+        """Another reader of this reader's snapshot, on ``conn`` (enter it while this one is
+        open): the same imported snapshot, or this transaction's own, exported for it. It needs
+        no lock (this reader holds them) and decodes with this reader's types (one catalog)."""
+        name = self._snapshot
+        if name is None:
+            row = self._conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()
+            assert row is not None
+            name = self._snapshot = str(row[0])  # one export serves every sibling
+        sibling = SnapshotReader(conn, name, self.position, chunk_rows=self.chunk_rows)
+        sibling.catalog = self.catalog
+        sibling._decode = RowDecoder(self.catalog)
+        return sibling
+
     def describe(
         self,
         table: TableId,

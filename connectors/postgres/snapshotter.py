@@ -17,17 +17,19 @@ thread turns each chunk's COPY text into Avro records (``native``) and they go t
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
 from strangler.connectors.postgres.exactly_once import KafkaTransactions
 from strangler.connectors.postgres.messages import Relation
-from strangler.connectors.postgres.native import EncodedChunk, native_table
+from strangler.connectors.postgres.native import EncodedChunk, NativeTable, native_table
 from strangler.connectors.postgres.progress import KeyText, ProgressFile, SnapshotProgress
 from strangler.connectors.postgres.schemas import TableShapes
 from strangler.connectors.postgres.snapshot import SnapshotReader
@@ -57,8 +59,12 @@ class SnapshotSource:
         progress_file: ProgressFile,
         stop: threading.Event,
         transactions: KafkaTransactions | None = None,
+        siblings: Sequence[SnapshotReader] = (),
     ) -> None:
         self._reader = reader
+        self._readers = [reader, *siblings]
+        """Readers of the same snapshot (``SnapshotReader.sibling``): tables are read by as
+        many at once, each table by one of them."""
         self._catalog = catalog
         """An autocommit connection: the current catalog (``SnapshotReader.describe``)."""
         self._shapes = shapes
@@ -85,11 +91,7 @@ class SnapshotSource:
             log.warning("%s was rewritten or truncated after the slot's snapshot was taken; it "
                         "is read under a fresh snapshot instead", table)  # fmt: skip
         try:
-            for table in tables:
-                if self._stop.is_set():
-                    break
-                if table not in rewritten:
-                    self._table(table, key[table])
+            self._read([t for t in tables if t not in rewritten], key)
             self._drain()
         finally:
             self._checkpoint(force=True)
@@ -108,36 +110,59 @@ class SnapshotSource:
             self._publisher.flush(1.0)
             self._checkpoint()
 
-    def _table(self, table: TableId, key: tuple[str, ...]) -> None:
+    def _read(self, tables: Sequence[TableId], key: dict[TableId, tuple[str, ...]]) -> None:
+        """Describe every table and register its schemas, then read them: each reader takes the
+        next table not yet taken, and chunks are published as they come, from whichever table
+        (a chunk mark names its table, so acknowledgements record each table's own progress)."""
+        jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        for table in tables:
+            jobs.put(self._job(table, key[table]))
+        sources = [self._worker(reader, jobs) for reader in self._readers]
+        with Prefetched(sources[0], depth=len(sources), more=sources[1:]) as chunks:
+            for job, chunk, last in chunks:
+                if chunk is None:
+                    self._publish([], job.table, last, done=True)
+                    job.rate.report(final=True)
+                    continue
+                self._publish(chunk, job.table, last, done=False)
+                job.rate.rows += len(chunk)
+                self.rows += len(chunk)
+                job.rate.report()
+                if self._stop.is_set():
+                    return
+
+    def _job(self, table: TableId, key: tuple[str, ...]) -> _Job:
         relation = self._reader.describe(table, key, catalog=self._catalog)
         self._shapes.update(self._catalog, relation)
         after = self._progress.tables[table].after if table in self._progress.tables else None
-        rate = SnapshotRate(table, _estimate(self._catalog, table), log, started=time.monotonic())
-        last = after
-        with Prefetched(self._chunks(relation, table, after)) as chunks:
-            for rows, last in chunks:
-                self._publish(rows, table, last, done=False)
-                rate.rows += len(rows)
-                self.rows += len(rows)
-                rate.report()
-                if self._stop.is_set():
-                    return
-        self._publish([], table, last, done=True)
-        rate.report(final=True)
-
-    def _chunks(
-        self, relation: Relation, table: TableId, after: KeyText | None
-    ) -> Iterator[tuple[Chunk, KeyText | None]]:
-        """The table's chunks: records encoded by the native path where it takes the table,
-        else rows for ``Publisher.publish_reads``."""
         native = native_table(
             relation, self._shapes.schemas[table], self._reader.catalog,
             self._publisher.serializer, self._publisher.topic_of(table),
         )  # fmt: skip
         if native is None:
             log.info("snapshot %s: Python encoding (the native encoder does not take it)", table)
-            return self._reader.row_chunks(relation, after)
-        return self._reader.encoded_chunks(relation, native, after)
+        rate = SnapshotRate(table, _estimate(self._catalog, table), log)
+        return _Job(table, relation, after, native, rate)
+
+    def _worker(
+        self, reader: SnapshotReader, jobs: queue.SimpleQueue[_Job]
+    ) -> Iterator[tuple[_Job, Chunk | None, KeyText | None]]:
+        """One reader's chunks, table after table, each table closed by a ``None`` chunk."""
+        while not self._stop.is_set():
+            try:
+                job = jobs.get_nowait()
+            except queue.Empty:
+                return
+            job.rate.started = time.monotonic()
+            last = job.after
+            chunks: Iterator[tuple[Chunk, KeyText | None]] = (
+                reader.row_chunks(job.relation, job.after)
+                if job.native is None
+                else reader.encoded_chunks(job.relation, job.native, job.after)
+            )
+            for chunk, last in chunks:
+                yield job, chunk, last
+            yield job, None, last
 
     def _publish(self, rows: Chunk, table: TableId, after: KeyText | None, done: bool) -> None:
         self._seq += 1
@@ -172,6 +197,17 @@ class SnapshotSource:
             self._file.save(self._progress)
             self._saved = now
             self._unsaved = False
+
+
+@dataclass(slots=True)
+class _Job:
+    """One table to read: its description, resume point, native plan and progress line."""
+
+    table: TableId
+    relation: Relation
+    after: KeyText | None
+    native: NativeTable | None
+    rate: SnapshotRate
 
 
 def _estimate(conn: psycopg.Connection[Any], table: TableId) -> int:

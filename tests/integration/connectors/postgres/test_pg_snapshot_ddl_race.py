@@ -1,4 +1,5 @@
-"""DDL committed between the slot's creation and the snapshot's table locks.
+"""DDL committed between the slot's creation and the snapshot's table locks, with one snapshot
+reader and with several (``snapshot_workers``).
 
 The slot's exported snapshot is older than that DDL: the snapshot must still read each table
 (a dropped column no longer exists for the query's parser) and must not read a rewritten or
@@ -68,7 +69,9 @@ def _seed(dsn: str) -> None:
         conn.execute("INSERT INTO parted SELECT i, 'p ' || i FROM generate_series(1, 2000) i")
 
 
+@pytest.mark.parametrize("workers", [1, 3], ids=["one-reader", "three-readers"])
 def test_ddl_between_slot_creation_and_snapshot_lock_loses_nothing(
+    workers: int,
     pg_database: str,
     kafka_bootstrap: str,
     registry_url: str,
@@ -90,8 +93,10 @@ def test_ddl_between_slot_creation_and_snapshot_lock_loses_nothing(
         return created
 
     monkeypatch.setattr(connector_module, "create_slot", create_slot_then_ddl)
-    caplog.set_level(logging.WARNING, "strangler.connectors.postgres")
-    source = make_source(pg_database, tmp_path, topic_name)
+    caplog.set_level(logging.INFO, "strangler.connectors.postgres")
+    # three readers: the slot's snapshot imported three times, then the rewritten tables under
+    # a fresh snapshot that the first reader exports to the other two
+    source = make_source(pg_database, tmp_path, topic_name, snapshot_workers=workers)
     running = Running(source, kafka_bootstrap, registry_url)
     assert raced.wait(60), "the connector did not create its slot"
     with psycopg.connect(pg_database, autocommit=True) as conn:
@@ -108,3 +113,7 @@ def test_ddl_between_slot_creation_and_snapshot_lock_loses_nothing(
         if "rewritten" in r.getMessage()
     }
     assert warned == {"public.retyped", "public.truncated", "public.parted"}
+    if workers > 1:  # the slot's snapshot by three readers, then the rewritten tables' by three
+        messages = [r.getMessage() for r in caplog.records]
+        assert "snapshot: 5 tables read 3 at a time" in messages
+        assert "snapshot: 3 tables read 3 at a time" in messages
