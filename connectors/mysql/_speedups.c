@@ -825,6 +825,297 @@ static PyTypeObject RowDecoderType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ---- snapshot rows: the text protocol ----------------------------------------------------
+ *
+ * A SELECT's row packet is one length-encoded string per column (0xFB: NULL). pymysql decodes
+ * each with the field's encoding (None for binary fields) and TableCodec.from_text converts
+ * it. TextDecoder builds the converted value directly where the text is in the server's
+ * canonical form (digits, 'YYYY-MM-DD HH:MM:SS.ffffff', ...) and otherwise calls the column's
+ * from_text ("hook") with the value pymysql would have made, so anything unusual (zero dates,
+ * durations, out-of-range values) is the Python path's own result or error. Columns use the
+ * same Column struct: `enc`/`utf8`/`encoding` are pymysql's decoding of the field, `a` the
+ * bit width, `pad` binary(n)'s width. */
+
+typedef RowDecoder TextDecoder; /* zero_date unused */
+
+static int read_lenenc(Reader *r, Py_ssize_t *len, int *null) {
+    const unsigned char *p;
+    if (take(r, 1, &p) < 0) {
+        return -1;
+    }
+    *null = 0;
+    int n = 0;
+    switch (p[0]) {
+    case 0xFB: *null = 1; return 0;
+    case 0xFC: n = 2; break;
+    case 0xFD: n = 3; break;
+    case 0xFE: n = 8; break;
+    case 0xFF:
+        PyErr_SetString(PyExc_ValueError, "malformed row packet: 0xFF length");
+        return -1;
+    default: *len = p[0]; return 0;
+    }
+    if (take(r, n, &p) < 0) {
+        return -1;
+    }
+    uint64_t v = le(p, n);
+    if (v > (uint64_t)PY_SSIZE_T_MAX) {
+        return truncated();
+    }
+    *len = (Py_ssize_t)v;
+    return 0;
+}
+
+/* the converter on the value pymysql gives: text decoded with the field's encoding, or bytes */
+static PyObject *text_hook(const Column *c, const unsigned char *p, Py_ssize_t len) {
+    return call_hook(c, string_value(c, p, len));
+}
+
+/* digits in p[0..n), or -1 */
+static int64_t digits(const unsigned char *p, Py_ssize_t n) {
+    if (n <= 0 || n > 18) {
+        return -1;
+    }
+    int64_t v = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
+}
+
+static int canonical_int(const unsigned char *p, Py_ssize_t len, long long *out) {
+    int negative = len > 0 && p[0] == '-';
+    int64_t v = digits(p + negative, len - negative);
+    if (v < 0 || (len - negative > 1 && p[negative] == '0')) {
+        return 0;
+    }
+    *out = negative ? -(long long)v : (long long)v;
+    return 1;
+}
+
+/* 'YYYY-MM-DD' at p; 1 if canonical with a nonzero year, month and day */
+static int canonical_date(const unsigned char *p, int *y, int *m, int *d) {
+    if (p[4] != '-' || p[7] != '-') {
+        return 0;
+    }
+    int64_t yy = digits(p, 4), mm = digits(p + 5, 2), dd = digits(p + 8, 2);
+    if (yy <= 0 || mm <= 0 || dd <= 0) {
+        return 0;
+    }
+    *y = (int)yy, *m = (int)mm, *d = (int)dd;
+    return 1;
+}
+
+/* 'HH:MM:SS[.f{1,6}]' at p (n bytes); 1 if canonical within one day */
+static int canonical_clock(const unsigned char *p, Py_ssize_t n, int *h, int *mi, int *s, int *us) {
+    if (n < 8 || p[2] != ':' || p[5] != ':') {
+        return 0;
+    }
+    int64_t hh = digits(p, 2), mm = digits(p + 3, 2), ss = digits(p + 6, 2);
+    if (hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59) {
+        return 0;
+    }
+    int64_t micros = 0;
+    if (n > 8) {
+        Py_ssize_t f = n - 9;
+        if (p[8] != '.' || f < 1 || f > 6 || (micros = digits(p + 9, f)) < 0) {
+            return 0;
+        }
+        for (Py_ssize_t i = f; i < 6; i++) {
+            micros *= 10;
+        }
+    }
+    *h = (int)hh, *mi = (int)mm, *s = (int)ss, *us = (int)micros;
+    return 1;
+}
+
+static PyObject *text_value(const Column *c, const unsigned char *p, Py_ssize_t len) {
+    long long v;
+    int y, m, d, h, mi, s, us;
+    switch (c->form) {
+    case F_INT: case F_YEAR:
+        return canonical_int(p, len, &v) ? PyLong_FromLongLong(v) : text_hook(c, p, len);
+    case F_BOOL:
+        return canonical_int(p, len, &v) ? PyBool_FromLong(v != 0) : text_hook(c, p, len);
+    case F_TEXT: case F_SET:
+        if (c->encoding == NULL || c->utf8) { /* bytes or UTF-8: str as UTF-8 (types._to_text) */
+            return PyUnicode_DecodeUTF8((const char *)p, len, "strict");
+        }
+        return string_value(c, p, len);
+    case F_BYTES:
+        if (c->encoding != NULL) {
+            return text_hook(c, p, len);
+        } else {
+            Py_ssize_t size = len < c->pad ? c->pad : len;
+            PyObject *out = PyBytes_FromStringAndSize(NULL, size); /* new even for 1 byte */
+            if (out != NULL) {
+                memcpy(PyBytes_AS_STRING(out), p, (size_t)len);
+                memset(PyBytes_AS_STRING(out) + len, 0, (size_t)(size - len));
+            }
+            return out;
+        }
+    case F_BIT:
+        if (c->encoding != NULL) {
+            return text_hook(c, p, len);
+        }
+        if (c->a == 1) {
+            return PyBool_FromLong(!(len == 1 && p[0] == 0));
+        } else {
+            Py_ssize_t nbytes = (c->a + 7) / 8;
+            Py_ssize_t size = len < nbytes ? nbytes : len;
+            PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+            if (out != NULL) {
+                memset(PyBytes_AS_STRING(out), 0, (size_t)(size - len));
+                memcpy(PyBytes_AS_STRING(out) + (size - len), p, (size_t)len);
+            }
+            return out;
+        }
+    case F_GEOMETRY:
+        if (c->encoding != NULL) {
+            return text_hook(c, p, len);
+        }
+        return PyBytes_FromStringAndSize(len <= 4 ? "" : (const char *)p + 4, len <= 4 ? 0 : len - 4);
+    case F_DATE:
+        if (len == 10 && canonical_date(p, &y, &m, &d)) {
+            PyObject *out = PyDate_FromDate(y, m, d);
+            if (out != NULL || !PyErr_ExceptionMatches(PyExc_ValueError)) {
+                return out;
+            }
+            PyErr_Clear();
+        }
+        return text_hook(c, p, len);
+    case F_DATETIME: case F_TIMESTAMP:
+        if (len >= 19 && p[10] == ' ' && canonical_date(p, &y, &m, &d) &&
+            canonical_clock(p + 11, len - 11, &h, &mi, &s, &us)) {
+            PyObject *out = utc_datetime(y, m, d, h, mi, s, us);
+            if (out != NULL || !PyErr_ExceptionMatches(PyExc_ValueError)) {
+                return out;
+            }
+            PyErr_Clear();
+        }
+        return text_hook(c, p, len);
+    case F_TIME:
+        if (canonical_clock(p, len, &h, &mi, &s, &us)) {
+            return PyTime_FromTime(h, mi, s, us);
+        }
+        return text_hook(c, p, len);
+    default: /* F_DECIMAL, F_FLOAT, F_HOOK: Decimal(str), float(str), the converter */
+        return text_hook(c, p, len);
+    }
+}
+
+static PyObject *TextDecoder_decode(TextDecoder *self, PyObject *arg) {
+    Py_buffer packet;
+    if (self->cols == NULL) {
+        PyErr_SetString(PyExc_ValueError, "TextDecoder is not initialised");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(arg, &packet, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    Reader r = {(const unsigned char *)packet.buf, (const unsigned char *)packet.buf + packet.len};
+    PyObject *row = PyDict_New();
+    for (Py_ssize_t i = 0; row != NULL && i < self->ncols; i++) {
+        const Column *c = &self->cols[i];
+        Py_ssize_t len = 0;
+        int null;
+        const unsigned char *p;
+        PyObject *value = NULL;
+        if (read_lenenc(&r, &len, &null) == 0) {
+            if (null) {
+                value = Py_None;
+                Py_INCREF(value);
+            } else if (take(&r, len, &p) == 0) {
+                value = text_value(c, p, len);
+            }
+        }
+        if (value == NULL || PyDict_SetItem(row, c->name, value) < 0) {
+            Py_CLEAR(row);
+        }
+        Py_XDECREF(value);
+    }
+    if (row != NULL && r.p != r.end) {
+        PyErr_SetString(PyExc_ValueError, "row packet longer than its columns");
+        Py_CLEAR(row);
+    }
+    PyBuffer_Release(&packet);
+    return row;
+}
+
+static int TextDecoder_init(TextDecoder *self, PyObject *args, PyObject *kwds) {
+    static char *keywords[] = {"columns", NULL};
+    PyObject *columns;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!", keywords, &PyTuple_Type, &columns)) {
+        return -1;
+    }
+    clear_columns(self);
+    Py_ssize_t n = PyTuple_GET_SIZE(columns);
+    self->cols = PyMem_Calloc((size_t)(n ? n : 1), sizeof(Column));
+    if (self->cols == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->ncols = n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Column *c = &self->cols[i];
+        PyObject *name, *encoding, *hook;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(columns, i),
+                              "UiiiOO;a text column is (name, form, bits, pad, encoding, hook)",
+                              &name, &c->form, &c->a, &c->pad, &encoding, &hook)) {
+            clear_columns(self);
+            return -1;
+        }
+        Py_INCREF(name);
+        PyUnicode_InternInPlace(&name);
+        c->name = name;
+        Py_INCREF(hook);
+        c->hook = hook;
+        if (c->form < F_INT || c->form > F_HOOK || c->pad < 0 || c->a < 0 || c->a > 64 ||
+            !PyCallable_Check(hook) || (encoding != Py_None && !PyUnicode_Check(encoding))) {
+            PyErr_Format(PyExc_ValueError, "text column %R: unsupported spec", name);
+            clear_columns(self);
+            return -1;
+        }
+        if (encoding != Py_None) {
+            Py_INCREF(encoding);
+            c->encoding = encoding;
+            const char *enc = PyUnicode_AsUTF8(encoding);
+            if (enc == NULL) {
+                clear_columns(self);
+                return -1;
+            }
+            c->utf8 = strcmp(enc, "utf-8") == 0 || strcmp(enc, "utf8") == 0;
+            c->enc = c->utf8 ? NULL : enc;
+            if (c->enc != NULL && (c->ascii = ascii_compatible(c->enc)) < 0) {
+                clear_columns(self);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static PyMethodDef TextDecoder_methods[] = {
+    {"decode", (PyCFunction)TextDecoder_decode, METH_O,
+     "decode(packet) -> dict: one text-protocol row packet's converted values."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject TextDecoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "strangler.connectors.mysql._speedups.TextDecoder",
+    .tp_basicsize = sizeof(TextDecoder),
+    .tp_dealloc = (destructor)RowDecoder_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "TextDecoder(columns): converts a SELECT's text-protocol row packets.",
+    .tp_methods = TextDecoder_methods,
+    .tp_init = (initproc)TextDecoder_init,
+    .tp_new = PyType_GenericNew,
+};
+
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_speedups",
@@ -847,7 +1138,7 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         return NULL;
     }
     Epoch = PyDateTime_FromDateAndTime(1970, 1, 1, 0, 0, 0, 0);
-    if (Epoch == NULL || PyType_Ready(&RowDecoderType) < 0) {
+    if (Epoch == NULL || PyType_Ready(&RowDecoderType) < 0 || PyType_Ready(&TextDecoderType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups_module);
@@ -857,6 +1148,12 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     Py_INCREF(&RowDecoderType);
     if (PyModule_AddObject(module, "RowDecoder", (PyObject *)&RowDecoderType) < 0) {
         Py_DECREF(&RowDecoderType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(&TextDecoderType);
+    if (PyModule_AddObject(module, "TextDecoder", (PyObject *)&TextDecoderType) < 0) {
+        Py_DECREF(&TextDecoderType);
         Py_DECREF(module);
         return NULL;
     }

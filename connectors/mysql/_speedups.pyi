@@ -15,3 +15,12 @@ class RowDecoder:
     def decode(
         self, image: bytes, op: int, /
     ) -> list[tuple[dict[str, Any] | None, dict[str, Any] | None]]: ...
+
+TextColumnSpec = tuple[str, int, int, int, str | None, Callable[[Any], Any]]
+"""(name, form, bit width, pad, pymysql's encoding of the field, from_text)."""
+
+class TextDecoder:
+    """A SELECT's text-protocol row packets → row dicts."""
+
+    def __init__(self, columns: tuple[TextColumnSpec, ...]) -> None: ...
+    def decode(self, packet: bytes, /) -> dict[str, Any]: ...

@@ -8,6 +8,10 @@ and still parses each row event's header and column bitmaps: ``binlog.py`` hands
 images that follow them (``Rows.image``), and the library's own row decoding stays available
 for any table the C code declines (``Rows.parse``).
 
+The snapshot's SELECTs have the same kind of helper: ``TextDecoder`` converts a text-protocol row
+packet straight to the row dict ``TableCodec.from_text`` makes of pymysql's row (``text_decoder``
+below; ``snapshot.py`` feeds it the packets).
+
 A ``RowDecoder`` is configured once per table version by ``row_decoder`` from two things:
 
 - each column's layout in the binlog (``WireColumn``: field type and TABLE_MAP metadata, and
@@ -37,9 +41,10 @@ if TYPE_CHECKING:
     from strangler.connectors.mysql._speedups import ColumnSpec
 
 try:
-    from strangler.connectors.mysql._speedups import RowDecoder
+    from strangler.connectors.mysql._speedups import RowDecoder, TextDecoder
 except ImportError:  # not built (a source checkout without a compiler): the Python path
     RowDecoder = None  # type: ignore[assignment,misc]
+    TextDecoder = None  # type: ignore[assignment,misc]
 
 WRITE, DELETE, UPDATE = 0, 1, 2
 """``RowDecoder.decode``'s op codes."""
@@ -125,3 +130,31 @@ def _spec(column: SourceColumn, column_type: ColumnType, wire: WireColumn) -> Co
         column.name, wire.field_type, int(form), wire.a, wire.b, pad, encoding, labels,
         column_type.from_binlog,
     )  # fmt: skip
+
+
+def text_decoder(
+    columns: Sequence[SourceColumn], types: Sequence[ColumnType], encodings: Sequence[str | None]
+) -> TextDecoder | None:
+    """The C converter of a SELECT's row packets whose fields pymysql decodes with
+    ``encodings`` (None: bytes); None where a column has no native form."""
+    if TextDecoder is None or len(encodings) != len(columns):
+        return None
+    specs = []
+    for column, column_type, encoding in zip(columns, types, encodings, strict=True):
+        if column_type.form is Form.NONE or not _known(encoding):
+            return None
+        bits = (column.precision or 1) if column_type.form is Form.BIT else 0
+        pad = column.precision if column_type.sql_type.startswith("binary(") else 0
+        spec = (column.name, int(column_type.form), bits, pad, encoding, column_type.from_text)
+        specs.append(spec)
+    return TextDecoder(tuple(specs))
+
+
+def _known(encoding: str | None) -> bool:
+    if encoding is None:
+        return True
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        return False
+    return True

@@ -35,6 +35,7 @@ import pymysql.cursors
 
 from strangler.connectors.mysql.catalog import describe_table, quote_ident, quote_table
 from strangler.connectors.mysql.errors import MysqlError
+from strangler.connectors.mysql.native import text_decoder
 from strangler.connectors.mysql.positions import BinlogPosition, FilePosition, parse_gtids
 from strangler.connectors.mysql.rows import TableCodec
 from strangler.core.events import ChangeEvent, Op, TableId
@@ -184,12 +185,12 @@ class SnapshotReader:
             return
         last = tuple(after) if after is not None else None
         while True:
-            rows = self._select(codec, key, last, self.chunk_rows)
-            if not rows:
+            rows, last_row = self._select(codec, key, last, self.chunk_rows)
+            if last_row is None:
                 return
-            chunk = self._chunk(codec, rows)
-            last = chunk.last_key
-            yield chunk
+            assert self.position is not None
+            last = _key_params(codec, last_row)
+            yield Chunk(codec.schema.table, rows, last, self.position, codec.key)
             if len(rows) < self.chunk_rows:
                 return
 
@@ -210,11 +211,47 @@ class SnapshotReader:
 
     def _select(
         self, codec: TableCodec, key: list[str], after: tuple[Any, ...] | None, limit: int | None
-    ) -> list[tuple[Any, ...]]:
+    ) -> tuple[list[dict[str, Any]], tuple[Any, ...] | None]:
+        """The chunk's rows, converted, and its last row as pymysql reads it (None: no row)."""
         query, args = select_sql(codec, key, after, limit)
         with self.conn.cursor() as cur:
             cur.execute(query, args)
-            return [tuple(row) for row in cur.fetchall()]
+            return _fetch_converted(cur, codec)
+
+
+def _fetch_converted(
+    cur: Any, codec: TableCodec
+) -> tuple[list[dict[str, Any]], tuple[Any, ...] | None]:
+    """A query's rows converted by ``codec``: natively from the row packets where the C code
+    can (pymysql still reads the packets; its pure-Python parsing of each row is skipped),
+    otherwise pymysql's rows through ``from_text``. Uses pymysql's unbuffered result: its
+    fields' encodings (``converters``) and its per-row parsing method, replaced for this
+    result only. A row the C code raises on is converted the Python way, which raises its own
+    error (naming the column) or gives the value."""
+    result = cur._result
+    fields = getattr(result, "converters", None) or []
+    encodings = [encoding for encoding, converter in fields if converter is None]
+    native = text_decoder(codec.columns, codec.types, encodings)
+    if native is None or len(encodings) != len(fields):
+        raw = [tuple(row) for row in cur.fetchall()]
+        return codec.from_text_rows(raw), (raw[-1] if raw else None)
+    parse = result._read_row_from_packet
+    last: list[Any] = []
+
+    def decode(packet: Any) -> dict[str, Any]:
+        last[:] = [packet]
+        try:
+            return native.decode(packet.get_all_data())
+        except Exception:  # noqa: BLE001 - not swallowed: the Python path raises it again
+            packet.rewind()
+            return codec.from_text(parse(packet))
+
+    result._read_row_from_packet = decode
+    rows: list[dict[str, Any]] = list(cur.fetchall())
+    if not last:
+        return rows, None
+    last[0].rewind()
+    return rows, tuple(parse(last[0]))
 
 
 def _key_params(codec: TableCodec, values: tuple[Any, ...]) -> tuple[Any, ...] | None:
