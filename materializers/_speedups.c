@@ -429,17 +429,39 @@ typedef struct {
     PyObject *last_position;
 } DecoderObject;
 
+/* The decoder holds bound methods of the RecordDecoder that holds it: a cycle, so it takes part
+ * in garbage collection. */
+static int decoder_traverse(DecoderObject *self, visitproc visit, void *arg) {
+    Py_VISIT(self->lsn_topics);
+    Py_VISIT(self->ops);
+    Py_VISIT(self->op_update);
+    Py_VISIT(self->op_delete);
+    Py_VISIT(self->op_truncate);
+    Py_VISIT(self->record_type);
+    Py_VISIT(self->schema);
+    Py_VISIT(self->position);
+    Py_VISIT(self->cache);
+    Py_VISIT(self->last_position);
+    return 0;
+}
+
+static int decoder_clear(DecoderObject *self) {
+    Py_CLEAR(self->lsn_topics);
+    Py_CLEAR(self->ops);
+    Py_CLEAR(self->op_update);
+    Py_CLEAR(self->op_delete);
+    Py_CLEAR(self->op_truncate);
+    Py_CLEAR(self->record_type);
+    Py_CLEAR(self->schema);
+    Py_CLEAR(self->position);
+    Py_CLEAR(self->cache);
+    Py_CLEAR(self->last_position);
+    return 0;
+}
+
 static void decoder_dealloc(DecoderObject *self) {
-    Py_XDECREF(self->lsn_topics);
-    Py_XDECREF(self->ops);
-    Py_XDECREF(self->op_update);
-    Py_XDECREF(self->op_delete);
-    Py_XDECREF(self->op_truncate);
-    Py_XDECREF(self->record_type);
-    Py_XDECREF(self->schema);
-    Py_XDECREF(self->position);
-    Py_XDECREF(self->cache);
-    Py_XDECREF(self->last_position);
+    PyObject_GC_UnTrack(self);
+    decoder_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -723,7 +745,9 @@ static PyTypeObject DecoderType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "strangler.materializers._speedups.Decoder",
     .tp_basicsize = sizeof(DecoderObject),
     .tp_dealloc = (destructor)decoder_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)decoder_traverse,
+    .tp_clear = (inquiry)decoder_clear,
     .tp_doc = "The common case of decoding Kafka records of table topics, natively.",
     .tp_methods = decoder_methods,
     .tp_init = (initproc)decoder_init,

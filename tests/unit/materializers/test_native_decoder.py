@@ -4,6 +4,8 @@ they were."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +215,13 @@ def test_a_corrupt_record_becomes_a_dead_letter(tmp_path: Path) -> None:
         "cannot decode: OverflowError('date value out of range')",
         dead[1][0],
     ] and dead[1][0].startswith("cannot decode:")
+
+
+def test_a_dropped_decoder_is_collected() -> None:
+    """The C decoder holds bound methods of its RecordDecoder: the cycle must be collectable."""
+    decoder = RecordDecoder(TOPICS, SCHEMAS)
+    decoder.decode_all(COMMON)
+    ref = weakref.ref(decoder)
+    del decoder
+    gc.collect()
+    assert ref() is None
