@@ -285,6 +285,19 @@ static PyObject *string_value(const Column *c, const unsigned char *p, Py_ssize_
     return PyBytes_FromStringAndSize((const char *)p, len);
 }
 
+/* p[0..len) right-padded with 0x00 to `pad` bytes. PyBytes_FromStringAndSize(NULL, …) gives a
+ * new object even for one byte (only size 0 gives the shared empty bytes, and nothing is
+ * written to it then) */
+static PyObject *padded_bytes(const unsigned char *p, Py_ssize_t len, Py_ssize_t pad) {
+    Py_ssize_t size = len < pad ? pad : len;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out != NULL) {
+        memcpy(PyBytes_AS_STRING(out), p, (size_t)len);
+        memset(PyBytes_AS_STRING(out) + len, 0, (size_t)(size - len));
+    }
+    return out;
+}
+
 static PyObject *read_string(const Column *c, Reader *r) {
     Py_ssize_t len;
     const unsigned char *p;
@@ -297,17 +310,8 @@ static PyObject *read_string(const Column *c, Reader *r) {
             return PyUnicode_DecodeUTF8((const char *)p, len, "strict");
         }
         return string_value(c, p, len);
-    case F_BYTES: {
-        Py_ssize_t size = len < c->pad ? c->pad : len;
-        /* NULL: a new object even for one byte (only size 0 gives the shared empty bytes,
-         * and nothing is written to it) */
-        PyObject *out = PyBytes_FromStringAndSize(NULL, size);
-        if (out != NULL) {
-            memcpy(PyBytes_AS_STRING(out), p, (size_t)len);
-            memset(PyBytes_AS_STRING(out) + len, 0, (size_t)(size - len));
-        }
-        return out;
-    }
+    case F_BYTES:
+        return padded_bytes(p, len, c->pad);
     case F_GEOMETRY:
         return len <= 4 ? PyBytes_FromStringAndSize("", 0)
                         : PyBytes_FromStringAndSize((const char *)p + 4, len - 4);
@@ -446,19 +450,6 @@ static PyObject *read_datetime(const Column *c, Reader *r, PyObject *zero) {
     return value;
 }
 
-/* days since 1970-01-01 -> civil date (Howard Hinnant's algorithm) */
-static void civil_from_days(int64_t z, int *y, int *m, int *d) {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 static PyObject *read_timestamp(const Column *c, Reader *r) {
     const unsigned char *p;
     int64_t us;
@@ -479,11 +470,23 @@ static PyObject *read_timestamp(const Column *c, Reader *r) {
         Py_INCREF(Epoch);
         return call_hook(c, Epoch);
     }
-    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    int64_t rem = secs - days * 86400;
-    int y, m, d;
-    civil_from_days(days, &y, &m, &d);
-    return utc_datetime(y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), us);
+    /* datetime.fromtimestamp(secs, UTC): the library's utcfromtimestamp, made aware */
+    PyObject *args = Py_BuildValue("(LO)", (long long)secs, PyDateTime_TimeZone_UTC);
+    if (args == NULL) {
+        return NULL;
+    }
+    PyObject *value = PyDateTimeAPI->DateTime_FromTimestamp(
+        (PyObject *)PyDateTimeAPI->DateTimeType, args, NULL);
+    Py_DECREF(args);
+    if (value == NULL || us == 0) {
+        return value;
+    }
+    PyObject *out = utc_datetime(
+        PyDateTime_GET_YEAR(value), PyDateTime_GET_MONTH(value), PyDateTime_GET_DAY(value),
+        PyDateTime_DATE_GET_HOUR(value), PyDateTime_DATE_GET_MINUTE(value),
+        PyDateTime_DATE_GET_SECOND(value), us);
+    Py_DECREF(value);
+    return out;
 }
 
 static PyObject *read_time(const Column *c, Reader *r) {
@@ -665,6 +668,29 @@ static int ascii_compatible(const char *encoding) {
     return same;
 }
 
+/* the column's strings are decoded with `encoding` (a str), or kept as bytes (None) */
+static int set_encoding(Column *c, PyObject *encoding) {
+    if (encoding == Py_None) {
+        return 0;
+    }
+    if (!PyUnicode_Check(encoding)) {
+        PyErr_SetString(PyExc_TypeError, "encoding must be a str or None");
+        return -1;
+    }
+    Py_INCREF(encoding);
+    c->encoding = encoding;
+    const char *enc = PyUnicode_AsUTF8(encoding);
+    if (enc == NULL) {
+        return -1;
+    }
+    c->utf8 = strcmp(enc, "utf-8") == 0 || strcmp(enc, "utf8") == 0;
+    c->enc = c->utf8 ? NULL : enc;
+    if (c->enc != NULL && (c->ascii = ascii_compatible(c->enc)) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
 static int init_column(Column *c, PyObject *spec) {
     PyObject *name, *encoding, *labels, *hook;
     if (!PyTuple_Check(spec) ||
@@ -684,22 +710,8 @@ static int init_column(Column *c, PyObject *spec) {
                      "not supported", name, c->layout, c->form, c->a, c->b);
         return -1;
     }
-    if (encoding != Py_None) {
-        if (!PyUnicode_Check(encoding)) {
-            PyErr_SetString(PyExc_TypeError, "encoding must be a str or None");
-            return -1;
-        }
-        Py_INCREF(encoding);
-        c->encoding = encoding;
-        const char *enc = PyUnicode_AsUTF8(encoding);
-        if (enc == NULL) {
-            return -1;
-        }
-        c->utf8 = strcmp(enc, "utf-8") == 0 || strcmp(enc, "utf8") == 0;
-        c->enc = c->utf8 ? NULL : enc;
-        if (c->enc != NULL && (c->ascii = ascii_compatible(c->enc)) < 0) {
-            return -1;
-        }
+    if (set_encoding(c, encoding) < 0) {
+        return -1;
     }
     if (labels != Py_None) {
         if (!PyTuple_Check(labels)) {
@@ -946,17 +958,7 @@ static PyObject *text_value(const Column *c, const unsigned char *p, Py_ssize_t 
         }
         return string_value(c, p, len);
     case F_BYTES:
-        if (c->encoding != NULL) {
-            return text_hook(c, p, len);
-        } else {
-            Py_ssize_t size = len < c->pad ? c->pad : len;
-            PyObject *out = PyBytes_FromStringAndSize(NULL, size); /* new even for 1 byte */
-            if (out != NULL) {
-                memcpy(PyBytes_AS_STRING(out), p, (size_t)len);
-                memset(PyBytes_AS_STRING(out) + len, 0, (size_t)(size - len));
-            }
-            return out;
-        }
+        return c->encoding != NULL ? text_hook(c, p, len) : padded_bytes(p, len, c->pad);
     case F_BIT:
         if (c->encoding != NULL) {
             return text_hook(c, p, len);
@@ -1074,25 +1076,14 @@ static int TextDecoder_init(TextDecoder *self, PyObject *args, PyObject *kwds) {
         Py_INCREF(hook);
         c->hook = hook;
         if (c->form < F_INT || c->form > F_HOOK || c->pad < 0 || c->a < 0 || c->a > 64 ||
-            !PyCallable_Check(hook) || (encoding != Py_None && !PyUnicode_Check(encoding))) {
+            !PyCallable_Check(hook)) {
             PyErr_Format(PyExc_ValueError, "text column %R: unsupported spec", name);
             clear_columns(self);
             return -1;
         }
-        if (encoding != Py_None) {
-            Py_INCREF(encoding);
-            c->encoding = encoding;
-            const char *enc = PyUnicode_AsUTF8(encoding);
-            if (enc == NULL) {
-                clear_columns(self);
-                return -1;
-            }
-            c->utf8 = strcmp(enc, "utf-8") == 0 || strcmp(enc, "utf8") == 0;
-            c->enc = c->utf8 ? NULL : enc;
-            if (c->enc != NULL && (c->ascii = ascii_compatible(c->enc)) < 0) {
-                clear_columns(self);
-                return -1;
-            }
+        if (set_encoding(c, encoding) < 0) {
+            clear_columns(self);
+            return -1;
         }
     }
     return 0;

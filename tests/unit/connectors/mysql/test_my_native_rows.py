@@ -282,6 +282,18 @@ def _columns(kind: Kind) -> tuple[list[Any], dict[str, SourceColumn]]:
     return columns, hints
 
 
+def _table(names: list[str]) -> tuple[list[Any], dict[str, SourceColumn]]:
+    """An int key and one column of each kind in ``names`` (c0, c1, …), with their hints."""
+    columns = [library_column("id", FT.LONG)]
+    columns += [KINDS[n].column(f"c{i}") for i, n in enumerate(names)]
+    hints = {
+        f"c{i}": SourceColumn(f"c{i}", KINDS[n].hint or "", display_width=KINDS[n].width)
+        for i, n in enumerate(names)
+        if KINDS[n].hint
+    }
+    return columns, hints
+
+
 def _row(key: int, value: bytes | None) -> bytes:
     return null_bitmap(2, [] if value is not None else [1]) + enc_int(key, 4) + (value or b"")
 
@@ -338,14 +350,7 @@ def test_valid_values_are_what_the_type_mapping_says() -> None:
 
 def test_every_layout_in_one_table_with_nulls() -> None:
     names = sorted(KINDS)
-    columns = [library_column("id", FT.LONG)] + [
-        KINDS[n].column(f"c{i}") for i, n in enumerate(names)
-    ]
-    hints = {
-        f"c{i}": SourceColumn(f"c{i}", KINDS[n].hint or "", display_width=KINDS[n].width)
-        for i, n in enumerate(names)
-        if KINDS[n].hint
-    }
+    columns, hints = _table(names)
     count = len(columns)
     images = []
     for r in range(4):
@@ -406,14 +411,7 @@ def test_negative_time_raises_in_both_paths() -> None:
 
 def test_truncated_images_raise_at_every_length() -> None:
     names = sorted(KINDS)
-    columns = [library_column("id", FT.LONG)] + [
-        KINDS[n].column(f"c{i}") for i, n in enumerate(names)
-    ]
-    hints = {
-        f"c{i}": SourceColumn(f"c{i}", KINDS[n].hint or "", display_width=KINDS[n].width)
-        for i, n in enumerate(names)
-        if KINDS[n].hint
-    }
+    columns, hints = _table(names)
     values = [next(v for v in KINDS[n].values if _valid(KINDS[n], v)) for n in names]
     image = null_bitmap(len(columns)) + enc_int(7, 4) + b"".join(values)
     codec = codec_of(columns, hints)
@@ -465,14 +463,7 @@ _FUZZ_KINDS = sorted(KINDS)
 def test_arbitrary_bytes_decode_the_same_or_raise_in_both(
     names: list[str], op: Op, data: st.DataObject
 ) -> None:
-    columns = [library_column("id", FT.LONG)] + [
-        KINDS[n].column(f"c{i}") for i, n in enumerate(names)
-    ]
-    hints = {
-        f"c{i}": SourceColumn(f"c{i}", KINDS[n].hint or "", display_width=KINDS[n].width)
-        for i, n in enumerate(names)
-        if KINDS[n].hint
-    }
+    columns, hints = _table(names)
     valid = b"".join(data.draw(st.sampled_from(KINDS[n].values)) for n in names)
     prefix = null_bitmap(len(columns)) + enc_int(1, 4)
     image = data.draw(
