@@ -92,7 +92,7 @@ def _redacted(url: str) -> str:
 def inspect_database(db: DatabaseUrl) -> list[TableInfo]:
     """The database's tables with keys and row estimates, sorted by name; a view's own
     bookkeeping tables (when a view lives in this database) are left out."""
-    from strangler.materializers.statements import is_bookkeeping
+    from strangler.core.bookkeeping import is_bookkeeping
 
     tables = _inspect_postgres(db) if db.engine == "postgres" else _inspect_mysql(db)
     return sorted((t for t in tables if not is_bookkeeping(t.table.name)), key=lambda t: t.table)

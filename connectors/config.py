@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
+from strangler.core.bookkeeping import is_bookkeeping
 from strangler.core.config import StrictModel
 from strangler.core.errors import ConfigError
 from strangler.core.events import TableId
@@ -50,9 +51,13 @@ class TableSelection(StrictModel):
         return self
 
     def matches(self, table: TableId) -> bool:
-        """True if ``table`` is captured."""
+        """True if ``table`` is captured. A view's own bookkeeping tables (a view may live in a
+        captured database) are captured only when an include pattern names them exactly."""
         name = f"{table.schema}.{table.name}"
-        included = any(fnmatch.fnmatchcase(name, p) for p in self.include)
+        if is_bookkeeping(table.name):
+            included = name in self.include
+        else:
+            included = any(fnmatch.fnmatchcase(name, p) for p in self.include)
         return included and not any(fnmatch.fnmatchcase(name, p) for p in self.exclude)
 
     def select(self, tables: Iterable[TableId]) -> list[TableId]:

@@ -21,11 +21,12 @@ from typing import Any, ParamSpec, TypeVar
 
 import psycopg
 
+from strangler.core.bookkeeping import DELETED_SUFFIX
 from strangler.materializers.columns import Dialect, sql_type
 from strangler.materializers.errors import ApplyError, TargetError
 from strangler.materializers.identifiers import column_list, quote
 from strangler.materializers.records import BadRecord
-from strangler.materializers.statements import DELETE_FLAG, DELETED_SUFFIX, Sql
+from strangler.materializers.statements import DELETE_FLAG, Sql
 from strangler.materializers.tables import POSITION_COLUMN, Evolution, TableSpec
 from strangler.materializers.target import Partition, StagedRow, TableState
 

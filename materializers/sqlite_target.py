@@ -16,13 +16,14 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from strangler.core.bookkeeping import DELETED_SUFFIX
 from strangler.materializers import _speedups
 from strangler.materializers.columns import Dialect
 from strangler.materializers.config import SqliteSync
 from strangler.materializers.errors import ApplyError, TargetError
 from strangler.materializers.identifiers import column_list, quote
 from strangler.materializers.records import BadRecord
-from strangler.materializers.statements import DELETED_SUFFIX, Sql
+from strangler.materializers.statements import Sql
 from strangler.materializers.tables import POSITION_COLUMN, Evolution, TableSpec
 from strangler.materializers.target import Partition, StagedRow, TableState
 

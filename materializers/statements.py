@@ -17,23 +17,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from strangler.core.bookkeeping import DELETED_SUFFIX, PREFIX
 from strangler.materializers.columns import Dialect, sql_type
 from strangler.materializers.identifiers import column_list, qualified, quote
 from strangler.materializers.tables import POSITION_COLUMN, TableSpec, ViewColumn
 
-OFFSETS = "_strangler_offsets"
-TABLES = "_strangler_tables"
-DEAD_LETTERS = "_strangler_dead_letters"
-DELETED_SUFFIX = "__strangler_deleted"
+OFFSETS = PREFIX + "offsets"
+TABLES = PREFIX + "tables"
+DEAD_LETTERS = PREFIX + "dead_letters"
 DELETE_FLAG = "__strangler_delete"
 """Staging column: true for a delete, false for an upsert."""
-
-
-def is_bookkeeping(table: str) -> bool:
-    """Whether ``table`` is one a view keeps for itself (offsets, shapes, dead letters, delete
-    memory, staging) rather than data: such tables are never worth capturing."""
-    return table.startswith("_strangler_") or table.endswith(DELETED_SUFFIX)
-
 
 _BLOB = {Dialect.SQLITE: "BLOB", Dialect.POSTGRES: "bytea"}
 _SERIAL = {
