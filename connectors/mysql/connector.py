@@ -67,6 +67,9 @@ POSITION_KIND = "mysql_file_pos"
 _SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 _METRICS_EVERY_S = 10.0
 _QUEUE_TRANSACTIONS = 1_000
+_QUEUE_EVENTS = 20_000
+"""Row events the binlog reader may hold decoded ahead of the publisher (memory; a larger
+transaction still passes, alone)."""
 _SNAPSHOT_ATTEMPTS = 5
 
 
@@ -383,12 +386,16 @@ _END = object()
 
 
 class _Reader(threading.Thread):
-    """Reads the binlog's transactions into a bounded queue; ends with ``_END``."""
+    """Reads the binlog's transactions into a queue bounded in transactions and in events
+    (the consumer reports what it took with ``taken``); ends with ``_END``."""
 
     def __init__(self, source: BinlogSource, stop: threading.Event) -> None:
         super().__init__(name="binlog-reader", daemon=True)
         self.source = source
         self.queue: queue.Queue[Any] = queue.Queue(_QUEUE_TRANSACTIONS)
+        self._room = threading.Condition()
+        self._queued = 0
+        """Events of the transactions in the queue."""
         self.error: BaseException | None = None
         self._halt = stop
         self.closing = False
@@ -396,13 +403,30 @@ class _Reader(threading.Thread):
     def run(self) -> None:
         try:
             for tx in self.source.transactions():
-                if not self._put(tx):
+                if not self._reserve(len(tx.events)) or not self._put(tx):
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the coordinator, which raises it
             if not self.closing:
                 self.error = exc
         finally:
             self._put(_END, force=True)
+
+    def _reserve(self, events: int) -> bool:
+        """Wait until ``events`` more fit the queue (or it is empty); False if halted."""
+        with self._room:
+            while self._queued and self._queued + events > _QUEUE_EVENTS:
+                if self._halt.is_set():
+                    return False
+                self._room.wait(0.1)
+            self._queued += events
+        return True
+
+    def taken(self, item: Any) -> None:
+        """The consumer took ``item`` from the queue."""
+        if isinstance(item, Transaction):
+            with self._room:
+                self._queued -= len(item.events)
+                self._room.notify()
 
     def _put(self, item: Any, *, force: bool = False) -> bool:
         while True:
@@ -452,6 +476,7 @@ class _StreamLoop:
                 item = self._reader.queue.get(timeout=wait)
             except queue.Empty:
                 item = None
+            self._reader.taken(item)
             if item is _END:
                 if self._reader.error is not None:
                     raise self._reader.error
