@@ -81,25 +81,30 @@ class TableShapes:
         positioned at ``position`` (file:pos, the order materializers keep). An UPDATE that
         changed the key also deletes the old key first, or the old row would stay."""
         out: list[ChangeEvent] = []
+        table: TableId | None = None
+        captured, schema, excluded = False, None, frozenset[str]()
         for event in events:
-            if event.table not in self.tables:
+            if event.table is not table:  # a transaction's events mostly share one table
+                table = event.table
+                captured, schema = table in self.tables, schemas.get(table)
+                excluded = self._excluded.get(table, frozenset())
+            if not captured:
                 continue
-            schema = schemas.get(event.table)
             if schema is None:  # a truncate: no row, no schema
                 out.append(replace(event, position=position))
                 continue
-            self._row(event, schema, position, out)
+            self._row(event, schema, excluded, position, out)
         return out
 
+    @staticmethod
     def _row(
-        self,
         event: ChangeEvent,
         schema: TableSchema,
+        excluded: frozenset[str],
         position: FilePosition,
         out: list[ChangeEvent],
     ) -> None:
         # the streaming hot path: events are built directly (dataclasses.replace costs twice)
-        excluded = self._excluded[event.table]
         before = _without(event.before, excluded)
         after = _without(event.after, excluded)
         key = _key(schema.key, after if after is not None else before)
