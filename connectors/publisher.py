@@ -9,6 +9,7 @@ source, never a position that was merely received.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from strangler.connectors.acks import AckTracker, PendingTransaction
@@ -23,6 +24,19 @@ if TYPE_CHECKING:
 TopicFor = Callable[[TableId], str]
 _Headers = list[tuple[str, str | bytes | None]]
 """Headers as the producer takes them."""
+
+
+@dataclass(slots=True)
+class EncodedChange:
+    """A row change whose records a connector's native path encoded already (insert or update:
+    ``op`` is c or u): ``publish`` writes ``key`` and ``value`` as they are, with the headers of
+    the transaction it is published in. ``schema`` is the table schema they were encoded with."""
+
+    table: TableId
+    op: Op
+    key: bytes
+    value: bytes
+    schema: TableSchema
 
 
 class Publisher:
@@ -48,18 +62,28 @@ class Publisher:
 
     def publish(
         self,
-        events: Iterable[ChangeEvent],
+        events: Iterable[ChangeEvent | EncodedChange],
         schemas: Mapping[TableId, TableSchema],
         end: Position,
         gtid: str | None = None,
+        *,
+        commit_ts_us: int | None = None,
+        tx_id: str | None = None,
     ) -> None:
         """Hand every event of one transaction to the producer; ``end`` is where the source
         resumes after it; ``gtid`` (MySQL/MariaDB) goes into every record's ``gtid`` header.
-        Returns once all are queued (not yet acknowledged)."""
+        Encoded changes get the headers of an event of the transaction: position ``end``,
+        ``commit_ts_us`` and ``tx_id``. Returns once all are queued (not yet acknowledged)."""
         tx = self.tracker.begin(end)
         on_delivery = self._on_delivery(tx)
         for event in events:
-            if event.op is Op.TRUNCATE:
+            if isinstance(event, EncodedChange):
+                of = (event.op, end, tx_id, commit_ts_us, gtid)
+                headers = self._headers if of == self._headers_of else self._new_headers(of)
+                self.tracker.sent(tx)
+                self._send(self.topic_of(event.table), event.key, event.value, on_delivery,
+                           headers)  # fmt: skip
+            elif event.op is Op.TRUNCATE:
                 self._truncate(tx, on_delivery, event, gtid)
             else:
                 self._row(tx, on_delivery, event, schemas[event.table], gtid)
@@ -214,8 +238,15 @@ class Publisher:
         copies headers, so one list may be handed to it many times."""
         of = (event.op, event.position, event.tx_id, event.commit_ts_us, gtid)
         if of != self._headers_of:
-            self._headers_of = of
-            self._headers = list(event_headers(event, self._position_kind, gtid=gtid))
+            self._new_headers(of)
+        return self._headers
+
+    def _new_headers(self, of: tuple[Op, Position, str | None, int | None, str | None]) -> _Headers:
+        """The headers of an event with these (op, position, tx id, commit time, gtid)."""
+        op, position, tx_id, commit_ts_us, gtid = of
+        event = ChangeEvent(TableId("", ""), op, None, None, None, position, commit_ts_us, tx_id)
+        self._headers_of = of
+        self._headers = list(event_headers(event, self._position_kind, gtid=gtid))
         return self._headers
 
     def _partition_count(self, topic: str) -> int:

@@ -899,9 +899,80 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(encode_tuple_doc,
+"encode_tuple(data, offset) -> (key, value) | None\n\n"
+"One row read straight from a pgoutput message: ``data[offset:]`` is a TupleData (Int16 column\n"
+"count, then per column 'n' or 't' + Int32 length + text) that must end exactly at the end of\n"
+"``data``. The key and value records, or None when declined: another column count, an unchanged\n"
+"TOAST value ('u'), binary data ('b'), a truncated or overlong tuple, or any value ``encode``\n"
+"declines (the Python path then decodes the message and writes it or raises its error).");
+
+static uint32_t read_be32(const unsigned char *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Points w's starts/lens at the tuple's column texts; DECLINE on anything but a well-formed tuple
+ * of exactly ncols 'n'/'t' columns ending at `size`. Every read is bounds-checked. */
+static int split_tuple(Encoder *self, Scratch *w, const unsigned char *data, size_t size,
+                       size_t pos) {
+    if (pos > size || size - pos < 2) return DECLINE;
+    Py_ssize_t count = (Py_ssize_t)(((unsigned)data[pos] << 8) | data[pos + 1]);
+    pos += 2;
+    if (count != self->ncols) return DECLINE;
+    for (Py_ssize_t c = 0; c < count; c++) {
+        if (pos >= size) return DECLINE;
+        unsigned char kind = data[pos++];
+        if (kind == 'n') {
+            w->starts[c] = NULL;
+            w->lens[c] = 0;
+            continue;
+        }
+        if (kind != 't' || size - pos < 4) return DECLINE;
+        uint32_t length = read_be32(data + pos);
+        pos += 4;
+        if (length > (uint32_t)INT32_MAX || length > size - pos) return DECLINE;
+        w->starts[c] = data + pos;
+        w->lens[c] = length;
+        pos += length;
+    }
+    return pos == size ? 0 : DECLINE;
+}
+
+static PyObject *encoder_encode_tuple(Encoder *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t offset;
+    if (self->codes == NULL) {
+        PyErr_SetString(PyExc_TypeError, "Encoder is not configured");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "y*n", &view, &offset)) return NULL;
+    PyObject *key = NULL, *value = NULL, *result = NULL;
+    Scratch w = {0};
+    if (offset < 0) {
+        PyErr_SetString(PyExc_ValueError, "offset must not be negative");
+        goto done;
+    }
+    if (scratch_init(self, &w, 0)) goto done;
+    if (split_tuple(self, &w, view.buf, (size_t)view.len, (size_t)offset)) goto declined;
+    if (encode_row(self, &w, &key, &value) < 0) goto done;
+    if (key == Py_None) goto declined;
+    result = PyTuple_Pack(2, key, value);
+    goto done;
+declined:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    scratch_free(&w);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef encoder_methods[] = {
     {"encode", (PyCFunction)encoder_encode, METH_O, encode_doc},
     {"encode_values", (PyCFunction)encoder_encode_values, METH_O, encode_values_doc},
+    {"encode_tuple", (PyCFunction)encoder_encode_tuple, METH_VARARGS, encode_tuple_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -40,6 +40,7 @@ from strangler.connectors.postgres.exactly_once import KafkaTransactions, commit
 from strangler.connectors.postgres.incremental import IncrementalSnapshots
 from strangler.connectors.postgres.lsn import Lsn
 from strangler.connectors.postgres.metrics import ConnectorMetrics, slot_lag
+from strangler.connectors.postgres.native_stream import NativeRows
 from strangler.connectors.postgres.pgtext import libpq_options
 from strangler.connectors.postgres.preflight import (
     PreflightFailed,
@@ -324,9 +325,10 @@ class PostgresConnector:
     def _stream(self, conn: psycopg.Connection[Any], shapes: TableShapes, start: Lsn) -> None:
         assert self._producer is not None
         decoder = RowDecoder(shapes.catalog)
+        native = NativeRows(shapes, self._serializer, self.topic_for)
         assembler = TransactionAssembler(
             key_columns=shapes.key_columns(), convert=decoder,
-            max_in_memory=self.source.max_in_memory,
+            max_in_memory=self.source.max_in_memory, native=native,
         )  # fmt: skip
         publisher = Publisher(
             self._producer, self._serializer, self.topic_for, POSITION_KIND, acknowledged=start
@@ -441,8 +443,11 @@ class _StreamLoop:
             return  # exactly-once: committed to Kafka before a crash, not yet confirmed
         if self._transactions is not None:
             self._transactions.begin()
-        events = _Counted(self._shapes.project(transaction.events()))
-        self._publisher.publish(events, self._shapes.schemas, transaction.end_lsn)
+        events = _Counted(self._shapes.project(transaction.items()))
+        self._publisher.publish(
+            events, self._shapes.schemas, transaction.end_lsn,
+            commit_ts_us=transaction.commit_ts_us, tx_id=str(transaction.xid),
+        )  # fmt: skip
         self._metrics.published(transaction.end_lsn, transaction.commit_ts_us, events.count)
         if self._transactions is not None:
             self._transactions.record(transaction.end_lsn, events.count)

@@ -18,11 +18,10 @@ Excluded columns are parsed too when the C code handles their type (a value the 
 would refuse is declined, so the row gets the same error); an excluded column of another type is
 only checked for valid UTF-8 and never blocks the table's native path.
 
-The streaming path can use the same ``Encoder``: pgoutput's text tuple values are the same text
-without COPY's escapes, and ``Encoder.encode_values(TupleData.values)`` gives one row's key and
-value records (None when declined: an unchanged TOAST value, binary data, anything above). A
-streamed insert or update would publish those bytes; a change of key or a delete still needs the
-Python path for its old key.
+The streaming path uses the same ``Encoder``: pgoutput's text tuple values are the same text
+without COPY's escapes. ``Encoder.encode_tuple`` reads one tuple straight from a pgoutput message
+and gives the row's key and value records (None when declined: an unchanged TOAST value, binary
+data, anything above); ``native_stream`` publishes streamed inserts and updates so.
 """
 
 from __future__ import annotations
@@ -115,6 +114,12 @@ class NativeTable:
         self._decode = decode
         self._serializer = serializer
         self._topic = topic
+
+    @property
+    def tuple_encoder(self) -> Callable[[bytes, int], tuple[bytes, bytes] | None]:
+        """``Encoder.encode_tuple``: one pgoutput tuple at an offset of a message to its key
+        and value records (None: declined, see ``native_stream``)."""
+        return self._encoder.encode_tuple
 
     def encode(self, data: bytes) -> EncodedChunk:
         """The records of every row of ``data`` (COPY text, whole lines)."""

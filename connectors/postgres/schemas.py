@@ -14,9 +14,9 @@ the Avro default ``"basic"`` and the registry accepts it as a backward-compatibl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -34,11 +34,13 @@ from strangler.connectors.postgres.registrar import IncompatibleSchema, explain_
 from strangler.connectors.postgres.relations import table_id
 from strangler.connectors.postgres.rows import column_types, table_schema
 from strangler.connectors.postgres.types import ColumnType, TypeInfo
+from strangler.connectors.publisher import EncodedChange
 from strangler.connectors.serialization import TableSerializer
 from strangler.core.events import ChangeEvent, Op, Row, TableId
 from strangler.core.schema import Default, TableSchema, avro_default
 
 TopicFor = Callable[[TableId], str]
+_E = TypeVar("_E", ChangeEvent, ChangeEvent | EncodedChange)
 
 
 class TableShapes:
@@ -58,6 +60,8 @@ class TableShapes:
         self._topic_for = topic_for
         self.catalog = catalog
         self.schemas: dict[TableId, TableSchema] = {}
+        self.version = 0
+        """Counts ``update`` calls: what was built for a schema is stale once it moved on."""
         self._excluded = {t: frozenset(capture.options(t).exclude_columns) for t in keys}
 
     @property
@@ -101,12 +105,18 @@ class TableShapes:
         except IncompatibleSchema as exc:
             raise explain_refusal(exc, schema) from exc
         self.schemas[table] = schema
+        self.version += 1
         return schema
 
-    def project(self, events: Iterable[ChangeEvent]) -> Iterable[ChangeEvent]:
+    def project(self, events: Iterable[_E]) -> Iterator[_E]:
         """Events of captured tables, without excluded columns. An UPDATE that changed the key
-        also deletes the old key (a tombstone first), or the old row would stay in the topic."""
+        also deletes the old key (a tombstone first), or the old row would stay in the topic.
+        Changes encoded already (``EncodedChange``) are of captured tables, in their published
+        shape: they pass as they are."""
         for event in events:
+            if isinstance(event, EncodedChange):
+                yield event
+                continue
             if event.table not in self._keys:
                 continue
             moved = self._old_key_delete(event)

@@ -92,6 +92,9 @@ class StreamingSource:
         return None
 
     def _feed(self, payload: bytes) -> Transaction | None:
+        first = payload[:1]
+        if (first == b"U" or first == b"I") and self._assembler.feed_row(payload):
+            return None  # encoded as it is (native_stream): nothing else to note of a row
         decoded = self._decoder.decode(payload)
         if isinstance(decoded, Begin):
             self.in_transaction = True

@@ -15,6 +15,10 @@ Unchanged TOAST: an UPDATE that did not touch a large (TOASTed) column does not 
 old image is the full row (REPLICA IDENTITY FULL) the value is taken from there; otherwise the
 column keeps the ``UNCHANGED_TOAST`` sentinel in ``after``, so no placeholder can be mistaken for
 data: whoever publishes the row must resolve or reject it (``unchanged_columns``).
+
+With ``native`` rows (``native_stream``), the inserts and plain updates the C encoder handles are
+held as their records instead (``feed_row``), in order with the other changes;
+``Transaction.items()`` gives them as they are, ``Transaction.events()`` as events.
 """
 
 from __future__ import annotations
@@ -47,12 +51,15 @@ from strangler.connectors.postgres.messages import (
     TupleData,
     Update,
 )
+from strangler.connectors.postgres.native_stream import NativeRow, NativeRows
 from strangler.connectors.postgres.pgoutput import decode_message
 from strangler.connectors.postgres.pgoutput_encoder import encode_message
 from strangler.connectors.postgres.pgtime import to_unix_us
 from strangler.connectors.postgres.relations import RelationCache, table_id
 from strangler.connectors.postgres.spill import SpillBuffer
+from strangler.connectors.publisher import EncodedChange
 from strangler.core.events import ChangeEvent, Op, Row, TableId
+from strangler.core.schema import TableSchema
 
 RowConverter = Callable[[Relation, TupleData], dict[str, Any]]
 """Turns a tuple into a row (column name → value). Must pass ``UNCHANGED_TOAST`` through."""
@@ -80,10 +87,18 @@ class Transaction:
     changes: int
     """Number of row changes and truncates received (a truncate of n tables gives n events)."""
     _events: Callable[[], Iterator[ChangeEvent]] = field(repr=False, compare=False)
+    _items: Callable[[], Iterator[ChangeEvent | EncodedChange]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def events(self) -> Iterator[ChangeEvent]:
         """The transaction's events in order, built lazily (may be called again)."""
         return self._events()
+
+    def items(self) -> Iterator[ChangeEvent | EncodedChange]:
+        """``events()``, but the rows encoded at arrival (for the table's current schema) as
+        their records (``EncodedChange``); what the publisher takes."""
+        return self._events() if self._items is None else self._items()
 
 
 _Change = Insert | Update | Delete | Truncate
@@ -106,15 +121,25 @@ class _SpillCodec:
     def __init__(self) -> None:
         self._relations: list[Relation] = []
         self._index: dict[int, int] = {}  # id(Relation) -> position; the list keeps them alive
+        self._schemas: list[TableSchema] = []
+        self._schema_index: dict[int, int] = {}
 
-    def dump(self, pending: _Pending) -> bytes:
-        change = pending.change
-        indexes = tuple(self._index_of(r) for r in pending.relations)
-        record = (encode_message(change), change.xid is not None, indexes, pending.subxid)
+    def dump(self, pending: _Pending | NativeRow) -> bytes:
+        if isinstance(pending, NativeRow):  # its message as received, and its records
+            schema = _index_in(self._schemas, self._schema_index, pending.schema)
+            native = (pending.key, pending.value, schema, pending.version)
+            relation = (self._index_of(pending.relation),)
+            record: tuple[Any, ...] = (pending.payload, False, relation, None, native)
+        else:
+            change = pending.change
+            indexes = tuple(self._index_of(r) for r in pending.relations)
+            record = (encode_message(change), change.xid is not None, indexes, pending.subxid)
         return pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def load(self, data: bytes) -> _Pending:
-        encoded, in_stream, indexes, subxid = pickle.loads(data)
+    def load(self, data: bytes) -> _Pending | NativeRow:
+        encoded, in_stream, indexes, subxid, *native = pickle.loads(data)
+        if native:
+            return self._native_row(encoded, self._relations[indexes[0]], *native[0])
         change = decode_message(encoded, in_stream=in_stream)
         if not isinstance(change, Insert | Update | Delete | Truncate):
             raise DecodeError(type(change).__name__, 0, "spilled record is not a row change")
@@ -122,23 +147,39 @@ class _SpillCodec:
         return _Pending(change, relations, subxid)
 
     def _index_of(self, relation: Relation) -> int:
-        index = self._index.get(id(relation))
-        if index is None:
-            index = self._index[id(relation)] = len(self._relations)
-            self._relations.append(relation)
-        return index
+        return _index_in(self._relations, self._index, relation)
+
+    def _native_row(
+        self, payload: bytes, relation: Relation, key: bytes, value: bytes, schema: int,
+        version: int,
+    ) -> NativeRow:  # fmt: skip
+        op = Op.CREATE if payload[:1] == b"I" else Op.UPDATE
+        table = table_id(relation)
+        return NativeRow(table, op, key, value, self._schemas[schema], payload, relation, version)
+
+
+def _index_in(items: list[Any], index: dict[int, int], item: object) -> int:
+    """Where ``item`` is in ``items`` (by identity), appended if it is not there yet."""
+    at = index.get(id(item))
+    if at is None:
+        at = index[id(item)] = len(items)
+        items.append(item)
+    return at
 
 
 @dataclass(slots=True)
 class _Open:
     xid: int
-    changes: SpillBuffer[_Pending]
+    changes: SpillBuffer[_Pending | NativeRow]
     origin: str | None = None
     aborted: set[int] = field(default_factory=set)
-    """Subtransactions rolled back (protocol 2): their changes are skipped."""
+    """Subtransactions rolled back (protocol 2): their changes are skipped. Native rows are
+    never of a streamed transaction, so never of an aborted subtransaction."""
 
-    def pending(self) -> Iterator[_Pending]:
-        return (p for p in self.changes if p.subxid not in self.aborted)
+    def pending(self) -> Iterator[_Pending | NativeRow]:
+        if not self.aborted:
+            return iter(self.changes)
+        return (p for p in self.changes if isinstance(p, NativeRow) or p.subxid not in self.aborted)
 
 
 class TransactionAssembler:
@@ -147,6 +188,7 @@ class TransactionAssembler:
     ``key_columns`` overrides the key of a table (otherwise: the replica identity columns that
     the Relation message flags as key). ``convert`` turns tuples into rows.
     ``max_in_memory``: changes per transaction held in memory before spilling to disk.
+    ``native``: encodes the rows it can at arrival (``feed_row``).
     """
 
     def __init__(
@@ -156,7 +198,9 @@ class TransactionAssembler:
         convert: RowConverter = text_row,
         cache: RelationCache | None = None,
         max_in_memory: int = 10_000,
+        native: NativeRows | None = None,
     ) -> None:
+        self._native = native
         self._max_in_memory = max_in_memory
         self.cache = cache or RelationCache()
         self._key_columns = dict(key_columns or {})
@@ -168,6 +212,18 @@ class TransactionAssembler:
     def feed(self, message: PgOutputMessage) -> Transaction | None:
         handler = _HANDLERS[type(message)]
         return handler(self, message)
+
+    def feed_row(self, payload: bytes) -> bool:
+        """Take an Insert or Update message (``payload``) as its records, if ``native`` encodes
+        it; False: decode it and ``feed`` it as usual (anything else, or a declined row)."""
+        current = self._current
+        if self._native is None or current is None or self._stream_xid is not None:
+            return False
+        row = self._native.row(payload, self.cache.relations)
+        if row is None:
+            return False
+        current.changes.append(row)
+        return True
 
     # ---- transaction boundaries -----------------------------------------------------------
 
@@ -250,8 +306,22 @@ class TransactionAssembler:
         def events() -> Iterator[ChangeEvent]:
             return (e for p in open_tx.pending() for e in build.events(p))
 
+        def items() -> Iterator[ChangeEvent | EncodedChange]:
+            native = self._native
+            for pending in open_tx.pending():
+                if (
+                    isinstance(pending, NativeRow)
+                    and native is not None
+                    and native.current(pending)
+                ):
+                    yield pending
+                else:
+                    yield from build.events(pending)
+
         count = sum(1 for _ in open_tx.pending()) if open_tx.aborted else len(open_tx.changes)
-        return Transaction(open_tx.xid, commit_lsn, end_lsn, ts_us, open_tx.origin, count, events)
+        return Transaction(
+            open_tx.xid, commit_lsn, end_lsn, ts_us, open_tx.origin, count, events, items
+        )
 
     def key_of(self, relation: Relation, row: Row) -> dict[str, Any] | None:
         """The key columns' values of ``row``; None for a table without key columns."""
@@ -271,7 +341,11 @@ class _EventBuilder:
     commit_ts_us: int
     tx_id: str
 
-    def events(self, pending: _Pending) -> list[ChangeEvent]:
+    def events(self, pending: _Pending | NativeRow) -> list[ChangeEvent]:
+        if isinstance(pending, NativeRow):  # decoded now, as if it had taken the Python path
+            message = decode_message(pending.payload)
+            assert isinstance(message, Insert | Update)  # it was an Insert or Update message
+            pending = _Pending(message, (pending.relation,))
         change = pending.change
         if isinstance(change, Truncate):
             return [self._event(r, Op.TRUNCATE, None, None, None) for r in pending.relations]
