@@ -268,6 +268,24 @@ def _registry(tmp: Path) -> tuple[Any, Callable[[], None]]:
     return server_module.ServerThread(app).start(), close
 
 
+def _profile_streaming(path: Path) -> None:
+    """Profile ``PostgresConnector._stream`` (the streaming loop) into ``path``."""
+    import cProfile
+
+    stream = PostgresConnector._stream
+
+    def profiled(self: PostgresConnector, *args: Any) -> None:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        try:
+            stream(self, *args)
+        finally:
+            profiler.disable()
+            profiler.dump_stats(path)
+
+    PostgresConnector._stream = profiled  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(  # defaults: the environment (strangler dev env), else the test stack
@@ -288,6 +306,7 @@ def main() -> None:
     parser.add_argument(
         "--floor", action="store_true", help="only the CPU cost of each snapshot step alone"
     )
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the streaming loop here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -313,6 +332,8 @@ def main() -> None:
             status_interval_s=0.05, exactly_once=args.exactly_once,
         )  # fmt: skip
         kafka = KafkaSettings(bootstrap_servers=args.kafka, replication_factor=1)
+        if args.profile is not None:
+            _profile_streaming(args.profile)
         connector = PostgresConnector(source, kafka, HttpRegistrar(server.url), stop)
         started, cpu = time.monotonic(), time.process_time()
         thread = threading.Thread(target=connector.run, daemon=True)

@@ -76,17 +76,28 @@ class Publisher:
         ``commit_ts_us`` and ``tx_id``. Returns once all are queued (not yet acknowledged)."""
         tx = self.tracker.begin(end)
         on_delivery = self._on_delivery(tx)
+        produce = self._producer.produce
+        encoded = 0  # counted once, before the seal: see publish_encoded
+        table, topic, by_op = None, "", dict[Op, _Headers]()
         for event in events:
-            if isinstance(event, EncodedChange):
-                of = (event.op, end, tx_id, commit_ts_us, gtid)
-                headers = self._headers if of == self._headers_of else self._new_headers(of)
-                self.tracker.sent(tx)
-                self._send(self.topic_of(event.table), event.key, event.value, on_delivery,
-                           headers)  # fmt: skip
+            if isinstance(event, EncodedChange):  # the hot path: no lookup it can spare
+                if event.table is not table:
+                    table, topic = event.table, self.topic_of(event.table)
+                headers = by_op.get(event.op)
+                if headers is None:
+                    of = (event.op, end, tx_id, commit_ts_us, gtid)
+                    headers = by_op[event.op] = list(self._new_headers(of))
+                encoded += 1
+                key, value = event.key, event.value
+                try:
+                    produce(topic, key=key, value=value, on_delivery=on_delivery, headers=headers)
+                except BufferError:
+                    self._send(topic, key, value, on_delivery, headers)
             elif event.op is Op.TRUNCATE:
                 self._truncate(tx, on_delivery, event, gtid)
             else:
                 self._row(tx, on_delivery, event, schemas[event.table], gtid)
+        self.tracker.sent(tx, encoded)
         self.tracker.seal(tx)
         self._producer.poll(0)
 

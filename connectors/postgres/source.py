@@ -32,7 +32,7 @@ from strangler.connectors.postgres.messages import (
 from strangler.connectors.postgres.pgoutput import PgOutputDecoder
 from strangler.connectors.postgres.pgtext import libpq_options
 from strangler.connectors.postgres.transactions import Transaction, TransactionAssembler
-from strangler.connectors.postgres.walsender import Keepalive, ReplicationStream, XLogData
+from strangler.connectors.postgres.walsender import Keepalive, ReplicationStream
 
 log = logging.getLogger("strangler.connectors.postgres.stream")
 
@@ -81,14 +81,12 @@ class StreamingSource:
 
     def next(self, timeout: float) -> Transaction | None:
         """The next committed transaction, or None if none completed within ``timeout``."""
-        message = self.stream.read(timeout)
-        if isinstance(message, Keepalive):
-            if not self.in_transaction:
-                self.idle_position = message.wal_end
-            return None
-        if isinstance(message, XLogData):
+        message = self.stream.read_payload(timeout)
+        if isinstance(message, bytes):
             self.received_data = True
-            return self._feed(message.payload)
+            return self._feed(message)
+        if isinstance(message, Keepalive) and not self.in_transaction:
+            self.idle_position = message.wal_end
         return None
 
     def _feed(self, payload: bytes) -> Transaction | None:

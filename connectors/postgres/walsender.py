@@ -54,6 +54,8 @@ ServerMessage = XLogData | Keepalive
 
 
 _XLOG_HEADER = struct.Struct("!QQq")
+_XLOG = ord("w")
+_PAYLOAD_AT = 1 + _XLOG_HEADER.size
 
 
 def decode_server_message(data: bytes) -> ServerMessage:
@@ -140,7 +142,27 @@ class ReplicationStream:
         data = self._read_copy_data(timeout)
         if data is None:
             return None
-        message = decode_server_message(data)
+        return self._answer(decode_server_message(data))
+
+    def read_payload(self, timeout: float) -> bytes | Keepalive | None:
+        """``read``, but of an XLogData only its payload, copied once out of libpq's buffer:
+        the hot path of streaming, where the payload is all that is used (a pgoutput Commit
+        carries its own LSNs)."""
+        nbytes, view = self._get_copy_data()
+        if nbytes == 0:
+            data = self._read_copy_data(timeout)
+            if data is None:
+                return None
+            view, nbytes = memoryview(data), len(data)
+        if nbytes > _PAYLOAD_AT and view[0] == _XLOG:
+            return bytes(view[_PAYLOAD_AT:])
+        if nbytes == -1:
+            raise ReplicationError(f"the server ended replication: {self._final_error()}")
+        message = self._answer(decode_server_message(bytes(view)))
+        return message.payload if isinstance(message, XLogData) else message
+
+    def _answer(self, message: ServerMessage) -> ServerMessage:
+        """Keepalives that request a reply get one (the last confirmed position)."""
         if isinstance(message, Keepalive) and message.reply_requested:
             self.send_status()
         return message
