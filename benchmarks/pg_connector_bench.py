@@ -283,7 +283,7 @@ def _profile_streaming(path: Path) -> None:
             profiler.disable()
             profiler.dump_stats(path)
 
-    PostgresConnector._stream = profiled  # type: ignore[method-assign]
+    PostgresConnector._stream = profiled  # type: ignore[method-assign,assignment]
 
 
 def main() -> None:
