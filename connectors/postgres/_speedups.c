@@ -851,6 +851,21 @@ done:
     return result;
 }
 
+/* The (key, value) records of the row whose column texts are in w; None when declined, NULL on
+ * error. */
+static PyObject *row_records(Encoder *self, Scratch *w) {
+    PyObject *key, *value, *result;
+    if (encode_row(self, w, &key, &value) < 0) return NULL;
+    if (key == Py_None) {
+        result = Py_None;
+        Py_INCREF(result);
+    } else
+        result = PyTuple_Pack(2, key, value);
+    Py_DECREF(key);
+    Py_DECREF(value);
+    return result;
+}
+
 PyDoc_STRVAR(encode_values_doc,
 "encode_values(values) -> (key, value) | None\n\n"
 "One row given as its columns' text values (``str``, or None for NULL), as pgoutput's\n"
@@ -864,7 +879,7 @@ static PyObject *encoder_encode_values(Encoder *self, PyObject *arg) {
     }
     PyObject *fast = PySequence_Fast(arg, "values: a sequence of str or None");
     if (fast == NULL) return NULL;
-    PyObject *key = NULL, *value = NULL, *result = NULL;
+    PyObject *result = NULL;
     Scratch w = {0};
     if (scratch_init(self, &w, 0)) goto done;
     if (PySequence_Fast_GET_SIZE(fast) != self->ncols) goto declined;
@@ -884,16 +899,12 @@ static PyObject *encoder_encode_values(Encoder *self, PyObject *arg) {
         w.starts[c] = (const unsigned char *)text;
         w.lens[c] = (size_t)n;
     }
-    if (encode_row(self, &w, &key, &value) < 0) goto done;
-    if (key == Py_None) goto declined;
-    result = PyTuple_Pack(2, key, value);
+    result = row_records(self, &w);
     goto done;
 declined:
     result = Py_None;
     Py_INCREF(result);
 done:
-    Py_XDECREF(key);
-    Py_XDECREF(value);
     scratch_free(&w);
     Py_DECREF(fast);
     return result;
@@ -946,24 +957,20 @@ static PyObject *encoder_encode_tuple(Encoder *self, PyObject *args) {
         return NULL;
     }
     if (!PyArg_ParseTuple(args, "y*n", &view, &offset)) return NULL;
-    PyObject *key = NULL, *value = NULL, *result = NULL;
+    PyObject *result = NULL;
     Scratch w = {0};
     if (offset < 0) {
         PyErr_SetString(PyExc_ValueError, "offset must not be negative");
         goto done;
     }
     if (scratch_init(self, &w, 0)) goto done;
-    if (split_tuple(self, &w, view.buf, (size_t)view.len, (size_t)offset)) goto declined;
-    if (encode_row(self, &w, &key, &value) < 0) goto done;
-    if (key == Py_None) goto declined;
-    result = PyTuple_Pack(2, key, value);
-    goto done;
-declined:
-    result = Py_None;
-    Py_INCREF(result);
+    if (split_tuple(self, &w, view.buf, (size_t)view.len, (size_t)offset)) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    result = row_records(self, &w);
 done:
-    Py_XDECREF(key);
-    Py_XDECREF(value);
     scratch_free(&w);
     PyBuffer_Release(&view);
     return result;

@@ -90,9 +90,11 @@ class NativeRows:
             return None
         oid = _OID(payload, 1)[0]
         relation = relations.get(oid)
-        if relation is None:
-            return None  # unknown: the Python path raises
-        plan = self._plan(oid, relation)
+        plan = self._plans.get(oid)
+        if plan is None or plan.relation is not relation or self._version != self._shapes.version:
+            if relation is None:
+                return None  # unknown: the Python path raises
+            plan = self._plan(oid, relation)
         if plan.encode is None:
             return None
         records = plan.encode(payload, _TUPLE_AT)

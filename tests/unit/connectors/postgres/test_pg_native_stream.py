@@ -49,6 +49,7 @@ from strangler.connectors.postgres.transactions import Transaction, TransactionA
 from strangler.connectors.publisher import Publisher
 from strangler.core.events import TableId
 from strangler.core.schema import TableSchema
+from tests.unit.connectors.test_publisher_reads import Producer as ReadsProducer
 
 pytestmark = pytest.mark.unit
 
@@ -86,22 +87,8 @@ CAPTURED: dict[TableId, tuple[str, ...]] = {
 }
 
 
-class Producer:
-    """Records what is produced; delivers everything on poll."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[Any, ...]] = []
-        self.callbacks: list[Any] = []
-
-    def produce(self, topic: str, **kwargs: Any) -> None:
-        self.callbacks.append(kwargs.pop("on_delivery"))
-        self.records.append((topic, sorted(kwargs.items())))
-
-    def poll(self, timeout: float) -> int:
-        for callback in self.callbacks:
-            callback(None, None)
-        self.callbacks.clear()
-        return 0
+class Producer(ReadsProducer):
+    """Delivers everything on poll; two partitions per topic."""
 
     def flush(self, timeout: float) -> int:
         return self.poll(timeout)
