@@ -922,10 +922,11 @@ static uint32_t read_be32(const unsigned char *p) {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* Points w's starts/lens at the tuple's column texts; DECLINE on anything but a well-formed tuple
- * of exactly ncols 'n'/'t' columns ending at `size`. Every read is bounds-checked. */
+/* Points w's starts/lens at the column texts of the tuple at data[pos]; *end is where it ends.
+ * DECLINE on anything but a well-formed tuple of exactly ncols 'n'/'t' columns within `size`.
+ * Every read is bounds-checked. */
 static int split_tuple(Encoder *self, Scratch *w, const unsigned char *data, size_t size,
-                       size_t pos) {
+                       size_t pos, size_t *end) {
     if (pos > size || size - pos < 2) return DECLINE;
     Py_ssize_t count = (Py_ssize_t)(((unsigned)data[pos] << 8) | data[pos + 1]);
     pos += 2;
@@ -946,7 +947,8 @@ static int split_tuple(Encoder *self, Scratch *w, const unsigned char *data, siz
         w->lens[c] = length;
         pos += length;
     }
-    return pos == size ? 0 : DECLINE;
+    *end = pos;
+    return 0;
 }
 
 static PyObject *encoder_encode_tuple(Encoder *self, PyObject *args) {
@@ -964,7 +966,9 @@ static PyObject *encoder_encode_tuple(Encoder *self, PyObject *args) {
         goto done;
     }
     if (scratch_init(self, &w, 0)) goto done;
-    if (split_tuple(self, &w, view.buf, (size_t)view.len, (size_t)offset)) {
+    size_t end;
+    if (split_tuple(self, &w, view.buf, (size_t)view.len, (size_t)offset, &end) ||
+        end != (size_t)view.len) {
         result = Py_None;
         Py_INCREF(result);
         goto done;
@@ -976,10 +980,70 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(encode_full_update_doc,
+"encode_full_update(data, offset) -> (key, value) | None\n\n"
+"An Update message's images under REPLICA IDENTITY FULL: ``data[offset]`` is the 'O' marker,\n"
+"then the old tuple, 'N' and the new tuple, which must end exactly at the end of ``data``. The\n"
+"new row's key and value records when its key is the old row's (both rows encode, and no key\n"
+"column is a float, whose equal values may differ in bytes); None otherwise (a key change, or\n"
+"anything ``encode_tuple`` declines, in either image).");
+
+/* Whether records a and b (bytes) have the same key record (item 0). */
+static int same_key(PyObject *a, PyObject *b) {
+    PyObject *ka = PyTuple_GET_ITEM(a, 0), *kb = PyTuple_GET_ITEM(b, 0);
+    Py_ssize_t n = PyBytes_GET_SIZE(ka);
+    return n == PyBytes_GET_SIZE(kb) && memcmp(PyBytes_AS_STRING(ka), PyBytes_AS_STRING(kb), n) == 0;
+}
+
+static PyObject *encoder_encode_full_update(Encoder *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t offset;
+    if (self->codes == NULL) {
+        PyErr_SetString(PyExc_TypeError, "Encoder is not configured");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "y*n", &view, &offset)) return NULL;
+    const unsigned char *data = view.buf;
+    size_t size = (size_t)view.len, mid, end;
+    PyObject *old = NULL, *result = NULL;
+    Scratch before = {0}, after = {0};
+    if (offset < 0) {
+        PyErr_SetString(PyExc_ValueError, "offset must not be negative");
+        goto done;
+    }
+    if (scratch_init(self, &before, 0) || scratch_init(self, &after, 0)) goto done;
+    for (Py_ssize_t i = 0; i < self->nkey; i++) {
+        int code = self->codes[self->key_cols[i]];
+        if (code == T_FLOAT || code == T_DOUBLE) goto declined;
+    }
+    if ((size_t)offset >= size || data[offset] != 'O') goto declined;
+    if (split_tuple(self, &before, data, size, (size_t)offset + 1, &mid)) goto declined;
+    if (mid >= size || data[mid] != 'N') goto declined;
+    if (split_tuple(self, &after, data, size, mid + 1, &end) || end != size) goto declined;
+    old = row_records(self, &before);
+    if (old == NULL) goto done;
+    if (old == Py_None) goto declined;
+    result = row_records(self, &after);
+    if (result == NULL || result == Py_None) goto done;
+    if (same_key(old, result)) goto done;
+    Py_CLEAR(result); /* the key changed: a tombstone of the old key first, in Python */
+declined:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(old);
+    scratch_free(&before);
+    scratch_free(&after);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef encoder_methods[] = {
     {"encode", (PyCFunction)encoder_encode, METH_O, encode_doc},
     {"encode_values", (PyCFunction)encoder_encode_values, METH_O, encode_values_doc},
     {"encode_tuple", (PyCFunction)encoder_encode_tuple, METH_VARARGS, encode_tuple_doc},
+    {"encode_full_update", (PyCFunction)encoder_encode_full_update, METH_VARARGS,
+     encode_full_update_doc},
     {NULL, NULL, 0, NULL},
 };
 

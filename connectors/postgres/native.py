@@ -121,6 +121,12 @@ class NativeTable:
         and value records (None: declined, see ``native_stream``)."""
         return self._encoder.encode_tuple
 
+    @property
+    def full_update_encoder(self) -> Callable[[bytes, int], tuple[bytes, bytes] | None]:
+        """``Encoder.encode_full_update``: an Update's old and new images (REPLICA IDENTITY
+        FULL) to the new row's records when its key did not change (None: declined)."""
+        return self._encoder.encode_full_update
+
     def encode(self, data: bytes) -> EncodedChunk:
         """The records of every row of ``data`` (COPY text, whole lines)."""
         if data and not data.endswith(b"\n"):

@@ -8,10 +8,11 @@ records in a ``NativeRow``, which the publisher writes as they are, with the tra
 headers. The pgoutput bytes stay with it, so whoever needs the change as a ``ChangeEvent``
 (incremental snapshots, a transaction whose schema changed) decodes it through the Python path.
 
-Only the plain cases are native: an Insert, or an Update without an old tuple (the key did not
+Only the plain cases are native: an Insert, an Update without an old tuple (the key did not
 change: a key change sends the old key, and becomes a tombstone of it plus the new row, in
-Python), outside a streamed block (protocol 2), of a captured table whose plan the encoder
-supports, every value one the encoder parses. Everything else is declined and goes the usual
+Python) or with the full old row (REPLICA IDENTITY FULL) whose key is the new row's, outside a
+streamed block (protocol 2), of a captured table whose plan the encoder supports, every value
+one the encoder parses. Everything else is declined and goes the usual
 way, in stream order with the native rows: deletes, key changes, unchanged TOAST values
 (``'u'``), binary values, malformed messages (the Python decoder raises their error).
 
@@ -40,10 +41,11 @@ from strangler.core.events import Op, TableId
 from strangler.core.schema import TableSchema
 
 _OID: Final = struct.Struct("!I").unpack_from
-_INSERT, _UPDATE, _NEW = 0x49, 0x55, 0x4E  # 'I', 'U', 'N'
+_INSERT, _UPDATE, _NEW, _OLD = 0x49, 0x55, 0x4E, 0x4F  # 'I', 'U', 'N', 'O'
+_MARKER_AT: Final = 5
+"""After the type byte and the Int32 relation oid: the first tuple's marker."""
 _TUPLE_AT: Final = 6
-"""Where the new tuple of an Insert, or of an Update without an old tuple, starts: the type
-byte, the Int32 relation oid, the 'N' marker."""
+"""Where the new tuple of an Insert, or of an Update without an old tuple, starts."""
 
 TupleEncoder = Callable[[bytes, int], "tuple[bytes, bytes] | None"]
 
@@ -67,6 +69,8 @@ class _Plan:
     schema: TableSchema
     encode: TupleEncoder | None
     """None: this relation's rows take the Python path."""
+    encode_full: TupleEncoder | None = None
+    """Updates with a full old image (``encode_full_update``)."""
 
 
 class NativeRows:
@@ -83,9 +87,11 @@ class NativeRows:
 
     def row(self, payload: bytes, relations: dict[Oid, Relation]) -> NativeRow | None:
         """The records of an Insert or Update message (``payload``), or None: decode it."""
-        if len(payload) <= _TUPLE_AT or payload[5] != _NEW:
-            return None  # truncated (the decoder explains), or an update with an old tuple
-        kind = payload[0]
+        if len(payload) <= _TUPLE_AT:
+            return None  # truncated: the decoder explains
+        kind, marker = payload[0], payload[_MARKER_AT]
+        if marker != _NEW and (marker != _OLD or kind != _UPDATE):
+            return None  # a key change (old key 'K'), or not an Insert or Update
         if kind != _INSERT and kind != _UPDATE:
             return None
         oid = _OID(payload, 1)[0]
@@ -95,9 +101,12 @@ class NativeRows:
             if relation is None:
                 return None  # unknown: the Python path raises
             plan = self._plan(oid, relation)
-        if plan.encode is None:
+        if plan.encode is None or plan.encode_full is None:
             return None
-        records = plan.encode(payload, _TUPLE_AT)
+        if marker == _NEW:
+            records = plan.encode(payload, _TUPLE_AT)
+        else:
+            records = plan.encode_full(payload, _MARKER_AT)
         if records is None:
             return None
         op = Op.CREATE if kind == _INSERT else Op.UPDATE
@@ -128,4 +137,6 @@ class NativeRows:
         native = native_table(
             relation, schema, self._shapes.catalog, self._serializer, self._topic_for(table)
         )
-        return _Plan(relation, table, schema, None if native is None else native.tuple_encoder)
+        if native is None:
+            return _Plan(relation, table, schema, None)
+        return _Plan(relation, table, schema, native.tuple_encoder, native.full_update_encoder)

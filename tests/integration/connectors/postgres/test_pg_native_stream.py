@@ -37,6 +37,8 @@ WORKLOAD = [
     "UPDATE items SET id = id + 1000 WHERE id IN (3, 4)",
     "DELETE FROM items WHERE id IN (5, 6)",
     "UPDATE docs SET tag = 'b'",
+    "UPDATE docs SET tag = 'c', body = 'smaller' WHERE id = 2",
+    "UPDATE docs SET id = 3 WHERE id = 2",
     "TRUNCATE docs",
     "ALTER TABLE items ADD COLUMN extra int",
     "INSERT INTO items " + ROWS.format(300, 320).replace(" FROM", ", 7 FROM"),

@@ -294,6 +294,37 @@ def test_mixed_transaction_keeps_change_order() -> None:
     assert ops[:5] == [b"c", b"d", b"u", b"c", b"d"]
 
 
+def full(i: int, body: ColumnValue, tag: str, old: tuple[ColumnValue, ...]) -> Update:
+    return Update(None, FULL_OID, OldKind.FULL, TupleData(old), TupleData((str(i), body, tag)))
+
+
+def test_updates_with_a_full_old_image() -> None:
+    """REPLICA IDENTITY FULL: native when the key stays; a key change (tombstone first), an
+    unchanged TOAST value (filled from the old image) or a float key take the Python path."""
+    doc = Insert(None, FULL_OID, TupleData(("1", "body", "a")))
+    payloads = start() + tx(
+        30,
+        doc,
+        full(1, "body", "b", ("1", "body", "a")),
+        full(1, None, "c", ("1", "body", "b")),
+        full(2, "body", "d", ("1", None, "c")),
+        full(2, UNCHANGED_TOAST, "e", ("2", "body", "d")),
+        full(2, "x", "f", ("2", UNCHANGED_TOAST, "e")),
+        full(2, "y", "g", ("2", "x", "f")),
+    )
+    _python, native = run(payloads)
+    assert native_rows(native) == 4  # the insert and the three updates that keep the key
+    floats = Relation(
+        None, FULL_OID, "public", "docs", ReplicaIdentity.FULL,
+        (column("id", 701, key=True), column("body", 25), column("tag", 25)),
+    )  # fmt: skip
+    zero = Update(None, FULL_OID, OldKind.FULL, TupleData(("-0", "b", "t")),
+                  TupleData(("0", "b", "t")))  # fmt: skip
+    payloads = encode(floats) + tx(31, doc) + tx(32, zero, full(1, "b", "u", ("1", "b", "t")))
+    _python, native = run(payloads)
+    assert native_rows(native) == 0
+
+
 def test_unchanged_toast_without_a_full_image_stops_both_paths() -> None:
     toast = Update(None, ITEMS_OID, None, None, TupleData(("1", UNCHANGED_TOAST, "1.00", None,
                                                              "t", "1")))  # fmt: skip
@@ -370,7 +401,9 @@ def test_streamed_transactions_take_the_python_path() -> None:
 def test_malformed_row_messages_fail_like_the_python_path(data: st.DataObject) -> None:
     """Truncated, extended or corrupted Insert/Update messages: the same records or the same
     error either way (the native path declines; the Python decoder explains)."""
-    messages: list[PgOutputMessage] = [ins(1), upd(2), ins(3, created=None)]
+    messages: list[PgOutputMessage] = [
+        ins(1), upd(2), ins(3, created=None), full(1, "b", "t", ("1", None, "s")),
+    ]  # fmt: skip
     message = encode_message(data.draw(st.sampled_from(messages)))
     cut = data.draw(st.integers(0, len(message)))
     mutated = bytearray(message[:cut] + data.draw(st.binary(max_size=8)))
@@ -380,6 +413,9 @@ def test_malformed_row_messages_fail_like_the_python_path(data: st.DataObject) -
     if not mutated or bytes(mutated[:1]) not in (b"I", b"U"):
         mutated[:1] = b"I"
     same_outcome(start() + tx(22, ins(7)) + tx(23, bytes(mutated), ins(8)))
+    if mutated[:1] == b"U":  # the same bytes as an update of the FULL identity table
+        mutated[1:5] = struct.pack("!I", FULL_OID)
+        same_outcome(start() + tx(24, bytes(mutated)))
 
 
 def test_encode_tuple_reads_only_its_bytes() -> None:
