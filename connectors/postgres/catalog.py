@@ -37,9 +37,12 @@ SELECT attname FROM pg_catalog.pg_attribute
 WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped
 """
 
-# generated columns keep their expression in pg_attrdef too; it is no default
+# generated columns keep their expression in pg_attrdef too; it is no default. pg_get_expr is
+# given no relation (0): with one it takes an ACCESS SHARE lock on the table, which queues behind
+# a waiting ALTER TABLE, which waits for the snapshot's own lock on that table: a deadlock the
+# server cannot see. A default cannot refer to a column, so it prints the same without one.
 _DEFAULTS = """
-SELECT a.attname, pg_catalog.pg_get_expr(d.adbin, d.adrelid)
+SELECT a.attname, pg_catalog.pg_get_expr(d.adbin, 0)
 FROM pg_catalog.pg_attrdef d
 JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
 WHERE d.adrelid = %s AND NOT a.attisdropped AND a.attgenerated = ''
