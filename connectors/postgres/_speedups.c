@@ -951,23 +951,33 @@ static int split_tuple(Encoder *self, Scratch *w, const unsigned char *data, siz
     return 0;
 }
 
-static PyObject *encoder_encode_tuple(Encoder *self, PyObject *args) {
-    Py_buffer view;
-    Py_ssize_t offset;
+/* The (data, offset) arguments of the message methods; -1 with an exception set (and nothing
+ * held) when they are not a configured encoder's bytes-like object and offset >= 0. */
+static int message_args(Encoder *self, PyObject *args, Py_buffer *view, size_t *offset) {
+    Py_ssize_t at;
     if (self->codes == NULL) {
         PyErr_SetString(PyExc_TypeError, "Encoder is not configured");
-        return NULL;
+        return -1;
     }
-    if (!PyArg_ParseTuple(args, "y*n", &view, &offset)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*n", view, &at)) return -1;
+    if (at < 0) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "offset must not be negative");
+        return -1;
+    }
+    *offset = (size_t)at;
+    return 0;
+}
+
+static PyObject *encoder_encode_tuple(Encoder *self, PyObject *args) {
+    Py_buffer view;
+    size_t offset;
+    if (message_args(self, args, &view, &offset)) return NULL;
     PyObject *result = NULL;
     Scratch w = {0};
-    if (offset < 0) {
-        PyErr_SetString(PyExc_ValueError, "offset must not be negative");
-        goto done;
-    }
     if (scratch_init(self, &w, 0)) goto done;
     size_t end;
-    if (split_tuple(self, &w, view.buf, (size_t)view.len, (size_t)offset, &end) ||
+    if (split_tuple(self, &w, view.buf, (size_t)view.len, offset, &end) ||
         end != (size_t)view.len) {
         result = Py_None;
         Py_INCREF(result);
@@ -997,27 +1007,19 @@ static int same_key(PyObject *a, PyObject *b) {
 
 static PyObject *encoder_encode_full_update(Encoder *self, PyObject *args) {
     Py_buffer view;
-    Py_ssize_t offset;
-    if (self->codes == NULL) {
-        PyErr_SetString(PyExc_TypeError, "Encoder is not configured");
-        return NULL;
-    }
-    if (!PyArg_ParseTuple(args, "y*n", &view, &offset)) return NULL;
+    size_t offset;
+    if (message_args(self, args, &view, &offset)) return NULL;
     const unsigned char *data = view.buf;
     size_t size = (size_t)view.len, mid, end;
     PyObject *old = NULL, *result = NULL;
     Scratch before = {0}, after = {0};
-    if (offset < 0) {
-        PyErr_SetString(PyExc_ValueError, "offset must not be negative");
-        goto done;
-    }
     if (scratch_init(self, &before, 0) || scratch_init(self, &after, 0)) goto done;
     for (Py_ssize_t i = 0; i < self->nkey; i++) {
         int code = self->codes[self->key_cols[i]];
         if (code == T_FLOAT || code == T_DOUBLE) goto declined;
     }
-    if ((size_t)offset >= size || data[offset] != 'O') goto declined;
-    if (split_tuple(self, &before, data, size, (size_t)offset + 1, &mid)) goto declined;
+    if (offset >= size || data[offset] != 'O') goto declined;
+    if (split_tuple(self, &before, data, size, offset + 1, &mid)) goto declined;
     if (mid >= size || data[mid] != 'N') goto declined;
     if (split_tuple(self, &after, data, size, mid + 1, &end) || end != size) goto declined;
     old = row_records(self, &before);
