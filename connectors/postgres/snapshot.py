@@ -206,12 +206,24 @@ class SnapshotReader:
         return ChangeEvent(table_id(relation), Op.READ, key_row, None, row, self.position)
 
 
-# the table's own storage and its leaf partitions' (a partitioned table has none of its own)
-_FILENODES = """
-SELECT c.oid, c.relfilenode FROM pg_catalog.pg_class c
-WHERE c.oid = %(table)s::regclass
-   OR c.oid IN (SELECT relid FROM pg_catalog.pg_partition_tree(%(table)s::regclass) WHERE isleaf)
+PARTITION_TREE = """
+WITH RECURSIVE tree(relid) AS (
+    SELECT %(table)s::regclass::oid
+    UNION ALL
+    SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.relid
+)
 """
+"""The table and its partitions, read from pg_inherits: unlike pg_partition_tree() it takes no
+lock, so a catalog query during a snapshot cannot queue behind a DDL that waits for the
+snapshot's own locks (a deadlock no server sees: both waits are in this process)."""
+
+# the table's storage and its partitions' (a partitioned table has none of its own: 0)
+_FILENODES = (
+    PARTITION_TREE
+    + """
+SELECT c.oid, c.relfilenode FROM pg_catalog.pg_class c JOIN tree t ON c.oid = t.relid
+"""
+)
 
 
 def _filenodes(conn: psycopg.Connection[Any], table: TableId) -> dict[int, int]:

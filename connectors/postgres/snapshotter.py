@@ -32,7 +32,7 @@ from strangler.connectors.postgres.messages import Relation
 from strangler.connectors.postgres.native import EncodedChunk, NativeTable, native_table
 from strangler.connectors.postgres.progress import KeyText, ProgressFile, SnapshotProgress
 from strangler.connectors.postgres.schemas import TableShapes
-from strangler.connectors.postgres.snapshot import SnapshotReader
+from strangler.connectors.postgres.snapshot import PARTITION_TREE, SnapshotReader
 from strangler.connectors.publisher import Publisher
 from strangler.connectors.snapshot_chunks import ChunkMark, Prefetched, SnapshotRate
 from strangler.core.errors import ServiceUnavailable
@@ -213,10 +213,9 @@ class _Job:
 def _estimate(conn: psycopg.Connection[Any], table: TableId) -> int:
     """Rows of the table (partitions included) according to the planner's statistics."""
     row = conn.execute(
-        "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint "
-        "FROM pg_catalog.pg_partition_tree(%s::regclass) p "
-        "JOIN pg_catalog.pg_class c ON c.oid = p.relid",
-        (f'"{_q(table.schema)}"."{_q(table.name)}"',),
+        PARTITION_TREE + "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint "
+        "FROM pg_catalog.pg_class c JOIN tree t ON c.oid = t.relid",
+        {"table": f'"{_q(table.schema)}"."{_q(table.name)}"'},
     ).fetchone()
     return int(row[0]) if row else 0
 
