@@ -275,7 +275,16 @@ class PostgresConnector:
             position = created.consistent_point
             if not self._snapshot(conn, shapes, progress, tables, created.snapshot_name, position):
                 return None
+        if temporary:
+            self._wait_slot_dropped(conn)
         return created.consistent_point
+
+    def _wait_slot_dropped(self, conn: psycopg.Connection[Any], timeout: float = 10.0) -> None:
+        """A temporary slot goes when its session ends, which the server finishes a moment
+        after the client closed it: initial_only returns once the slot is really gone."""
+        deadline = time.monotonic() + timeout
+        while find_slot(conn, self.source.slot) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _snapshot(
         self,

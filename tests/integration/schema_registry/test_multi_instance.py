@@ -104,12 +104,21 @@ def pair(kafka_bootstrap: str, topic_name: str) -> Iterator[tuple[Instance, Inst
     def roles() -> list[object]:
         return [(i.health() or {}).get("writer") for i in (first, second)]
 
-    wait_for(
-        lambda: sorted(map(bool, roles())) == [False, True] and None not in roles(),
-        60,
-        "one writer and one follower",
-    )
-    writer, follower = (first, second) if roles()[0] else (second, first)
+    # the group may rebalance more than once while the second member joins: the roles count as
+    # settled once the same single writer is seen for 3 s running
+    settled: list[object] = []
+    since = [time.monotonic()]
+
+    def stable() -> bool:
+        now = roles()
+        if sorted(map(bool, now)) != [False, True] or None in now or now != settled:
+            settled[:] = now
+            since[0] = time.monotonic()
+            return False
+        return time.monotonic() - since[0] >= 3.0
+
+    wait_for(stable, 90, "one writer and one follower, for 3 s")
+    writer, follower = (first, second) if settled[0] else (second, first)
     yield writer, follower
     first.stop()
     second.stop()
