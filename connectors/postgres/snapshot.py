@@ -226,9 +226,13 @@ SELECT c.oid, c.relfilenode FROM pg_catalog.pg_class c JOIN tree t ON c.oid = t.
 )
 
 
+def qualified_name(conn: psycopg.Connection[Any], table: TableId) -> str:
+    """``"schema"."table"``, quoted: the text a ``%s::regclass`` parameter takes."""
+    return sql.Identifier(table.schema, table.name).as_string(conn)
+
+
 def _filenodes(conn: psycopg.Connection[Any], table: TableId) -> dict[int, int]:
-    name = sql.Identifier(table.schema, table.name).as_string(conn)
-    rows = conn.execute(_FILENODES, {"table": name}).fetchall()
+    rows = conn.execute(_FILENODES, {"table": qualified_name(conn, table)}).fetchall()
     return {int(oid): int(node) for oid, node in rows}
 
 

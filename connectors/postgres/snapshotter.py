@@ -32,7 +32,11 @@ from strangler.connectors.postgres.messages import Relation
 from strangler.connectors.postgres.native import EncodedChunk, NativeTable, native_table
 from strangler.connectors.postgres.progress import KeyText, ProgressFile, SnapshotProgress
 from strangler.connectors.postgres.schemas import TableShapes
-from strangler.connectors.postgres.snapshot import PARTITION_TREE, SnapshotReader
+from strangler.connectors.postgres.snapshot import (
+    PARTITION_TREE,
+    SnapshotReader,
+    qualified_name,
+)
 from strangler.connectors.publisher import Publisher
 from strangler.connectors.snapshot_chunks import ChunkMark, Prefetched, SnapshotRate
 from strangler.core.errors import ServiceUnavailable
@@ -215,10 +219,6 @@ def _estimate(conn: psycopg.Connection[Any], table: TableId) -> int:
     row = conn.execute(
         PARTITION_TREE + "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint "
         "FROM pg_catalog.pg_class c JOIN tree t ON c.oid = t.relid",
-        {"table": f'"{_q(table.schema)}"."{_q(table.name)}"'},
+        {"table": qualified_name(conn, table)},
     ).fetchone()
     return int(row[0]) if row else 0
-
-
-def _q(name: str) -> str:
-    return name.replace('"', '""')
