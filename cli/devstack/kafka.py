@@ -13,7 +13,7 @@ from pathlib import Path
 
 from strangler.cli.devstack.errors import DevStackError, ServiceStartFailed
 from strangler.cli.devstack.prereqs import java_program, maven_program
-from strangler.cli.devstack.process import ProcessRecord, port_open, run, terminate
+from strangler.cli.devstack.process import Deadline, ProcessRecord, port_open, run, terminate
 from strangler.cli.devstack.service import SpawnedService
 from strangler.cli.devstack.settings import HOST
 
@@ -196,12 +196,15 @@ class Kafka(SpawnedService):
             )
 
     def _await_ready(self, pid: int, timeout: float = 90.0) -> None:
-        """Ready when a real client call (listing topics) answers, not when a log line appears."""
+        """Ready when a real client call (listing topics) answers, not when a log line appears.
+        While the broker keeps writing its log (recovering its logs after an unclean stop) the
+        wait goes on past ``timeout``, up to 15 minutes."""
         from confluent_kafka import KafkaException
         from confluent_kafka.admin import AdminClient
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        deadline = Deadline(self.log, timeout)
+        while deadline.open():
             if ProcessRecord.of(pid) is None:
                 raise ServiceStartFailed(self.name, "the broker exited", self.log)
             if port_open(self.settings.kafka_port):
@@ -215,4 +218,5 @@ class Kafka(SpawnedService):
         record = ProcessRecord.of(pid)
         if record is not None:
             terminate(record)
-        raise ServiceStartFailed(self.name, f"not ready after {timeout:.0f} s", self.log)
+        waited = time.monotonic() - started
+        raise ServiceStartFailed(self.name, f"not ready after {waited:.0f} s", self.log)

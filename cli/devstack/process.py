@@ -85,6 +85,36 @@ def spawn(argv: Sequence[str], log: Path, cwd: Path | None = None) -> subprocess
         )
 
 
+class Deadline:
+    """A startup deadline that moves while the server is visibly busy: each time its log has
+    grown, at least ``quiet`` more seconds are allowed, up to ``limit`` seconds in all. A broker
+    recovering thousands of logs after an unclean stop writes steadily for minutes; one that
+    hangs writes nothing, and fails after ``initial`` seconds as before."""
+
+    def __init__(self, log: Path, initial: float, *, quiet: float = 30.0, limit: float = 900.0):
+        self._log = log
+        self._quiet = quiet
+        now = time.monotonic()
+        self._end = now + initial
+        self._cap = now + max(limit, initial)
+        self._size = self._log_size()
+
+    def _log_size(self) -> int:
+        try:
+            return self._log.stat().st_size
+        except OSError:
+            return 0
+
+    def open(self) -> bool:
+        """True while there is time left (checking the log's growth first)."""
+        now = time.monotonic()
+        size = self._log_size()
+        if size != self._size:
+            self._size = size
+            self._end = min(self._cap, max(self._end, now + self._quiet))
+        return now < self._end
+
+
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
     """True if something accepts TCP connections on host:port."""
     try:

@@ -6,6 +6,7 @@ import base64
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from strangler.cli.devstack import prereqs
 from strangler.cli.devstack.errors import PrerequisiteMissing, ServiceStartFailed, log_tail
 from strangler.cli.devstack.kafka import new_cluster_id
-from strangler.cli.devstack.process import ProcessRecord, terminate
+from strangler.cli.devstack.process import Deadline, ProcessRecord, terminate
 from strangler.cli.devstack.settings import StackSettings, resolve
 
 pytestmark = pytest.mark.unit
@@ -71,3 +72,27 @@ def test_start_failure_shows_the_services_own_log(tmp_path: Path) -> None:
     assert "kafka did not start: the broker exited" in message
     assert "FATAL: port in use" in message and "line 99" in message and "line 10\n" not in message
     assert log_tail(tmp_path / "absent.log") == ""
+
+
+def test_startup_deadline_moves_while_the_log_grows_and_not_past_its_limit(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text("starting\n")
+    deadline = Deadline(log, 0.05, quiet=0.2, limit=0.5)
+    time.sleep(0.1)
+    assert not deadline.open()  # silent past its initial time: over
+
+    deadline = Deadline(log, 0.05, quiet=0.2, limit=0.5)
+    time.sleep(0.1)
+    with log.open("a") as out:
+        out.write("Completed load of Log(...)\n")
+    assert deadline.open()  # the log grew: `quiet` more seconds
+    time.sleep(0.25)
+    assert not deadline.open()  # then silent again for longer than `quiet`
+
+    deadline = Deadline(log, 0.05, quiet=10.0, limit=0.3)
+    end = time.monotonic() + 2.0
+    while deadline.open() and time.monotonic() < end:
+        with log.open("a") as out:
+            out.write("still recovering\n")
+        time.sleep(0.02)
+    assert time.monotonic() < end  # a log that never stops growing still meets `limit`
