@@ -14,11 +14,13 @@ setup(
         Extension(
             "strangler.connectors.postgres._speedups",
             sources=["connectors/postgres/_speedups.c"],
+            depends=["connectors/avro_out.h"],
             extra_compile_args=_FLAGS,
         ),
         Extension(
             "strangler.connectors.mysql._speedups",
             sources=["connectors/mysql/_speedups.c"],
+            depends=["connectors/avro_out.h"],
             extra_compile_args=_FLAGS,
         ),
         Extension(

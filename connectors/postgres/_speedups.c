@@ -16,10 +16,7 @@
  * streaming path can use the same Encoder on pgoutput's text tuple values (no COPY escapes
  * there): `encode_values` takes one row as a sequence of str / None.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
-#include <string.h>
+#include "../avro_out.h"
 
 /* Type codes: keep in step with native.py (_CODES). */
 enum {
@@ -38,49 +35,6 @@ enum {
     T_BYTEA = 12,
     T_LAST = 12,
 };
-
-#define DECLINE 1 /* a field encoder's "not mine": the row goes to the Python path */
-
-/* ---- a growable byte buffer -------------------------------------------------------------- */
-
-typedef struct {
-    unsigned char *p;
-    size_t len, cap;
-} Buf;
-
-static int buf_reserve(Buf *b, size_t extra) {
-    if (b->len + extra <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra) {
-        if (cap > PY_SSIZE_T_MAX / 2) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        cap *= 2;
-    }
-    unsigned char *p = PyMem_Realloc(b->p, cap);
-    if (p == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-/* ---- Avro primitives ---------------------------------------------------------------------- */
-
-/* zig-zag varint of n into out (at most 10 bytes); returns the bytes written */
-static size_t put_long(unsigned char *out, int64_t n) {
-    uint64_t z = ((uint64_t)n << 1) ^ (uint64_t)(n >> 63);
-    size_t i = 0;
-    while (z >= 0x80) {
-        out[i++] = (unsigned char)((z & 0x7F) | 0x80);
-        z >>= 7;
-    }
-    out[i++] = (unsigned char)z;
-    return i;
-}
 
 /* ---- text parsing helpers ----------------------------------------------------------------- */
 
@@ -380,31 +334,7 @@ static int enc_decimal(const unsigned char *s, size_t n, int scale, unsigned cha
     }
     while (nl > 0 && limbs[nl - 1] == 0) nl--;
     if (nl == 0 && neg) return DECLINE; /* -0: encoding.py leaves it to fastavro */
-    size_t bits = 0;
-    if (nl > 0) {
-        uint32_t top = limbs[nl - 1];
-        bits = (nl - 1) * 32;
-        while (top) {
-            bits++;
-            top >>= 1;
-        }
-    }
-    size_t size = (bits + 8) / 8;
-    size_t head = put_long(out, (int64_t)size);
-    unsigned char *b = out + head;
-    for (size_t j = 0; j < size; j++) { /* big-endian magnitude */
-        size_t byte = size - 1 - j, limb = byte / 4;
-        b[j] = limb < nl ? (unsigned char)(limbs[limb] >> (8 * (byte % 4))) : 0;
-    }
-    if (neg) { /* two's complement: invert, add one */
-        int carry = 1;
-        for (size_t j = size; j-- > 0;) {
-            unsigned v = (unsigned char)~b[j] + carry;
-            b[j] = (unsigned char)v;
-            carry = v >> 8;
-        }
-    }
-    *len = head + size;
+    *len = put_decimal(out, limbs, nl, neg);
     return 0;
 }
 
@@ -505,14 +435,6 @@ static void encoder_dealloc(Encoder *self) {
     PyMem_Free(self->value_nullable);
     PyMem_Free(self->key_cols);
     Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-static void put_prefix(unsigned char *p, uint32_t id) {
-    p[0] = 0;
-    p[1] = (unsigned char)(id >> 24);
-    p[2] = (unsigned char)(id >> 16);
-    p[3] = (unsigned char)(id >> 8);
-    p[4] = (unsigned char)id;
 }
 
 /* A sequence of ints (or of int pairs) from Python; returns a fresh array or NULL + error. */
