@@ -14,7 +14,7 @@ setup(
         Extension(
             "strangler.connectors.postgres._speedups",
             sources=["connectors/postgres/_speedups.c"],
-            depends=["connectors/avro_out.h"],
+            depends=["connectors/avro_out.h", "connectors/avro_text.h"],
             extra_compile_args=_FLAGS,
         ),
         Extension(
