@@ -35,6 +35,9 @@ _POS = quote(POSITION_COLUMN)
 _DEL = quote(DELETE_FLAG)
 
 
+NESTED_LOOPS_ONLY = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+ANY_JOINS = "RESET enable_hashjoin; RESET enable_mergejoin"
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -234,11 +237,21 @@ class PostgresTarget:
         upserts = not all(row.delete for row in rows)
         # each statement reads only its kind of staged rows: skip the ones with none
         if deletes:
-            self._execute(statements.remember_deletes())
-            self._execute(statements.delete_rows())
+            self._apply_deletes(statements)
         if upserts:
             self._execute(statements.upsert_rows())
         self._execute(f"DROP TABLE {STAGE}")
+
+    def _apply_deletes(self, statements: PostgresStatements) -> None:
+        """Remember the staged deletes and delete their rows, one index probe of the table per
+        staged delete: left to its cost model, the planner hashes the whole view table for a
+        few hundred deletes (it cannot know how few rows a fresh staging table holds, nor that
+        the table is cached), a full scan of the view per batch. ``SET LOCAL`` lasts until the
+        statements are done (``RESET``) or the transaction ends."""
+        self._execute(NESTED_LOOPS_ONLY)
+        self._execute(statements.remember_deletes())
+        self._execute(statements.delete_rows())
+        self._execute(ANY_JOINS)
 
     def _copy_new(
         self, spec: TableSpec, statements: PostgresStatements, rows: Sequence[StagedRow]

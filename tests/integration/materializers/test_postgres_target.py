@@ -3,6 +3,8 @@ widening schema changes alter the column type, awkward identifiers work."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import psycopg
 import pytest
 
@@ -76,3 +78,32 @@ def test_widening_alters_the_column_and_incompatible_stops(pg_database: str) -> 
     with pytest.raises(SchemaChangeError, match="not a widening"):
         applier.apply([_record(2, _with_amount_type("string", 12), "x")])
     assert applier.stored_offsets() == {(TOPIC, 0): 2}  # nothing of the batch applied
+
+
+def test_deletes_probe_the_view_by_key_instead_of_scanning_it(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = PostgresTarget(pg_database, "s")
+    applier = Applier(view(pg_database, "s"), target)
+    applier.apply(records([Event(k, {"name": f"n{k}"}) for k in range(50_000)], range(1, 50_001)))
+    plans: list[str] = []
+    hash_joins: list[str] = []
+    execute = target._execute
+
+    def explained(statement: str, params: Sequence[object] | None = None) -> None:
+        if "_strangler_stage" in statement and statement.startswith(("INSERT", "DELETE")):
+            query = f"EXPLAIN {statement}".encode()
+            plans.append("\n".join(r[0] for r in target.conn.execute(query, params)))
+            hash_joins.append(str(target.conn.execute("SHOW enable_hashjoin").fetchone()))
+        execute(statement, params)
+
+    monkeypatch.setattr(target, "_execute", explained)
+    deletes = [Event(k, None) for k in range(0, 400, 2)]
+    upserts = [Event(k, {"name": "again"}) for k in range(1, 400, 2)]
+    applier.apply(records([*deletes, *upserts], range(60_000, 60_400)))
+    remember, delete, _upsert = plans
+    for plan in (remember, delete):  # one index probe per staged delete, no scan of the view
+        assert "Seq Scan on items" not in plan and "items_pkey" in plan, plan
+    assert hash_joins == ["('off',)", "('off',)", "('on',)"]  # reset for the upsert
+    rows = postgres_rows(pg_database, "s")[1]
+    assert len(rows) == 50_000 - 200 and 0 not in rows and rows[1] == ("again", None)
