@@ -39,6 +39,20 @@ class EncodedChange:
     schema: TableSchema
 
 
+@dataclass(slots=True)
+class EncodedRows:
+    """The records of one source row event that a connector's native path encoded (MySQL):
+    ``publish`` writes each (key, value) as it is, with the headers of the transaction it is
+    published in, of operation ``op``, except that a record without a value (a tombstone:
+    every row of a delete, the old key of an update that changed the key) has those of a
+    delete. ``schema`` is the table schema they were encoded with."""
+
+    table: TableId
+    op: Op
+    records: list[tuple[bytes, bytes | None]]
+    schema: TableSchema
+
+
 class Publisher:
     """Writes change events of whole transactions to their table topics."""
 
@@ -62,30 +76,55 @@ class Publisher:
 
     def publish(
         self,
-        events: Iterable[ChangeEvent | EncodedChange],
+        events: Iterable[ChangeEvent | EncodedChange | EncodedRows],
         schemas: Mapping[TableId, TableSchema],
         end: Position,
         gtid: str | None = None,
         *,
         commit_ts_us: int | None = None,
         tx_id: str | None = None,
+        position: Position | None = None,
     ) -> None:
         """Hand every event of one transaction to the producer; ``end`` is where the source
         resumes after it; ``gtid`` (MySQL/MariaDB) goes into every record's ``gtid`` header.
-        Encoded changes get the headers of an event of the transaction: position ``end``,
-        ``commit_ts_us`` and ``tx_id``. Returns once all are queued (not yet acknowledged)."""
+        Encoded changes get the headers of an event of the transaction: position ``position``
+        (default ``end``), ``commit_ts_us`` and ``tx_id``. Returns once all are queued (not
+        yet acknowledged)."""
         tx = self.tracker.begin(end)
         on_delivery = self._on_delivery(tx)
         produce = self._producer.produce
         encoded = 0  # counted once, before the seal: see publish_encoded
         table, topic, by_op = None, "", dict[Op, _Headers]()
+        at = end if position is None else position
         for event in events:
-            if isinstance(event, EncodedChange):  # the hot path: no lookup it can spare
+            if isinstance(event, EncodedRows):  # MySQL's hot path: one item per row event
                 if event.table is not table:
                     table, topic = event.table, self.topic_of(event.table)
                 headers = by_op.get(event.op)
                 if headers is None:
-                    of = (event.op, end, tx_id, commit_ts_us, gtid)
+                    of = (event.op, at, tx_id, commit_ts_us, gtid)
+                    headers = by_op[event.op] = list(self._new_headers(of))
+                encoded += len(event.records)
+                for key, value in event.records:
+                    if value is None and event.op is not Op.DELETE:  # a changed key's tombstone
+                        tombstone = by_op.get(Op.DELETE)
+                        if tombstone is None:
+                            of = (Op.DELETE, at, tx_id, commit_ts_us, gtid)
+                            tombstone = by_op[Op.DELETE] = list(self._new_headers(of))
+                        self._send(topic, key, value, on_delivery, tombstone)
+                        continue
+                    try:
+                        produce(
+                            topic, key=key, value=value, on_delivery=on_delivery, headers=headers
+                        )
+                    except BufferError:
+                        self._send(topic, key, value, on_delivery, headers)
+            elif isinstance(event, EncodedChange):  # the hot path: no lookup it can spare
+                if event.table is not table:
+                    table, topic = event.table, self.topic_of(event.table)
+                headers = by_op.get(event.op)
+                if headers is None:
+                    of = (event.op, at, tx_id, commit_ts_us, gtid)
                     headers = by_op[event.op] = list(self._new_headers(of))
                 encoded += 1
                 key, value = event.key, event.value

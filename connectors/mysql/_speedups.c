@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../avro_out.h"
+
 /* binlog field types (MySQL's enum_field_types) */
 enum {
     T_DECIMAL = 0, T_TINY = 1, T_SHORT = 2, T_LONG = 3, T_FLOAT = 4, T_DOUBLE = 5,
@@ -837,6 +839,802 @@ static PyTypeObject RowDecoderType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ---- encoding: row images straight to the published Avro records --------------------------
+ *
+ * A RowEncoder is a RowDecoder's columns configured with a table's published schema: the value
+ * record's fields and the key record's fields, each a source column (excluded columns are not
+ * fields, so they are skipped), whether it is nullable (["null", T]), and its Avro kind (enum
+ * Kind, from the schema's type: native_stream.py). encode(image, op) gives per row the framed
+ * key and value records (value None for deletes) that FastTableSerializer writes for the values
+ * the decoder would give; an update whose key changed gives the old key's tombstone first.
+ *
+ * Anything not written exactly as the Python path writes it is declined: encode returns None
+ * and the event goes the Python path, which writes it, warns, or raises its own error (zero
+ * dates, TIME outside a day, NULL in a key or NOT NULL field, an enum index outside its
+ * labels, invalid text, a malformed or truncated image). */
+
+enum Kind {
+    K_BOOLEAN = 1, K_LONG = 2, K_FLOAT = 3, K_DOUBLE = 4, K_BYTES = 5, K_STRING = 6,
+    K_DECIMAL = 7, K_DATE = 8, K_TIME = 9, K_TIMESTAMP = 10, K_UUID = 11,
+};
+
+typedef struct {
+    Py_ssize_t col; /* the source column */
+    int nullable;   /* ["null", T]: the union's branch index first */
+    int kind;
+    int scale;      /* K_DECIMAL */
+} Field;
+
+typedef struct {
+    const unsigned char *p; /* NULL: SQL NULL */
+    Py_ssize_t n;
+} Span;
+
+typedef struct {
+    PyObject_HEAD
+    RowDecoder *decoder;
+    Py_ssize_t ncols; /* the decoder's, when configured */
+    Field *value;
+    Field *key;
+    Py_ssize_t nvalue, nkey;
+    uint32_t key_id, value_id;
+    int key_float; /* a float key field: -0.0 and 0.0 are one key with different bytes */
+    Span *spans;   /* 2 * ncols: the first and second image of a row */
+    unsigned char *check; /* per column: 1 if its values must be checked where not written
+                           * (the Python path decodes every value: it may raise or warn) */
+    unsigned char *check_written; /* the same, 0 for the value record's columns */
+    Buf buf;
+    Buf scratch; /* checked values are written here and dropped */
+} RowEncoder;
+
+static int fsp_bytes(int fsp) {
+    return fsp >= 1 && fsp <= 6 ? (fsp + 1) / 2 : 0;
+}
+
+/* where one non-NULL value of column c is (strings: after their length); DECLINE if it
+ * runs past the end */
+static int span_value(const Column *c, Reader *r, Span *s) {
+    Py_ssize_t n;
+    switch (c->layout) {
+    case T_TINY: case T_YEAR: n = 1; break;
+    case T_SHORT: n = 2; break;
+    case T_INT24: case T_DATE: n = 3; break;
+    case T_LONG: case T_FLOAT: n = 4; break;
+    case T_LONGLONG: case T_DOUBLE: n = 8; break;
+    case T_BIT: n = (c->a + 7) / 8; break;
+    case T_ENUM: case T_SET: n = c->a; break;
+    case T_NEWDECIMAL: {
+        int integral = c->a - c->b;
+        n = DIG2BYTES[integral % 9] + 4 * (integral / 9) + 4 * (c->b / 9) + DIG2BYTES[c->b % 9];
+        break;
+    }
+    case T_DATETIME2: n = 5 + fsp_bytes(c->a); break;
+    case T_TIMESTAMP2: n = 4 + fsp_bytes(c->a); break;
+    case T_TIME2: n = 3 + fsp_bytes(c->a); break;
+    case T_STRING: case T_VARCHAR: case T_BLOB: case T_GEOMETRY:
+        if (r->end - r->p < c->a) {
+            return DECLINE;
+        }
+        n = (Py_ssize_t)le(r->p, c->a);
+        r->p += c->a;
+        break;
+    default:
+        return DECLINE;
+    }
+    if (r->end - r->p < n) {
+        return DECLINE;
+    }
+    s->p = r->p;
+    s->n = n;
+    r->p += n;
+    return 0;
+}
+
+/* one row image's values: spans[i] for column i */
+static int span_row(const RowDecoder *d, Reader *r, Span *spans) {
+    Py_ssize_t bitmap = (d->ncols + 7) / 8;
+    if (r->end - r->p < bitmap) {
+        return DECLINE;
+    }
+    const unsigned char *nulls = r->p;
+    r->p += bitmap;
+    for (Py_ssize_t i = 0; i < d->ncols; i++) {
+        if (nulls[i / 8] & (1 << (i % 8))) {
+            spans[i].p = NULL;
+            spans[i].n = 0;
+        } else if (span_value(&d->cols[i], r, &spans[i]) != 0) {
+            return DECLINE;
+        }
+    }
+    return 0;
+}
+
+static int out_bytes(Buf *b, const void *p, size_t n) {
+    if (buf_reserve(b, n) < 0) {
+        return -1;
+    }
+    if (n > 0) {
+        memcpy(b->p + b->len, p, n);
+    }
+    b->len += n;
+    return 0;
+}
+
+static int out_byte(Buf *b, unsigned char v) {
+    return out_bytes(b, &v, 1);
+}
+
+static int out_long(Buf *b, int64_t v) {
+    if (buf_reserve(b, 10) < 0) {
+        return -1;
+    }
+    b->len += put_long(b->p + b->len, v);
+    return 0;
+}
+
+/* Avro bytes or string: the length, then the bytes */
+static int out_blob(Buf *b, const void *p, size_t n) {
+    if (out_long(b, (int64_t)n) < 0) {
+        return -1;
+    }
+    return out_bytes(b, p, n);
+}
+
+static int out_decimal(Buf *b, const uint32_t *limbs, size_t nl, int neg) {
+    if (buf_reserve(b, 10 + 4 * nl + 1) < 0) {
+        return -1;
+    }
+    b->len += put_decimal(b->p + b->len, limbs, nl, neg);
+    return 0;
+}
+
+/* strict UTF-8, as Python's decoder takes it (no overlong forms, surrogates, > U+10FFFF) */
+static int valid_utf8(const unsigned char *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        int more;
+        unsigned char low = 0x80, high = 0xBF; /* the range of the second byte */
+        if (c >= 0xC2 && c <= 0xDF) {
+            more = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            more = 2;
+            low = c == 0xE0 ? 0xA0 : 0x80;
+            high = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            more = 3;
+            low = c == 0xF0 ? 0x90 : 0x80;
+            high = c == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return 0;
+        }
+        if (n - i <= more || p[i + 1] < low || p[i + 1] > high) {
+            return 0;
+        }
+        for (int k = 2; k <= more; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) {
+                return 0;
+            }
+        }
+        i += more + 1;
+    }
+    return 1;
+}
+
+/* a str's UTF-8 as an Avro string; DECLINE if it has none (lone surrogates) */
+static int out_str(Buf *b, PyObject *text) {
+    Py_ssize_t n;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &n);
+    if (utf8 == NULL) {
+        PyErr_Clear();
+        return DECLINE;
+    }
+    return out_blob(b, utf8, (size_t)n);
+}
+
+static int encode_text(const Column *c, const unsigned char *p, Py_ssize_t n, Buf *b) {
+    if (c->layout == T_ENUM) {
+        uint64_t index = le(p, c->a);
+        if (c->labels == NULL || index >= (uint64_t)PyTuple_GET_SIZE(c->labels)) {
+            return DECLINE; /* no labels: None; outside them: the Python path raises */
+        }
+        return out_str(b, PyTuple_GET_ITEM(c->labels, (Py_ssize_t)index));
+    }
+    if (c->utf8 || c->enc == NULL || (c->ascii && all_ascii(p, n))) {
+        /* UTF-8 (bytes become text as UTF-8 too), or ASCII in an ASCII-compatible charset */
+        return valid_utf8(p, n) ? out_blob(b, p, (size_t)n) : DECLINE;
+    }
+    PyObject *text = PyUnicode_Decode((const char *)p, n, c->enc, "strict");
+    if (text == NULL) {
+        PyErr_Clear();
+        return DECLINE;
+    }
+    int rc = out_str(b, text);
+    Py_DECREF(text);
+    return rc;
+}
+
+static int encode_set(const Column *c, const unsigned char *p, Buf *b) {
+    uint64_t members = le(p, c->a);
+    Py_ssize_t count = c->labels == NULL ? 0 : PyTuple_GET_SIZE(c->labels);
+    size_t total = 0;
+    int first = 1;
+    for (int pass = 0; pass < 2; pass++) { /* the length, then the text */
+        if (pass == 1 && out_long(b, (int64_t)total) < 0) {
+            return -1;
+        }
+        first = 1;
+        for (Py_ssize_t i = 0; i < count && i < 64; i++) {
+            if (!((members >> i) & 1)) {
+                continue;
+            }
+            Py_ssize_t n;
+            const char *utf8 = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(c->labels, i), &n);
+            if (utf8 == NULL) {
+                PyErr_Clear();
+                return DECLINE;
+            }
+            if (pass == 0) {
+                total += (size_t)n + (first ? 0 : 1);
+            } else if ((!first && out_byte(b, ',') < 0) || out_bytes(b, utf8, (size_t)n) < 0) {
+                return -1;
+            }
+            first = 0;
+        }
+    }
+    return 0;
+}
+
+/* limbs = limbs * mul + add (limbs has room for 8; the magnitude of 65 digits needs 7) */
+static void mul_add(uint32_t *limbs, size_t *nl, uint32_t mul, uint32_t add) {
+    uint64_t carry = add;
+    for (size_t i = 0; i < *nl; i++) {
+        uint64_t t = (uint64_t)limbs[i] * mul + carry;
+        limbs[i] = (uint32_t)t;
+        carry = t >> 32;
+    }
+    if (carry) {
+        limbs[(*nl)++] = (uint32_t)carry;
+    }
+}
+
+static const uint32_t POW10[10] = {
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+};
+
+/* MySQL's packed decimal as its unscaled magnitude and sign; DECLINE for digit groups out of
+ * range (the library's text of them is not the number) */
+static int encode_packed_decimal(const Column *c, const unsigned char *src, Py_ssize_t size,
+                                 Buf *b) {
+    int integral = c->a - c->b;
+    int ci = integral % 9, ui = integral / 9, uf = c->b / 9, cf = c->b % 9;
+    unsigned char buf[64];
+    if (size > (Py_ssize_t)sizeof buf || size < 1) {
+        return DECLINE;
+    }
+    memcpy(buf, src, (size_t)size);
+    int negative = !(buf[0] & 0x80);
+    buf[0] ^= 0x80;
+    if (negative) {
+        for (Py_ssize_t i = 0; i < size; i++) {
+            buf[i] = (unsigned char)~buf[i];
+        }
+    }
+    uint32_t limbs[8] = {0};
+    size_t nl = 0;
+    const unsigned char *p = buf;
+    int groups[4] = {ci, ui, uf, cf}; /* digits per group: ci, then ui nines, uf nines, cf */
+    for (int part = 0; part < 4; part++) {
+        int count = part == 1 || part == 2 ? groups[part] : (groups[part] > 0);
+        int digits = part == 1 || part == 2 ? 9 : groups[part];
+        for (int g = 0; g < count; g++) {
+            int bytes = DIG2BYTES[digits];
+            uint64_t v = be(p, bytes);
+            p += bytes;
+            if (v >= POW10[digits]) {
+                return DECLINE;
+            }
+            mul_add(limbs, &nl, POW10[digits], (uint32_t)v);
+        }
+    }
+    return out_decimal(b, limbs, nl, negative);
+}
+
+static int days_in_month(int y, int m) {
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* 1 if y-m-d is a date Python's date takes */
+static int valid_date(int y, int m, int d) {
+    return y >= 1 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
+}
+
+/* days since 1970-01-01 of a valid date (the proleptic Gregorian calendar, as Python's) */
+static int64_t epoch_days(int y, int m, int d) {
+    int64_t yy = y - (m <= 2);
+    int64_t era = yy / 400; /* yy >= 0 here */
+    int64_t yoe = yy - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int fraction(int fsp, const unsigned char *p, Py_ssize_t n, int64_t *micros) {
+    Reader r = {p, p + n};
+    return read_fsp(fsp, &r, micros);
+}
+
+static int encode_datetime(const Column *c, const unsigned char *p, Py_ssize_t n, Buf *b) {
+    int64_t us;
+    uint64_t v = be(p, 5);
+    if (fraction(c->a, p + 5, n - 5, &us) < 0) {
+        return -1;
+    }
+    int ym = (int)((v >> 22) & 0x1FFFF);
+    int y = ym / 13, mo = ym % 13, d = (int)((v >> 17) & 0x1F), h = (int)((v >> 12) & 0x1F);
+    int mi = (int)((v >> 6) & 0x3F), s = (int)(v & 0x3F);
+    if (us < 0) {
+        us = 0; /* the library adds only a positive fraction */
+    }
+    if (us > 999999 || !valid_date(y, mo, d) || h > 23 || mi > 59 || s > 59) {
+        return DECLINE; /* a zero date (warned and null), or raised */
+    }
+    int64_t secs = epoch_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+    return out_long(b, secs * 1000000 + us);
+}
+
+static int encode_timestamp(const Column *c, const unsigned char *p, Py_ssize_t n, Buf *b) {
+    int64_t us, secs = be_signed(p, 4);
+    if (fraction(c->a, p + 4, n - 4, &us) < 0) {
+        return -1;
+    }
+    if (us < 0) {
+        us = 0;
+    }
+    if (us > 999999 || (secs == 0 && us == 0)) {
+        return DECLINE; /* raised, or the zero TIMESTAMP (warned and null) */
+    }
+    return out_long(b, secs * 1000000 + us);
+}
+
+static int encode_time(const Column *c, const unsigned char *p, Py_ssize_t n, Buf *b) {
+    int64_t frac;
+    uint32_t v = (uint32_t)be(p, 3);
+    if (fraction(c->a, p + 3, n - 3, &frac) < 0) {
+        return -1;
+    }
+    int sign = (v & 0x800000) ? 1 : -1;
+    if (sign < 0) {
+        v = (0x1000000 - v) & 0xFFFFFF;
+    }
+    int64_t hours = (v >> 12) & 0x3FF, minutes = (v >> 6) & 0x3F, seconds = v & 0x3F;
+    int64_t total = sign * (((hours * 60 + minutes) * 60 + seconds) * 1000000 + frac);
+    if (total < 0 || total >= INT64_C(86400000000)) {
+        return DECLINE; /* the converter raises */
+    }
+    return out_long(b, total);
+}
+
+static int encode_uuid(const unsigned char *p, Py_ssize_t n, Buf *b) {
+    static const char hex[] = "0123456789abcdef";
+    if (n > 16) {
+        return DECLINE;
+    }
+    unsigned char raw[16] = {0};
+    memcpy(raw, p, (size_t)n);
+    char text[36];
+    int t = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            text[t++] = '-';
+        }
+        text[t++] = hex[raw[i] >> 4];
+        text[t++] = hex[raw[i] & 0xF];
+    }
+    return out_blob(b, text, sizeof text);
+}
+
+static int encode_float(const Column *c, int kind, const unsigned char *p, Buf *b) {
+    double d;
+    if (c->layout == T_FLOAT) {
+        uint32_t bits = (uint32_t)le(p, 4);
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        d = (double)f;
+    } else {
+        uint64_t bits = le(p, 8);
+        memcpy(&d, &bits, sizeof d);
+    }
+    unsigned char out[8];
+    if (kind == K_FLOAT ? PyFloat_Pack4(d, (char *)out, 1) : PyFloat_Pack8(d, (char *)out, 1)) {
+        PyErr_Clear(); /* out of a float's range */
+        return DECLINE;
+    }
+    return out_bytes(b, out, kind == K_FLOAT ? 4 : 8);
+}
+
+/* one non-NULL value, as the field's kind */
+static int encode_value(const Column *c, const Field *f, const unsigned char *p, Py_ssize_t n,
+                        Buf *b) {
+    switch (c->form) {
+    case F_INT:
+        if (c->b) {
+            uint64_t u = le(p, (int)n);
+            if (u > (uint64_t)INT64_MAX) {
+                return DECLINE;
+            }
+            return out_long(b, (int64_t)u);
+        }
+        return out_long(b, le_signed(p, (int)n));
+    case F_BOOL:
+        return out_byte(b, le(p, (int)n) != 0);
+    case F_YEAR:
+        return out_long(b, p[0] == 0 ? 0 : 1900 + p[0]);
+    case F_DECIMAL:
+        if (c->layout == T_LONGLONG) {
+            uint64_t u = le(p, 8);
+            int neg = !c->b && (int64_t)u < 0;
+            uint64_t mag = neg ? (uint64_t)0 - u : u;
+            uint32_t limbs[2] = {(uint32_t)mag, (uint32_t)(mag >> 32)};
+            return out_decimal(b, limbs, 2, neg);
+        }
+        return encode_packed_decimal(c, p, n, b);
+    case F_FLOAT:
+        return encode_float(c, f->kind, p, b);
+    case F_BIT:
+        if (c->a == 1) {
+            return out_byte(b, p[0] & 1);
+        } else {
+            unsigned char bits[8];
+            int first = c->a % 8 ? c->a % 8 : 8;
+            memcpy(bits, p, (size_t)n);
+            bits[0] = (unsigned char)(p[0] & ((1 << first) - 1));
+            return out_blob(b, bits, (size_t)n);
+        }
+    case F_TEXT:
+        return encode_text(c, p, n, b);
+    case F_BYTES: {
+        Py_ssize_t size = n < c->pad ? c->pad : n;
+        if (out_long(b, size) < 0 || out_bytes(b, p, (size_t)n) < 0 ||
+            buf_reserve(b, (size_t)(size - n)) < 0) {
+            return -1;
+        }
+        memset(b->p + b->len, 0, (size_t)(size - n));
+        b->len += (size_t)(size - n);
+        return 0;
+    }
+    case F_SET:
+        return encode_set(c, p, b);
+    case F_DATE: {
+        uint32_t v = (uint32_t)le(p, 3);
+        int y = (int)((v >> 9) & 0x7FFF), m = (int)((v >> 5) & 0xF), d = (int)(v & 0x1F);
+        if (!valid_date(y, m, d)) {
+            return DECLINE; /* a zero date (warned and null), or raised */
+        }
+        return out_long(b, epoch_days(y, m, d));
+    }
+    case F_DATETIME:
+        return encode_datetime(c, p, n, b);
+    case F_TIMESTAMP:
+        return encode_timestamp(c, p, n, b);
+    case F_TIME:
+        return encode_time(c, p, n, b);
+    case F_GEOMETRY:
+        return out_blob(b, n <= 4 ? p : p + 4, n <= 4 ? 0 : (size_t)(n - 4));
+    case F_HOOK:
+        return encode_uuid(p, n, b);
+    default:
+        return DECLINE;
+    }
+}
+
+/* the framed record of fields[0..nf) of one row image; NULL with *declined set, or an error */
+static PyObject *encode_record(RowEncoder *self, const Field *fields, Py_ssize_t nf,
+                               uint32_t id, const Span *spans, int *declined) {
+    Buf *b = &self->buf;
+    b->len = 0;
+    if (buf_reserve(b, 5) < 0) {
+        return NULL;
+    }
+    put_prefix(b->p, id);
+    b->len = 5;
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        const Field *f = &fields[i];
+        const Span *s = &spans[f->col];
+        int rc;
+        if (s->p == NULL) {
+            rc = f->nullable ? out_byte(b, 0) : DECLINE;
+        } else if (f->nullable && out_byte(b, 2) < 0) {
+            rc = -1;
+        } else {
+            rc = encode_value(&self->decoder->cols[f->col], f, s->p, s->n, b);
+        }
+        if (rc != 0) {
+            *declined = rc == DECLINE;
+            return NULL;
+        }
+    }
+    return PyBytes_FromStringAndSize((const char *)b->p, (Py_ssize_t)b->len);
+}
+
+static int append_pair(PyObject *list, PyObject *key, PyObject *value) {
+    PyObject *item = PyTuple_Pack(2, key, value);
+    Py_DECREF(key);
+    Py_DECREF(value);
+    if (item == NULL) {
+        return -1;
+    }
+    int rc = PyList_Append(list, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+/* 1 if the Python path may raise or warn for a value of this form (what encode_value
+ * declines); the other forms always decode */
+static int fallible(const Column *c) {
+    switch (c->form) {
+    case F_TEXT: case F_DATE: case F_DATETIME: case F_TIMESTAMP: case F_TIME: case F_HOOK:
+        return 1;
+    case F_DECIMAL:
+        return c->layout == T_NEWDECIMAL;
+    default:
+        return 0;
+    }
+}
+
+/* 0 if every value of an image marked in `check` decodes without a warning, else DECLINE
+ * (or -1) */
+static int check_image(RowEncoder *self, const Span *spans, const unsigned char *check) {
+    Field any = {0, 0, K_DOUBLE, 0};
+    for (Py_ssize_t i = 0; i < self->ncols; i++) {
+        if (check[i] && spans[i].p != NULL) {
+            self->scratch.len = 0;
+            int rc = encode_value(&self->decoder->cols[i], &any, spans[i].p, spans[i].n,
+                                  &self->scratch);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+/* the records of one row event; None: declined */
+static PyObject *RowEncoder_encode(RowEncoder *self, PyObject *args) {
+    Py_buffer image;
+    int op;
+    if (self->decoder == NULL || self->decoder->cols == NULL ||
+        self->decoder->ncols != self->ncols) {
+        PyErr_SetString(PyExc_ValueError, "RowEncoder is not initialised");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "y*i", &image, &op)) {
+        return NULL;
+    }
+    PyObject *out = NULL;
+    int declined = 0;
+    if (op < OP_WRITE || op > OP_UPDATE) {
+        PyErr_Format(PyExc_ValueError, "op must be 0 (write), 1 (delete) or 2 (update), not %d", op);
+        goto done;
+    }
+    if ((out = PyList_New(0)) == NULL) {
+        goto done;
+    }
+    Reader r = {(const unsigned char *)image.buf, (const unsigned char *)image.buf + image.len};
+    Span *first = self->spans, *second = self->spans + self->ncols;
+    while (r.p < r.end) {
+        if (span_row(self->decoder, &r, first) != 0 ||
+            (op == OP_UPDATE && span_row(self->decoder, &r, second) != 0)) {
+            declined = 1;
+            goto done;
+        }
+        const Span *row = op == OP_UPDATE ? second : first;
+        int checked = check_image(self, first, op == OP_WRITE ? self->check_written : self->check);
+        if (checked == 0 && op == OP_UPDATE) {
+            checked = check_image(self, second, self->check_written);
+        }
+        if (checked != 0) {
+            declined = checked == DECLINE;
+            goto done;
+        }
+        PyObject *key = encode_record(self, self->key, self->nkey, self->key_id, row, &declined);
+        if (key == NULL) {
+            goto done;
+        }
+        if (op == OP_UPDATE) {
+            PyObject *old = encode_record(self, self->key, self->nkey, self->key_id, first,
+                                          &declined);
+            if (old == NULL) {
+                Py_DECREF(key);
+                goto done;
+            }
+            int same = PyBytes_GET_SIZE(old) == PyBytes_GET_SIZE(key) &&
+                       memcmp(PyBytes_AS_STRING(old), PyBytes_AS_STRING(key),
+                              (size_t)PyBytes_GET_SIZE(key)) == 0;
+            if (same) {
+                Py_DECREF(old);
+            } else if (self->key_float) {
+                Py_DECREF(old);
+                Py_DECREF(key);
+                declined = 1;
+                goto done;
+            } else {
+                Py_INCREF(Py_None);
+                if (append_pair(out, old, Py_None) < 0) { /* the old key's tombstone first */
+                    Py_DECREF(key);
+                    goto done;
+                }
+            }
+        }
+        PyObject *value = Py_None;
+        if (op == OP_DELETE) {
+            Py_INCREF(value);
+        } else if ((value = encode_record(self, self->value, self->nvalue, self->value_id, row,
+                                          &declined)) == NULL) {
+            Py_DECREF(key);
+            goto done;
+        }
+        if (append_pair(out, key, value) < 0) {
+            goto done;
+        }
+    }
+    PyBuffer_Release(&image);
+    return out;
+done:
+    PyBuffer_Release(&image);
+    Py_CLEAR(out);
+    if (declined && !PyErr_Occurred()) {
+        Py_RETURN_NONE;
+    }
+    return NULL;
+}
+
+/* 1 if a field of `kind` can be written from column c's form exactly as the Python path */
+static int kind_serves(const Column *c, int kind, int scale) {
+    switch (c->form) {
+    case F_INT: case F_YEAR: return kind == K_LONG;
+    case F_BOOL: return kind == K_BOOLEAN;
+    case F_DECIMAL:
+        return kind == K_DECIMAL && scale == (c->layout == T_NEWDECIMAL ? c->b : 0);
+    case F_FLOAT: return kind == K_FLOAT || kind == K_DOUBLE;
+    case F_BIT: return kind == (c->a == 1 ? K_BOOLEAN : K_BYTES);
+    case F_TEXT: case F_SET: return kind == K_STRING;
+    case F_BYTES: case F_GEOMETRY: return kind == K_BYTES;
+    case F_DATE: return kind == K_DATE;
+    case F_DATETIME: case F_TIMESTAMP: return kind == K_TIMESTAMP;
+    case F_TIME: return kind == K_TIME;
+    case F_HOOK: return kind == K_UUID && c->encoding == NULL; /* UUID's 16 bytes */
+    default: return 0;
+    }
+}
+
+static int parse_fields(RowEncoder *self, PyObject *specs, Field **out, Py_ssize_t *n,
+                        int *has_float) {
+    if (!PyTuple_Check(specs)) {
+        PyErr_SetString(PyExc_TypeError, "fields must be a tuple");
+        return -1;
+    }
+    *n = PyTuple_GET_SIZE(specs);
+    *out = PyMem_Calloc((size_t)(*n ? *n : 1), sizeof(Field));
+    if (*out == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < *n; i++) {
+        Field *f = &(*out)[i];
+        PyObject *spec = PyTuple_GET_ITEM(specs, i);
+        if (!PyTuple_Check(spec) ||
+            !PyArg_ParseTuple(spec, "npii;a field is (column, nullable, kind, scale)", &f->col,
+                              &f->nullable, &f->kind, &f->scale)) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "a field spec must be a tuple");
+            }
+            return -1;
+        }
+        if (f->col < 0 || f->col >= self->ncols ||
+            !kind_serves(&self->decoder->cols[f->col], f->kind, f->scale)) {
+            PyErr_Format(PyExc_ValueError, "field %zd: kind %d not written from its column", i,
+                         f->kind);
+            return -1;
+        }
+        if (has_float != NULL && (f->kind == K_FLOAT || f->kind == K_DOUBLE)) {
+            *has_float = 1;
+        }
+    }
+    return 0;
+}
+
+static void clear_encoder(RowEncoder *self) {
+    Py_CLEAR(self->decoder);
+    PyMem_Free(self->value);
+    PyMem_Free(self->key);
+    PyMem_Free(self->spans);
+    PyMem_Free(self->check);
+    PyMem_Free(self->check_written);
+    PyMem_Free(self->buf.p);
+    PyMem_Free(self->scratch.p);
+    self->value = self->key = NULL;
+    self->spans = NULL;
+    self->check = self->check_written = NULL;
+    self->buf.p = self->scratch.p = NULL;
+    self->buf.len = self->buf.cap = self->scratch.len = self->scratch.cap = 0;
+    self->nvalue = self->nkey = self->ncols = 0;
+    self->key_float = 0;
+}
+
+static void RowEncoder_dealloc(RowEncoder *self) {
+    clear_encoder(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int RowEncoder_init(RowEncoder *self, PyObject *args, PyObject *kwds) {
+    static char *keywords[] = {"decoder", "value", "key", "value_id", "key_id", NULL};
+    PyObject *decoder, *value, *key;
+    unsigned long value_id, key_id;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOkk", keywords, &RowDecoderType, &decoder,
+                                     &value, &key, &value_id, &key_id)) {
+        return -1;
+    }
+    clear_encoder(self);
+    RowDecoder *d = (RowDecoder *)decoder;
+    if (d->cols == NULL || value_id > UINT32_MAX || key_id > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "an initialised decoder and 32-bit schema ids");
+        return -1;
+    }
+    Py_INCREF(decoder);
+    self->decoder = d;
+    self->ncols = d->ncols;
+    self->value_id = (uint32_t)value_id;
+    self->key_id = (uint32_t)key_id;
+    self->spans = PyMem_Calloc((size_t)(2 * d->ncols + 1), sizeof(Span));
+    self->check = PyMem_Calloc((size_t)(d->ncols + 1), 1);
+    self->check_written = PyMem_Calloc((size_t)(d->ncols + 1), 1);
+    if (self->spans == NULL || self->check == NULL || self->check_written == NULL) {
+        PyErr_NoMemory();
+        clear_encoder(self);
+        return -1;
+    }
+    if (parse_fields(self, value, &self->value, &self->nvalue, NULL) < 0 ||
+        parse_fields(self, key, &self->key, &self->nkey, &self->key_float) < 0) {
+        clear_encoder(self);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < d->ncols; i++) {
+        self->check[i] = self->check_written[i] = (unsigned char)fallible(&d->cols[i]);
+    }
+    for (Py_ssize_t i = 0; i < self->nvalue; i++) {
+        self->check_written[self->value[i].col] = 0;
+    }
+    return 0;
+}
+
+static PyMethodDef RowEncoder_methods[] = {
+    {"encode", (PyCFunction)RowEncoder_encode, METH_VARARGS,
+     "encode(image, op) -> list of (key, value) records, or None (declined): one row event's "
+     "records; value None for a delete, and an update that changed the key first gives "
+     "(old key, None)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject RowEncoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "strangler.connectors.mysql._speedups.RowEncoder",
+    .tp_basicsize = sizeof(RowEncoder),
+    .tp_dealloc = (destructor)RowEncoder_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "RowEncoder(decoder, value, key, value_id, key_id): a table version's row "
+              "events as its published Avro records.",
+    .tp_methods = RowEncoder_methods,
+    .tp_init = (initproc)RowEncoder_init,
+    .tp_new = PyType_GenericNew,
+};
+
 /* ---- snapshot rows: the text protocol ----------------------------------------------------
  *
  * A SELECT's row packet is one length-encoded string per column (0xFB: NULL). pymysql decodes
@@ -1129,7 +1927,8 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         return NULL;
     }
     Epoch = PyDateTime_FromDateAndTime(1970, 1, 1, 0, 0, 0, 0);
-    if (Epoch == NULL || PyType_Ready(&RowDecoderType) < 0 || PyType_Ready(&TextDecoderType) < 0) {
+    if (Epoch == NULL || PyType_Ready(&RowDecoderType) < 0 || PyType_Ready(&TextDecoderType) < 0 ||
+        PyType_Ready(&RowEncoderType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups_module);
@@ -1139,6 +1938,12 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     Py_INCREF(&RowDecoderType);
     if (PyModule_AddObject(module, "RowDecoder", (PyObject *)&RowDecoderType) < 0) {
         Py_DECREF(&RowDecoderType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(&RowEncoderType);
+    if (PyModule_AddObject(module, "RowEncoder", (PyObject *)&RowEncoderType) < 0) {
+        Py_DECREF(&RowEncoderType);
         Py_DECREF(module);
         return NULL;
     }

@@ -16,6 +16,23 @@ class RowDecoder:
         self, image: bytes, op: int, /
     ) -> list[tuple[dict[str, Any] | None, dict[str, Any] | None]]: ...
 
+FieldSpec = tuple[int, bool, int, int]
+"""(source column index, nullable, Avro kind, decimal scale): one field of a record."""
+
+class RowEncoder:
+    """Row images of one table version's row events → the framed Avro records of its
+    published schema (None: declined, the Python path writes the event)."""
+
+    def __init__(
+        self,
+        decoder: RowDecoder,
+        value: tuple[FieldSpec, ...],
+        key: tuple[FieldSpec, ...],
+        value_id: int,
+        key_id: int,
+    ) -> None: ...
+    def encode(self, image: bytes, op: int, /) -> list[tuple[bytes, bytes | None]] | None: ...
+
 TextColumnSpec = tuple[str, int, int, int, str | None, Callable[[Any], Any]]
 """(name, form, bit width, pad, pymysql's encoding of the field, from_text)."""
 

@@ -41,6 +41,7 @@ from strangler.connectors.mysql.config import MysqlSource, OffsetStoreKind, Posi
 from strangler.connectors.mysql.errors import MysqlError
 from strangler.connectors.mysql.incremental import MysqlIncremental
 from strangler.connectors.mysql.metrics import ConnectorMetrics
+from strangler.connectors.mysql.native_stream import StreamEncoder
 from strangler.connectors.mysql.positions import BinlogPosition, FilePosition, parse_gtids
 from strangler.connectors.mysql.preflight import Finding, preflight
 from strangler.connectors.mysql.shapes import TableShapes
@@ -67,9 +68,10 @@ POSITION_KIND = "mysql_file_pos"
 _SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 _METRICS_EVERY_S = 10.0
 _QUEUE_TRANSACTIONS = 1_000
-_QUEUE_EVENTS = 20_000
-"""Row events the binlog reader may hold decoded ahead of the publisher (memory; a larger
-transaction still passes, alone)."""
+_QUEUE_BYTES = 16 << 20
+"""Bytes of row events (``Transaction.weight``) the binlog reader may hold ahead of the
+publisher (memory; a larger transaction still passes, alone). Rows are decoded only when
+published, so this is about their row images."""
 _SNAPSHOT_ATTEMPTS = 5
 
 
@@ -138,7 +140,7 @@ class MysqlConnector:
         self.streaming = threading.Event()
         """Set once the snapshot (if any) is complete and streaming has started."""
         self.settings = source.connection_settings()
-        self._serializer = FastTableSerializer(registrar, namespace)
+        self.serializer = FastTableSerializer(registrar, namespace)
         self._producer: Producer | None = None
         self._state: StateStore | None = None
 
@@ -259,7 +261,7 @@ class MysqlConnector:
         finally:
             conn.close()
         self._ensure_topics(tables)
-        shapes = TableShapes(self.source, tables, self._serializer, self.topic_for)
+        shapes = TableShapes(self.source, tables, self.serializer, self.topic_for)
         self._producer = self._new_producer()
         state = self._snapshot(shapes, tables, state)
         if state is None or self.stop.is_set():
@@ -352,7 +354,7 @@ class MysqlConnector:
         pending: list[TableId],
     ) -> bool:
         assert self._producer is not None
-        publisher = Publisher(self._producer, self._serializer, self.topic_for, POSITION_KIND)
+        publisher = Publisher(self._producer, self.serializer, self.topic_for, POSITION_KIND)
         snapshot = SnapshotSource(reader, shapes, publisher, state, self.save_state, self.stop)
         done = snapshot.run(pending)
         self.metrics.snapshot_rows += snapshot.rows
@@ -366,7 +368,7 @@ class MysqlConnector:
     def _stream(self, shapes: TableShapes, tables: list[TableId], state: SourceState) -> None:
         assert self._producer is not None
         publisher = Publisher(
-            self._producer, self._serializer, self.topic_for, POSITION_KIND,
+            self._producer, self.serializer, self.topic_for, POSITION_KIND,
             acknowledged=state.position,
         )  # fmt: skip
         source = BinlogSource(
@@ -386,7 +388,7 @@ _END = object()
 
 
 class _Reader(threading.Thread):
-    """Reads the binlog's transactions into a queue bounded in transactions and in events
+    """Reads the binlog's transactions into a queue bounded in transactions and in bytes
     (the consumer reports what it took with ``taken``); ends with ``_END``."""
 
     def __init__(self, source: BinlogSource, stop: threading.Event) -> None:
@@ -395,7 +397,7 @@ class _Reader(threading.Thread):
         self.queue: queue.Queue[Any] = queue.Queue(_QUEUE_TRANSACTIONS)
         self._room = threading.Condition()
         self._queued = 0
-        """Events of the transactions in the queue."""
+        """Weight of the transactions in the queue."""
         self.error: BaseException | None = None
         self._halt = stop
         self.closing = False
@@ -403,7 +405,7 @@ class _Reader(threading.Thread):
     def run(self) -> None:
         try:
             for tx in self.source.transactions():
-                if not self._reserve(len(tx.events)) or not self._put(tx):
+                if not self._reserve(tx.weight) or not self._put(tx):
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the coordinator, which raises it
             if not self.closing:
@@ -411,21 +413,21 @@ class _Reader(threading.Thread):
         finally:
             self._put(_END, force=True)
 
-    def _reserve(self, events: int) -> bool:
-        """Wait until ``events`` more fit the queue (or it is empty); False if halted."""
+    def _reserve(self, weight: int) -> bool:
+        """Wait until ``weight`` more fits the queue (or it is empty); False if halted."""
         with self._room:
-            while self._queued and self._queued + events > _QUEUE_EVENTS:
+            while self._queued and self._queued + weight > _QUEUE_BYTES:
                 if self._halt.is_set():
                     return False
                 self._room.wait(0.1)
-            self._queued += events
+            self._queued += weight
         return True
 
     def taken(self, item: Any) -> None:
         """The consumer took ``item`` from the queue."""
         if isinstance(item, Transaction):
             with self._room:
-                self._queued -= len(item.events)
+                self._queued -= item.weight
                 self._room.notify()
 
     def _put(self, item: Any, *, force: bool = False) -> bool:
@@ -463,6 +465,7 @@ class _StreamLoop:
         self._reader = _Reader(source, owner.stop)
         self._in_flight = 0
         self._incremental = MysqlIncremental(owner, shapes, publisher, state.position)
+        self._encoder = StreamEncoder(shapes, owner.serializer, owner.topic_for)
         now = time.monotonic()
         self._next_store = now + owner.source.store_interval_s
         self._next_metrics = now + _METRICS_EVERY_S
@@ -487,13 +490,15 @@ class _StreamLoop:
 
     def _publish(self, tx: Transaction) -> None:
         schemas = self._shapes.register(tx.schemas)
-        assert tx.position.file is not None
-        events = self._shapes.project(tx.events, schemas, tx.position.file)
+        items, records = self._encoder.items(tx, schemas)
         end = self._owner.stored_form(tx.position)
-        self._publisher.publish(events, schemas, end, gtid=tx.gtid)
+        self._publisher.publish(
+            items, schemas, end, gtid=tx.gtid, commit_ts_us=tx.commit_ts_us, tx_id=tx.gtid,
+            position=tx.position.file,
+        )  # fmt: skip
         self._incremental.published(end)
         self._in_flight += 1
-        self._metrics.published(tx.commit_ts_us, len(events))
+        self._metrics.published(tx.commit_ts_us, records)
 
     def _tick(self) -> None:
         now = time.monotonic()

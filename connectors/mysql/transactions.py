@@ -35,6 +35,8 @@ from strangler.core.events import ChangeEvent, Op, TableId
 from strangler.core.schema import TableSchema
 
 TableFilter = Callable[[TableId], bool]
+_ROW_EVENT_BYTES = 512
+"""A row event's weight beyond its row images (the library's event, our ``Rows``)."""
 
 
 def _everything(table: TableId) -> bool:
@@ -47,11 +49,34 @@ class Transaction:
     position: BinlogPosition
     """Where streaming resumes after this transaction; every event carries it."""
     commit_ts_us: int
-    events: tuple[ChangeEvent, ...]
+    rows: tuple[tuple[TableCodec, Rows], ...]
+    """The row events of included tables, in order, each with the codec of its table version:
+    decoded only when published (``events``, or natively encoded), so a transaction of a
+    million rows holds its row images, not a million row dicts."""
     schemas: Mapping[TableId, TableSchema]
     """The table version each table's events were decoded with."""
     ddl: tuple[Ddl, ...] = ()
     """Table DDL statements of the transaction (one, for a DDL transaction)."""
+    truncates: tuple[TableId, ...] = ()
+    """Included tables the transaction truncated (after its rows)."""
+    weight: int = 1
+    """About how many bytes its rows take queued (the reader's queue is bounded by it)."""
+
+    @property
+    def events(self) -> tuple[ChangeEvent, ...]:
+        """Every row change, then the truncates, as ``ChangeEvent``s (decoded on each call)."""
+        events: list[ChangeEvent] = []
+        for codec, rows in self.rows:
+            events.extend(row_events(codec, rows, self.position, self.commit_ts_us, self.gtid))
+        events.extend(self.truncate_events())
+        return tuple(events)
+
+    def truncate_events(self) -> list[ChangeEvent]:
+        ts_us, position, gtid = self.commit_ts_us, self.position, self.gtid
+        return [
+            ChangeEvent(t, Op.TRUNCATE, None, None, None, position, ts_us, gtid)
+            for t in self.truncates
+        ]
 
 
 @dataclass(slots=True)
@@ -129,9 +154,16 @@ class TransactionAssembler:
             return None
         self._advance(open_tx.gtid)
         position = BinlogPosition(self.gtids, after)
-        ts_us = timestamp * 1_000_000
-        events, schemas = self._events(open_tx, position, ts_us)
-        return Transaction(open_tx.gtid, position, ts_us, events, schemas, tuple(open_tx.ddl))
+        schemas = {codec.schema.table: codec.schema for codec, _ in open_tx.rows}
+        truncates = tuple(
+            t for ddl in open_tx.ddl if ddl.kind is DdlKind.TRUNCATE for t in ddl.tables
+            if self._include(t)
+        )  # fmt: skip
+        weight = sum(_ROW_EVENT_BYTES + len(rows.image or b"") for _, rows in open_tx.rows) + 1
+        return Transaction(
+            open_tx.gtid, position, timestamp * 1_000_000, tuple(open_tx.rows), schemas,
+            tuple(open_tx.ddl), truncates, weight,
+        )  # fmt: skip
 
     def _advance(self, gtid: str | None) -> None:
         if gtid is None:
@@ -143,23 +175,6 @@ class TransactionAssembler:
         else:
             state = self.gtids if isinstance(self.gtids, MariadbGtidPos) else MariadbGtidPos()
             self.gtids = state.advance(MariadbGtid.parse(gtid))
-
-    def _events(
-        self, open_tx: _Open, position: BinlogPosition, ts_us: int
-    ) -> tuple[tuple[ChangeEvent, ...], dict[TableId, TableSchema]]:
-        events: list[ChangeEvent] = []
-        schemas: dict[TableId, TableSchema] = {}
-        for codec, rows in open_tx.rows:
-            schemas[codec.schema.table] = codec.schema
-            events.extend(_row_events(codec, rows, position, ts_us, open_tx.gtid))
-        for ddl in open_tx.ddl:
-            if ddl.kind is DdlKind.TRUNCATE:
-                events.extend(
-                    ChangeEvent(t, Op.TRUNCATE, None, None, None, position, ts_us, open_tx.gtid)
-                    for t in ddl.tables
-                    if self._include(t)
-                )
-        return tuple(events), schemas
 
 
 def decode_rows(codec: TableCodec, rows: Rows) -> list[RowPair]:
@@ -184,9 +199,10 @@ def decode_rows(codec: TableCodec, rows: Rows) -> list[RowPair]:
     ]
 
 
-def _row_events(
+def row_events(
     codec: TableCodec, rows: Rows, position: BinlogPosition, ts_us: int, tx_id: str | None
 ) -> list[ChangeEvent]:
+    """The ``ChangeEvent``s of one row event (the Python path)."""
     out = []
     for before, after in decode_rows(codec, rows):
         key = codec.key_of(after if after is not None else before or {})
