@@ -1153,12 +1153,14 @@ static char *date_text(char *at, PyObject *value) {
     return digits(at, PyDateTime_GET_DAY(value), 2);
 }
 
-static PyObject *isoformat(PyObject *module, PyObject *value) {
-    (void)module;
-    char text[48], *end;
+/* The isoformat() text of a date, time or datetime the readers make (exact types; datetimes
+ * naive or in datetime.timezone.utc, times naive) into `text` (48 bytes); its length, or 0 for
+ * any other value. */
+static Py_ssize_t iso_text(PyObject *value, char *text) {
+    char *end;
     if (PyDateTime_CheckExact(value)) {
         PyObject *tz = PyDateTime_DATE_GET_TZINFO(value);
-        if (tz != Py_None && tz != PyDateTime_TimeZone_UTC) goto python;
+        if (tz != Py_None && tz != PyDateTime_TimeZone_UTC) return 0;
         end = date_text(text, value);
         *end++ = 'T';
         end = clock_text(end, PyDateTime_DATE_GET_HOUR(value), PyDateTime_DATE_GET_MINUTE(value),
@@ -1175,11 +1177,216 @@ static PyObject *isoformat(PyObject *module, PyObject *value) {
                          PyDateTime_TIME_GET_SECOND(value),
                          PyDateTime_TIME_GET_MICROSECOND(value));
     } else {
-        goto python;
+        return 0;
     }
-    return PyUnicode_FromStringAndSize(text, end - text);
-python:
-    return PyObject_CallMethod(value, "isoformat", NULL);
+    return end - text;
+}
+
+static PyObject *isoformat(PyObject *module, PyObject *value) {
+    (void)module;
+    char text[48];
+    Py_ssize_t size = iso_text(value, text);
+    if (size == 0) return PyObject_CallMethod(value, "isoformat", NULL);
+    return PyUnicode_FromStringAndSize(text, size);
+}
+
+/* ---- PostgreSQL COPY text --------------------------------------------------------------- */
+
+typedef struct {
+    char *b;
+    Py_ssize_t n, cap;
+} Buffer;
+
+static int grow(Buffer *buf, Py_ssize_t more) {
+    if (buf->n + more <= buf->cap) return 0;
+    Py_ssize_t cap = buf->cap ? buf->cap : 1 << 16;
+    while (cap < buf->n + more) {
+        if (cap > PY_SSIZE_T_MAX / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *b = PyMem_Realloc(buf->b, (size_t)cap);
+    if (b == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    buf->b = b;
+    buf->cap = cap;
+    return 0;
+}
+
+static int put(Buffer *buf, const char *text, Py_ssize_t size) {
+    if (grow(buf, size) < 0) return -1;
+    memcpy(buf->b + buf->n, text, (size_t)size);
+    buf->n += size;
+    return 0;
+}
+
+/* bytea hex input, its backslash escaped for COPY: \\x0a1b */
+static int put_bytea(Buffer *buf, const unsigned char *data, Py_ssize_t size) {
+    static const char hex[] = "0123456789abcdef";
+    if (size > (PY_SSIZE_T_MAX - 3) / 2 || grow(buf, 3 + 2 * size) < 0) return -1;
+    char *at = buf->b + buf->n;
+    *at++ = '\\';
+    *at++ = '\\';
+    *at++ = 'x';
+    for (Py_ssize_t i = 0; i < size; i++) {
+        *at++ = hex[data[i] >> 4];
+        *at++ = hex[data[i] & 15];
+    }
+    buf->n = at - buf->b;
+    return 0;
+}
+
+/* UTF-8 text with COPY's escapes (backslash, tab, newline, carriage return); 0 declined (a NUL
+ * character, which psycopg refuses with its own error; a lone surrogate), -1 error. */
+static int put_text(Buffer *buf, PyObject *value) {
+    Py_ssize_t size;
+    const char *text = PyUnicode_AsUTF8AndSize(value, &size);
+    if (text == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (size > PY_SSIZE_T_MAX / 2 || grow(buf, 2 * size) < 0) return -1;
+    char *at = buf->b + buf->n;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        char ch = text[i];
+        switch (ch) {
+        case '\0':
+            return 0;
+        case '\\':
+            *at++ = '\\';
+            *at++ = '\\';
+            break;
+        case '\t':
+            *at++ = '\\';
+            *at++ = 't';
+            break;
+        case '\n':
+            *at++ = '\\';
+            *at++ = 'n';
+            break;
+        case '\r':
+            *at++ = '\\';
+            *at++ = 'r';
+            break;
+        default:
+            *at++ = ch;
+        }
+    }
+    buf->n = at - buf->b;
+    return 1;
+}
+
+/* One value as COPY text, as psycopg's text dumpers write it (None \N, bools t/f, ints and
+ * floats as str() gives them, bytes as bytea hex, dates and times as isoformat gives them);
+ * 1 done, 0 declined (any other type, or a value those dumpers would refuse), -1 error. */
+static int put_value(Buffer *buf, PyObject *value) {
+    if (value == Py_None) return put(buf, "\\N", 2) < 0 ? -1 : 1;
+    if (PyBool_Check(value)) return put(buf, value == Py_True ? "t" : "f", 1) < 0 ? -1 : 1;
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow) return 0;
+        if (v == -1 && PyErr_Occurred()) return -1;
+        char text[32];
+        int size = snprintf(text, sizeof text, "%lld", v);
+        return put(buf, text, size) < 0 ? -1 : 1;
+    }
+    if (PyFloat_CheckExact(value)) {
+        char *text = PyOS_double_to_string(PyFloat_AS_DOUBLE(value), 'r', 0, Py_DTSF_ADD_DOT_0,
+                                           NULL);
+        if (text == NULL) return -1;
+        int rc = put(buf, text, (Py_ssize_t)strlen(text));
+        PyMem_Free(text);
+        return rc < 0 ? -1 : 1;
+    }
+    if (PyUnicode_CheckExact(value)) return put_text(buf, value);
+    if (PyBytes_CheckExact(value))
+        return put_bytea(buf, (const unsigned char *)PyBytes_AS_STRING(value),
+                         PyBytes_GET_SIZE(value)) < 0
+                   ? -1
+                   : 1;
+    char text[48];
+    Py_ssize_t size = iso_text(value, text);
+    if (size == 0) return 0;
+    return put(buf, text, size) < 0 ? -1 : 1;
+}
+
+/* One StagedRow: staged, (delete, position, *values, None padding up to `width`); else
+ * (*values, position). 1 done, 0 declined, -1 error. */
+static int put_row(Buffer *buf, PyObject *row, Py_ssize_t width, int staged) {
+    PyObject *delete = PyObject_GetAttr(row, attr_delete);
+    PyObject *values = delete ? PyObject_GetAttr(row, attr_values) : NULL;
+    PyObject *position = values ? PyObject_GetAttr(row, attr_position) : NULL;
+    int rc = -1;
+    if (position == NULL) goto done;
+    rc = 0;
+    if (!PyTuple_Check(values) || !PyBytes_CheckExact(position) || !PyBool_Check(delete) ||
+        PyTuple_GET_SIZE(values) > width)
+        goto done;
+    if (staged) {
+        rc = put(buf, delete == Py_True ? "t\t" : "f\t", 2) < 0 ||
+                     put_bytea(buf, (const unsigned char *)PyBytes_AS_STRING(position),
+                               PyBytes_GET_SIZE(position)) < 0
+                 ? -1
+                 : 1;
+        for (Py_ssize_t i = 0; rc > 0 && i < width; i++) {
+            rc = put(buf, "\t", 1) < 0 ? -1 : 1;
+            if (rc > 0)
+                rc = i < PyTuple_GET_SIZE(values) ? put_value(buf, PyTuple_GET_ITEM(values, i))
+                     : put(buf, "\\N", 2) < 0     ? -1
+                                                  : 1;
+        }
+    } else {
+        rc = PyTuple_GET_SIZE(values) == width ? 1 : 0;
+        for (Py_ssize_t i = 0; rc > 0 && i < width; i++) {
+            rc = put_value(buf, PyTuple_GET_ITEM(values, i));
+            if (rc > 0) rc = put(buf, "\t", 1) < 0 ? -1 : 1;
+        }
+        if (rc > 0)
+            rc = put_bytea(buf, (const unsigned char *)PyBytes_AS_STRING(position),
+                           PyBytes_GET_SIZE(position)) < 0
+                     ? -1
+                     : 1;
+    }
+    if (rc > 0) rc = put(buf, "\n", 1) < 0 ? -1 : 1;
+done:
+    Py_XDECREF(delete);
+    Py_XDECREF(values);
+    Py_XDECREF(position);
+    return rc;
+}
+
+/* copy_text(rows, width, staged) -> the COPY text of the StagedRows (see put_row), or None
+ * when a value is not one it writes exactly as psycopg's write_row would (then the caller
+ * writes the rows with write_row). */
+static PyObject *copy_text(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    Py_ssize_t width = nargs == 3 ? PyLong_AsSsize_t(args[1]) : -1;
+    int staged = nargs == 3 ? PyObject_IsTrue(args[2]) : -1;
+    if (width < 0 || staged < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "takes (rows, width, staged)");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(args[0], "copy_text takes a sequence of rows");
+    if (seq == NULL) return NULL;
+    Buffer buf = {NULL, 0, 0};
+    int rc = 1;
+    for (Py_ssize_t i = 0; rc > 0 && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *row = PySequence_Fast_ITEMS(seq)[i];
+        Py_INCREF(row); /* held across attribute lookups, which may run Python code */
+        rc = put_row(&buf, row, width, staged);
+        Py_DECREF(row);
+    }
+    Py_DECREF(seq);
+    PyObject *out = rc < 0   ? NULL
+                    : rc == 0 ? Py_NewRef(Py_None)
+                              : PyBytes_FromStringAndSize(buf.b ? buf.b : "", buf.n);
+    PyMem_Free(buf.b);
+    return out;
 }
 
 /* ---- module ----------------------------------------------------------------------------- */
@@ -1193,6 +1400,8 @@ static PyMethodDef module_methods[] = {
      "survey(batch, change_type) -> (changes by topic, bad records, offsets, positions)."},
     {"compact", (PyCFunction)(void (*)(void))compact, METH_FASTCALL,
      "compact(records, truncate_op) -> (truncate position or None, {key tuple: record})."},
+    {"copy_text", (PyCFunction)(void (*)(void))copy_text, METH_FASTCALL,
+     "copy_text(rows, width, staged) -> PostgreSQL COPY text of StagedRows, or None."},
     {"isoformat", isoformat, METH_O, "value.isoformat(), natively for dates, times, datetimes."},
     {"make_reader", make_reader, METH_O,
      "A native reader for a plan: [(name, is_union, [(kind, arg, post, post_schema), ...])]."},

@@ -1,5 +1,7 @@
 """A view in a PostgreSQL schema: each batch is COPYed into a temporary staging table, then
-applied with three set-based statements carrying the per-key guard, in one transaction.
+applied with three set-based statements carrying the per-key guard, in one transaction. The
+COPY text is written in C (``_speedups.copy_text``) unless a value is of a type it declines;
+then psycopg writes the rows.
 
 1. remember deletes: upsert the key's delete position into ``T__strangler_deleted``, unless
    the row holds a newer position;
@@ -22,6 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 import psycopg
 
 from strangler.core.bookkeeping import DELETED_SUFFIX
+from strangler.materializers import _speedups
 from strangler.materializers.columns import Dialect, sql_type
 from strangler.materializers.errors import ApplyError, TargetError
 from strangler.materializers.identifiers import column_list, quote
@@ -229,10 +232,14 @@ class PostgresTarget:
         self._execute(statements.create_stage())
         pad = (None,) * len(spec.values)  # a delete carries only its key
         width = len(spec.columns)
+        text = _speedups.copy_text(rows, width, True)
         with self.conn.cursor() as cur, cur.copy(statements.copy_stage().encode()) as copy:
-            for row in rows:
-                values = row.values if len(row.values) == width else row.values + pad
-                copy.write_row((row.delete, row.position, *values))
+            if text is not None:
+                copy.write(text)
+            else:  # a value the C writer declines: psycopg writes every row
+                for row in rows:
+                    values = row.values if len(row.values) == width else row.values + pad
+                    copy.write_row((row.delete, row.position, *values))
         deletes = any(row.delete for row in rows)
         upserts = not all(row.delete for row in rows)
         # each statement reads only its kind of staged rows: skip the ones with none
@@ -266,9 +273,13 @@ class PostgresTarget:
             return False
         self._execute("SAVEPOINT strangler_copy")
         try:
+            text = _speedups.copy_text(rows, len(spec.columns), False)
             with self.conn.cursor() as cur, cur.copy(statements.copy_table().encode()) as copy:
-                for row in rows:
-                    copy.write_row((*row.values, row.position))
+                if text is not None:
+                    copy.write(text)
+                else:  # as in _apply
+                    for row in rows:
+                        copy.write_row((*row.values, row.position))
         except psycopg.errors.UniqueViolation:
             self._execute("ROLLBACK TO SAVEPOINT strangler_copy")
             self._copying[spec.name] = False
