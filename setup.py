@@ -24,6 +24,12 @@ setup(
             extra_compile_args=_FLAGS,
         ),
         Extension(
+            "strangler.connectors.mysql._snapshot",
+            sources=["connectors/mysql/_snapshot.c"],
+            depends=["connectors/avro_out.h", "connectors/avro_text.h"],
+            extra_compile_args=_FLAGS,
+        ),
+        Extension(
             "strangler.materializers._speedups",
             sources=["materializers/_speedups.c"],
             extra_compile_args=_FLAGS,

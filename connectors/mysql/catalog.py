@@ -110,6 +110,7 @@ def load_columns(conn: pymysql.Connection[Any], table: TableId) -> list[SourceCo
     with conn.cursor() as cur:
         cur.execute("SELECT @@version")
         version = cur.fetchone()
+        cur.fetchall()  # an unbuffered (SSCursor) connection's result must be read to its end
         mariadb = version is not None and "mariadb" in _text(version[0]).lower()
         cur.execute(_COLUMNS, (table.schema, table.name))
         return [_column(row, mariadb) for row in cur.fetchall()]

@@ -10,7 +10,9 @@ for any table the C code declines (``Rows.parse``).
 
 The snapshot's SELECTs have the same kind of helper: ``TextDecoder`` converts a text-protocol row
 packet straight to the row dict ``TableCodec.from_text`` makes of pymysql's row (``text_decoder``
-below; ``snapshot.py`` feeds it the packets).
+below; ``snapshot.py`` feeds it the packets). Better still, ``_snapshot.TextEncoder`` (planned by
+``text_encoder``) turns the packets straight into the Avro key and value records of the
+published schema, as ``FastTableSerializer`` writes them: no row dict at all.
 
 A ``RowDecoder`` is configured once per table version by ``row_decoder`` from two things:
 
@@ -36,6 +38,7 @@ from pymysqlreplication.constants import FIELD_TYPE
 from pymysqlreplication.row_event import RowsEvent
 
 from strangler.connectors.mysql.types import ZERO_DATE, ColumnType, Form, SourceColumn
+from strangler.core.schema import TableSchema
 
 if TYPE_CHECKING:
     from strangler.connectors.mysql._speedups import ColumnSpec
@@ -158,3 +161,90 @@ def _known(encoding: str | None) -> bool:
     except LookupError:
         return False
     return True
+
+
+# ---- the snapshot's encoder: row packets straight to Avro records ----------------------------
+
+try:
+    from strangler.connectors.mysql._snapshot import TextEncoder
+except ImportError:  # not built: the snapshot converts rows and the serializer encodes them
+    TextEncoder = None  # type: ignore[assignment,misc]
+
+SKIP, LONG, BOOL, BIT1, BITS, FLOAT, DOUBLE, STRING, DECIMAL, DATE, DATETIME, TIME, BYTES = range(
+    13
+)
+"""``_snapshot.c``'s codecs (its enum)."""
+
+_UTF8 = frozenset({None, "utf8", "utf-8", "utf8mb4"})
+"""pymysql's decoding of a text field that ``types._to_text`` makes the same str of: none
+(bytes, decoded as UTF-8) or UTF-8 (the snapshot connection's utf8mb4)."""
+_TEXT_FORMS = frozenset({Form.TEXT, Form.SET, Form.HOOK})
+"""Forms whose ``from_text`` is ``_to_text`` (HOOK: uuid, inet6, inet4)."""
+_PARSED = {Form.INT: LONG, Form.YEAR: LONG, Form.BOOL: BOOL, Form.DATE: DATE,
+           Form.DATETIME: DATETIME, Form.TIMESTAMP: DATETIME, Form.TIME: TIME}  # fmt: skip
+"""Forms parsed from their text (pymysql decodes those fields as ASCII)."""
+
+
+def snapshot_codec(
+    column: SourceColumn, column_type: ColumnType, encoding: str | None
+) -> tuple[int, int, int] | None:
+    """The C codec (code, decimal scale, pad width) of a SELECT's column whose field pymysql
+    decodes with ``encoding`` (None: bytes), where ``_snapshot.c`` writes exactly what
+    ``from_text`` + ``FastTableSerializer`` write; None where it does not."""
+    form, avro_type = column_type.form, column_type.avro_type
+    if form in _TEXT_FORMS:
+        return (STRING, 0, 0) if encoding in _UTF8 else None
+    if form is Form.BYTES:  # bytes as they are; binary(n) padded
+        pad = column.precision if column_type.sql_type.startswith("binary(") else 0
+        return (BYTES, 0, pad) if encoding is None else None
+    if form is Form.BIT:  # raw big-endian bytes
+        width = column.precision or 1
+        if encoding is not None:
+            return None
+        return (BIT1, 0, 0) if width == 1 else (BITS, 0, (width + 7) // 8)
+    if encoding is None:  # numbers and times come as ASCII text
+        return None
+    if form is Form.DECIMAL and isinstance(avro_type, dict):
+        return DECIMAL, int(avro_type.get("scale", 0)), 0
+    if form is Form.FLOAT:
+        return (FLOAT if avro_type == "float" else DOUBLE), 0, 0
+    code = _PARSED.get(form)
+    return None if code is None else (code, 0, 0)
+
+
+def text_encoder(
+    columns: Sequence[SourceColumn],
+    types: Sequence[ColumnType],
+    encodings: Sequence[str | None],
+    schema: TableSchema,
+    schema_ids: tuple[int, int],
+) -> TextEncoder | None:
+    """The C encoder of a SELECT of ``columns`` (in order, fields decoded by pymysql with
+    ``encodings``) to records of the published ``schema`` (key and value schema ids
+    ``schema_ids``); None where a column has no codec (the table keeps the Python path). An
+    excluded column is parsed too (its bad value declines the row, which then fails the Python
+    way); a geometry one is not looked at (its conversion cannot fail)."""
+    if TextEncoder is None or len(encodings) != len(columns) or not schema.key:
+        return None
+    index = {c.name: i for i, c in enumerate(columns)}
+    published = {c.name for c in schema.columns} | set(schema.key)
+    plan: list[tuple[int, int, int]] = []
+    for column, column_type, encoding in zip(columns, types, encodings, strict=True):
+        code = snapshot_codec(column, column_type, encoding)
+        if code is None:
+            if column.name in published or column_type.form is not Form.GEOMETRY:
+                return None
+            code = (SKIP, 0, 0)
+        plan.append(code)
+    if any(
+        c.name not in index or c.avro_type != types[index[c.name]].avro_type for c in schema.columns
+    ) or any(name not in index for name in schema.key):
+        return None  # not the shape these columns convert to: leave it to the Python path
+    key_id, value_id = schema_ids
+    return TextEncoder(
+        plan,
+        [(index[c.name], c.nullable) for c in schema.columns],
+        [index[name] for name in schema.key],
+        key_id,
+        value_id,
+    )

@@ -19,6 +19,13 @@ k2 > b)`` so every server uses the index range). Rows come back as text (bytes f
 columns) and are converted by the same ``TableCodec`` types as the stream. A chunk carries its
 last key, so a coordinator can resume a table after the last chunk it published. A table
 without a primary key is read in one pass.
+
+The snapshotter's hot path (``ChunkEncoder``): a chunk's rows go straight from the result's row
+packets to the Avro records of the published schema (``native.text_encoder``'s C encoder reads
+the packets off the connection's socket, ``_read_encoded``), without pymysql's per-packet Python
+or any row dict; the rows it declines go through ``from_text`` and the serializer, which write
+them or raise their clear errors. A table whose columns the C code does not encode keeps the
+Python path (converted rows, ``Publisher.publish_reads``).
 """
 
 from __future__ import annotations
@@ -27,18 +34,25 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pymysql
 import pymysql.converters
 import pymysql.cursors
+from pymysql.protocol import MysqlPacket
 
 from strangler.connectors.mysql.catalog import describe_table, quote_ident, quote_table
 from strangler.connectors.mysql.errors import MysqlError
-from strangler.connectors.mysql.native import text_decoder
+from strangler.connectors.mysql.native import text_decoder, text_encoder
 from strangler.connectors.mysql.positions import BinlogPosition, FilePosition, parse_gtids
 from strangler.connectors.mysql.rows import TableCodec
+from strangler.connectors.postgres.encoding import FastTableSerializer
+from strangler.connectors.serialization import TableSerializer
 from strangler.core.events import ChangeEvent, Op, TableId
+from strangler.core.schema import TableSchema
+
+if TYPE_CHECKING:
+    from strangler.connectors.mysql._snapshot import TextEncoder
 
 _ENCODERS: dict[Any, Any] = {
     k: v for k, v in pymysql.converters.conversions.items() if not isinstance(k, int)
@@ -63,6 +77,14 @@ class Chunk:
     position: BinlogPosition
     key: tuple[str, ...]
     """The table's key columns (empty: no key)."""
+    records: Records | None = None
+    """The rows as the records of the published schema (read with a ``ChunkEncoder`` that
+    took them); ``rows`` is then empty."""
+
+    @property
+    def size(self) -> int:
+        """How many rows the chunk has."""
+        return len(self.records.keys) if self.records is not None else len(self.rows)
 
     @property
     def events(self) -> list[ChangeEvent]:
@@ -72,6 +94,52 @@ class Chunk:
     def _event(self, row: dict[str, Any]) -> ChangeEvent:
         key = {k: row[k] for k in self.key} if self.key else None
         return ChangeEvent(self.table, Op.READ, key, None, row, self.position)
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """A chunk's Confluent-framed Avro records, row by row."""
+
+    keys: list[bytes]
+    values: list[bytes | None]
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes | None]]:
+        return zip(self.keys, self.values, strict=True)
+
+
+class ChunkEncoder:
+    """Encodes a table's chunks as the records ``Publisher.publish_reads`` writes for them
+    (``schema``: the published one, keyed by its key, excluded columns left out): natively
+    where ``native.text_encoder`` plans the result's fields, the declined rows through
+    ``from_text`` and the serializer."""
+
+    def __init__(
+        self, codec: TableCodec, schema: TableSchema, serializer: TableSerializer, topic: str
+    ) -> None:
+        self.codec = codec
+        self._schema = schema
+        self._serializer = serializer
+        self._topic = topic
+        self._plans: dict[tuple[str | None, ...], TextEncoder | None] = {}
+
+    def native(self, encodings: Sequence[str | None]) -> TextEncoder | None:
+        """The C encoder of a result whose fields pymysql decodes with ``encodings``; None
+        when the C code does not take them all."""
+        fields = tuple(encodings)
+        if fields not in self._plans:
+            plan = None
+            if isinstance(self._serializer, FastTableSerializer):
+                ids = self._serializer.schema_ids(self._topic, self._schema)
+                codec = self.codec
+                plan = text_encoder(codec.columns, codec.types, fields, self._schema, ids)
+            self._plans[fields] = plan
+        return self._plans[fields]
+
+    def python(self, values: Sequence[Any]) -> tuple[bytes, bytes | None]:
+        """A row as pymysql parses it (text, bytes) to its records, the Python way."""
+        row = self.codec.from_text(values)
+        topic, schema = self._topic, self._schema
+        return self._serializer.key(topic, schema, row), self._serializer.value(topic, schema, row)
 
 
 def snapshot_connection(settings: Mapping[str, Any]) -> pymysql.Connection[Any]:
@@ -177,21 +245,28 @@ class SnapshotReader:
         be unique and NOT NULL, as a primary key is)."""
         return describe_table(self.conn, table, key)
 
-    def read(self, codec: TableCodec, after: Sequence[Any] | None = None) -> Iterator[Chunk]:
-        """The table's rows as snapshot-read events, chunk by chunk, from after key ``after``."""
+    def read(
+        self,
+        codec: TableCodec,
+        after: Sequence[Any] | None = None,
+        encoder: ChunkEncoder | None = None,
+    ) -> Iterator[Chunk]:
+        """The table's rows as snapshot-read events, chunk by chunk, from after key ``after``;
+        with an ``encoder`` (of ``codec``), chunks it takes come as records."""
         key = list(codec.key)
         if not key:
             yield from self._unkeyed(codec)
             return
         last = tuple(after) if after is not None else None
         while True:
-            rows, last_row = self._select(codec, key, last, self.chunk_rows)
+            rows, records, last_row = self._select(codec, key, last, self.chunk_rows, encoder)
             if last_row is None:
                 return
             assert self.position is not None
             last = _key_params(codec, last_row)
-            yield Chunk(codec.schema.table, rows, last, self.position, codec.key)
-            if len(rows) < self.chunk_rows:
+            chunk = Chunk(codec.schema.table, rows, last, self.position, codec.key, records)
+            yield chunk
+            if chunk.size < self.chunk_rows:
                 return
 
     def _unkeyed(self, codec: TableCodec) -> Iterator[Chunk]:
@@ -210,13 +285,24 @@ class SnapshotReader:
         return Chunk(codec.schema.table, converted, last, self.position, codec.key)
 
     def _select(
-        self, codec: TableCodec, key: list[str], after: tuple[Any, ...] | None, limit: int | None
-    ) -> tuple[list[dict[str, Any]], tuple[Any, ...] | None]:
-        """The chunk's rows, converted, and its last row as pymysql reads it (None: no row)."""
+        self,
+        codec: TableCodec,
+        key: list[str],
+        after: tuple[Any, ...] | None,
+        limit: int | None,
+        encoder: ChunkEncoder | None = None,
+    ) -> tuple[list[dict[str, Any]], Records | None, tuple[Any, ...] | None]:
+        """The chunk's rows, converted, or its records (``encoder``: when it takes the
+        result), and its last row as pymysql reads it (None: no row)."""
         query, args = select_sql(codec, key, after, limit)
         with self.conn.cursor() as cur:
             cur.execute(query, args)
-            return _fetch_converted(cur, codec)
+            if encoder is not None:
+                encoded = _fetch_encoded(cur, encoder)
+                if encoded is not None:
+                    return [], *encoded
+            rows, last_row = _fetch_converted(cur, codec)
+            return rows, None, last_row
 
 
 def _fetch_converted(
@@ -252,6 +338,30 @@ def _fetch_converted(
         return rows, None
     last[0].rewind()
     return rows, tuple(parse(last[0]))
+
+
+def _fetch_encoded(
+    cur: Any, encoder: ChunkEncoder
+) -> tuple[Records, tuple[Any, ...] | None] | None:
+    """A query's rows as records, natively where ``encoder`` takes the result's fields (None
+    where it does not: nothing is read then). pymysql reads the row packets, but does not parse
+    them (its per-row parsing method is replaced for this result only); the rows the C code
+    declines are parsed by pymysql and encoded the Python way."""
+    result = cur._result
+    fields = getattr(result, "converters", None) or []
+    encodings = [encoding for encoding, converter in fields if converter is None]
+    native = encoder.native(encodings) if len(encodings) == len(fields) else None
+    if native is None:
+        return None
+    parse = result._read_row_from_packet
+    result._read_row_from_packet = MysqlPacket.get_all_data
+    packets: list[bytes] = list(cur.fetchall())
+    keys, values, declined = native.encode(packets)
+    charset = cur.connection.encoding
+    for index, payload in declined:
+        keys[index], values[index] = encoder.python(parse(MysqlPacket(payload, charset)))
+    last = tuple(parse(MysqlPacket(packets[-1], charset))) if packets else None
+    return Records(keys, values), last  # type: ignore[arg-type]  # no None left in keys
 
 
 def _key_params(codec: TableCodec, values: tuple[Any, ...]) -> tuple[Any, ...] | None:

@@ -4,6 +4,10 @@ Each chunk is handed to Kafka as one unit whose "position" is a ``ChunkMark``; t
 says which chunks Kafka has fully acknowledged (in order), and only those are recorded in the
 stored state. A crash mid-snapshot therefore resumes after the last acknowledged chunk.
 Progress is logged per table (rows, rows/s, estimated total and ETA from the table statistics).
+
+Chunks are read with a ``ChunkEncoder``: where the C encoder takes the table's columns, a chunk
+comes as the Avro records themselves and goes to ``Publisher.publish_encoded``, with the same
+headers and the same chunk mark as ``publish_reads`` gives converted rows (the Python path).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from strangler.connectors.mysql.catalog import quote_table
 from strangler.connectors.mysql.errors import MysqlError
 from strangler.connectors.mysql.positions import FilePosition
 from strangler.connectors.mysql.shapes import TableShapes
-from strangler.connectors.mysql.snapshot import SnapshotReader
+from strangler.connectors.mysql.snapshot import ChunkEncoder, Records, SnapshotReader
 from strangler.connectors.mysql.state import KeyParams, SourceState
 from strangler.connectors.publisher import Publisher
 from strangler.connectors.snapshot_chunks import ChunkMark, SnapshotRate
@@ -106,11 +110,14 @@ class SnapshotSource:
         after = self._state.after(table)
         rate = SnapshotRate(table, _estimate(self._reader, table), log, started=time.monotonic())
         last = after
-        for chunk in self._reader.read(codec, after):
+        publisher = self._publisher
+        encoder = ChunkEncoder(codec, schema, publisher.serializer, publisher.topic_of(table))
+        for chunk in self._reader.read(codec, after, encoder):
             last = chunk.last_key
-            self._publish(chunk.rows, schema, position, table, last, done=False)
-            rate.rows += len(chunk.rows)
-            self.rows += len(chunk.rows)
+            rows = chunk.rows if chunk.records is None else chunk.records
+            self._publish(rows, schema, position, table, last, done=False)
+            rate.rows += chunk.size
+            self.rows += chunk.size
             rate.report()
             if self._stop.is_set():
                 return
@@ -119,7 +126,7 @@ class SnapshotSource:
 
     def _publish(
         self,
-        rows: list[dict[str, Any]],
+        rows: list[dict[str, Any]] | Records,
         schema: TableSchema,
         position: FilePosition,
         table: TableId,
@@ -130,8 +137,12 @@ class SnapshotSource:
         mark = ChunkMark(self._seq, table, after, done)
         self._marks.append(mark)
         # the records of publish() for READ events of these rows (keyed by the published key,
-        # excluded columns left out), without an event object per row
-        self._publisher.publish_reads(table, schema, rows, position, mark)
+        # excluded columns left out), without an event object per row; or those records
+        # already encoded by the C code
+        if isinstance(rows, Records):
+            self._publisher.publish_encoded(table, rows, position, mark)
+        else:
+            self._publisher.publish_reads(table, schema, rows, position, mark)
         self._checkpoint()
 
     def _drain(self, timeout: float = 300.0) -> None:
