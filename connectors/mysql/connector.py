@@ -201,9 +201,13 @@ class MysqlConnector:
         return Producer(producer_config(self.kafka))
 
     def save_state(self, state: SourceState) -> None:
+        self.store_document(state.to_json(), state.position.encode())
+
+    def store_document(self, document: dict[str, Any], position: str) -> None:
+        """Store a state document (``SourceState.to_json``) whose position is ``position``."""
         assert self._state is not None
-        self._state.save(state)
-        self.metrics.stored = state.position.encode()
+        self._state.store.save(document)
+        self.metrics.stored = position
 
     def preflight_only(self) -> list[TableId]:
         """``strangler connect --check``: the captured tables; raises ``PreflightFailed``."""
@@ -446,6 +450,54 @@ class _Reader(threading.Thread):
             self.queue.get_nowait()
 
 
+class _StateWriter(threading.Thread):
+    """Stores the stream's acknowledged states off the publishing thread: a save (a file
+    written and fsynced, or a record produced and flushed) would stall publishing for as long,
+    every ``store_interval_s``. Only the newest state handed over is written (each one is
+    acknowledged: an older one is never needed); ``metrics.stored`` names a position once it
+    is stored."""
+
+    def __init__(self, owner: MysqlConnector) -> None:
+        super().__init__(name="offset-writer", daemon=True)
+        self._owner = owner
+        self._ready = threading.Condition()
+        self._pending: tuple[dict[str, Any], str] | None = None
+        self._closed = False
+        self.error: BaseException | None = None
+
+    def submit(self, state: SourceState) -> None:
+        """Store ``state`` as it is now (raises the error a previous save ended with)."""
+        if self.error is not None:
+            raise self.error
+        with self._ready:
+            self._pending = (state.to_json(), state.position.encode())
+            self._ready.notify()
+
+    def run(self) -> None:
+        while True:
+            with self._ready:
+                while self._pending is None and not self._closed:
+                    self._ready.wait()
+                if self._pending is None:
+                    return
+                document, position = self._pending
+                self._pending = None
+            try:
+                self._owner.store_document(document, position)
+            except BaseException as exc:  # noqa: BLE001 - raised by submit and close
+                self.error = exc
+                return
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Write what is pending, then stop; raises the error a save ended with."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+        self.join(timeout)
+        if self.error is not None:
+            raise self.error
+
+
 class _StreamLoop:
     """One streaming session: publish committed transactions, store what Kafka has."""
 
@@ -466,6 +518,8 @@ class _StreamLoop:
         self._in_flight = 0
         self._incremental = MysqlIncremental(owner, shapes, publisher, state.position)
         self._encoder = StreamEncoder(shapes, owner.serializer, owner.topic_for)
+        self._writer = _StateWriter(owner)
+        self._writer.start()
         now = time.monotonic()
         self._next_store = now + owner.source.store_interval_s
         self._next_metrics = now + _METRICS_EVERY_S
@@ -519,15 +573,18 @@ class _StreamLoop:
         self._in_flight = in_flight
         if isinstance(acked, BinlogPosition) and acked != self._state.position:
             self._state.position = acked
-            self._owner.save_state(self._state)
+            self._writer.submit(self._state)
 
     def close(self) -> None:
         """Flush what was produced, store what Kafka acknowledged, stop reading. Also on the
         way out of an error: storing an acknowledged position is always safe."""
         self._reader.closing = True
         try:
-            self._publisher.flush()
-            self._store()
+            try:
+                self._publisher.flush()
+                self._store()
+            finally:
+                self._writer.close()
         except StranglerError as exc:
             log.warning("final position not stored (%s); the next run replays from the last "
                         "stored one", exc)  # fmt: skip
