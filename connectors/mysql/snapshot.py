@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import pymysql
 import pymysql.converters
 import pymysql.cursors
+from pymysql.constants import CR
 from pymysql.protocol import MysqlPacket
 
 from strangler.connectors.mysql.catalog import describe_table, quote_ident, quote_table
@@ -344,24 +345,87 @@ def _fetch_encoded(
     cur: Any, encoder: ChunkEncoder
 ) -> tuple[Records, tuple[Any, ...] | None] | None:
     """A query's rows as records, natively where ``encoder`` takes the result's fields (None
-    where it does not: nothing is read then). pymysql reads the row packets, but does not parse
-    them (its per-row parsing method is replaced for this result only); the rows the C code
-    declines are parsed by pymysql and encoded the Python way."""
+    where it does not: nothing is read then). The row packets are read off the connection's
+    socket and split by the C code (``_read_encoded``), instead of by pymysql one at a time;
+    the rows it declines are parsed by pymysql and encoded the Python way."""
     result = cur._result
     fields = getattr(result, "converters", None) or []
     encodings = [encoding for encoding, converter in fields if converter is None]
     native = encoder.native(encodings) if len(encodings) == len(fields) else None
-    if native is None:
+    if native is None or not result.unbuffered_active:
         return None
+    keys, values, declined, last_packet = _read_encoded(result, native)
     parse = result._read_row_from_packet
-    result._read_row_from_packet = MysqlPacket.get_all_data
-    packets: list[bytes] = list(cur.fetchall())
-    keys, values, declined = native.encode(packets)
     charset = cur.connection.encoding
     for index, payload in declined:
         keys[index], values[index] = encoder.python(parse(MysqlPacket(payload, charset)))
-    last = tuple(parse(MysqlPacket(packets[-1], charset))) if packets else None
+    last = None if last_packet is None else tuple(parse(MysqlPacket(last_packet, charset)))
     return Records(keys, values), last  # type: ignore[arg-type]  # no None left in keys
+
+
+_READ = 1 << 16
+
+
+def _read_encoded(
+    result: Any, native: TextEncoder
+) -> tuple[list[bytes | None], list[bytes | None], list[tuple[int, bytes]], bytes | None]:
+    """Every row of pymysql's unbuffered ``result`` (its field descriptions read) encoded by
+    ``native``: what ``_read_rowdata_packet_unbuffered`` does row by row, packet checks and
+    errors included, with the packets split in C from the socket's bytes. Returns the records
+    (None for declined rows), the declined rows' (index, packet) and the last row's packet."""
+    conn = result.connection
+    rfile = conn._rfile
+    if conn._current_timeout != conn._read_timeout:  # as Connection._read_packet
+        conn._sock.settimeout(conn._read_timeout)
+        conn._current_timeout = conn._read_timeout
+    keys: list[bytes | None] = []
+    values: list[bytes | None] = []
+    declined: list[tuple[int, bytes]] = []
+    seq, last, buffer = conn._next_seq_id, None, bytearray()
+    while True:
+        try:
+            data = rfile.read1(max(_READ, len(buffer)))
+        except OSError as exc:
+            conn._force_close()
+            raise pymysql.err.OperationalError(
+                CR.CR_SERVER_LOST, f"Lost connection to MySQL server during query ({exc})"
+            ) from exc
+        if not data:
+            conn._force_close()
+            raise pymysql.err.OperationalError(
+                CR.CR_SERVER_LOST, "Lost connection to MySQL server during query"
+            )
+        buffer += data
+        used, seq, status, packet, row = native.feed(buffer, seq, keys, values, declined)
+        last = row if row is not None else last
+        if status == _MORE:
+            del buffer[:used]
+            continue
+        conn._next_seq_id = seq
+        if status == _SEQUENCE:
+            got = buffer[used + 3]
+            conn._force_close()
+            if got == 0:  # MariaDB's error packet at shutdown
+                raise pymysql.err.OperationalError(
+                    CR.CR_SERVER_LOST, "Lost connection to MySQL server during query"
+                )
+            raise pymysql.err.InternalError(
+                f"Packet sequence number wrong - got {got} expected {seq}"
+            )
+        result.unbuffered_active = False
+        if status == _ERROR:
+            MysqlPacket(packet, conn.encoding).raise_for_error()
+        if used != len(buffer):  # nothing follows a single result's EOF packet
+            conn._force_close()
+            raise pymysql.err.InternalError("data after the end of a result")
+        result._check_packet_is_eof(MysqlPacket(packet, conn.encoding))
+        result.connection = None
+        result.rows = None
+        return keys, values, declined, last
+
+
+_MORE, _END, _ERROR, _SEQUENCE = range(4)
+"""``TextEncoder.feed``'s statuses."""
 
 
 def _key_params(codec: TableCodec, values: tuple[Any, ...]) -> tuple[Any, ...] | None:
