@@ -1065,8 +1065,27 @@ static PyObject *survey(PyObject *module, PyObject *const *args, Py_ssize_t narg
 
 static PyObject *attr_delete, *attr_values;
 
-/* (values[:nkey] if delete else values) + (position,) of one StagedRow */
-static int sqlite_row(PyObject *row, Py_ssize_t nkey, PyObject *deletes, PyObject *upserts) {
+/* The position parameter: a bytearray of the position's bytes. The sqlite3 module binds a
+ * bytearray as it is, while it looks every bytes parameter up in its adapter registry (a key
+ * tuple, a dict lookup, two attribute lookups, about a microsecond a row); SQLite stores the
+ * same BLOB either way. `last` holds the position and its bytearray of the row before (the
+ * changes of one source transaction share their position). New reference. */
+static PyObject *blob_param(PyObject *position, PyObject *last[2]) {
+    if (!PyBytes_CheckExact(position)) return Py_NewRef(position);
+    if (position != last[0]) {
+        PyObject *blob = PyByteArray_FromStringAndSize(PyBytes_AS_STRING(position),
+                                                       PyBytes_GET_SIZE(position));
+        if (blob == NULL) return NULL;
+        Py_INCREF(position);
+        Py_XSETREF(last[0], position);
+        Py_XSETREF(last[1], blob);
+    }
+    return Py_NewRef(last[1]);
+}
+
+/* (values[:nkey] if delete else values) + (position as a bytearray,) of one StagedRow */
+static int sqlite_row(PyObject *row, Py_ssize_t nkey, PyObject *deletes, PyObject *upserts,
+                      PyObject *last[2]) {
     PyObject *delete = PyObject_GetAttr(row, attr_delete);
     PyObject *values = delete ? PyObject_GetAttr(row, attr_values) : NULL;
     PyObject *position = values ? PyObject_GetAttr(row, attr_position) : NULL;
@@ -1084,8 +1103,9 @@ static int sqlite_row(PyObject *row, Py_ssize_t nkey, PyObject *deletes, PyObjec
         Py_INCREF(PyTuple_GET_ITEM(values, i));
         PyTuple_SET_ITEM(params, i, PyTuple_GET_ITEM(values, i));
     }
-    Py_INCREF(position);
-    PyTuple_SET_ITEM(params, n, position);
+    PyObject *blob = blob_param(position, last);
+    if (blob == NULL) goto done;
+    PyTuple_SET_ITEM(params, n, blob);
     rc = PyList_Append(is_delete ? deletes : upserts, params);
 done:
     Py_XDECREF(delete);
@@ -1096,7 +1116,8 @@ done:
 }
 
 /* sqlite_params(rows, nkey) -> (delete parameters, upsert parameters): for each StagedRow,
- * (*values[:nkey], position) for a delete and (*values, position) for an upsert, in order. */
+ * (*values[:nkey], position) for a delete and (*values, position) for an upsert, in order;
+ * positions as bytearrays (see blob_param). */
 static PyObject *sqlite_params(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     Py_ssize_t nkey = nargs == 2 ? PyLong_AsSsize_t(args[1]) : -1;
@@ -1107,14 +1128,17 @@ static PyObject *sqlite_params(PyObject *module, PyObject *const *args, Py_ssize
     PyObject *seq = PySequence_Fast(args[0], "sqlite_params takes a sequence of rows");
     if (seq == NULL) return NULL;
     PyObject *deletes = PyList_New(0), *upserts = PyList_New(0), *out = NULL;
+    PyObject *last[2] = {NULL, NULL};
     Py_ssize_t i = 0, count = PySequence_Fast_GET_SIZE(seq);
     while (deletes && upserts && i < count &&
-           sqlite_row(PySequence_Fast_ITEMS(seq)[i], nkey, deletes, upserts) == 0)
+           sqlite_row(PySequence_Fast_ITEMS(seq)[i], nkey, deletes, upserts, last) == 0)
         i++;
     if (deletes && upserts && i == count) out = PyTuple_Pack(2, deletes, upserts);
     Py_DECREF(seq);
     Py_XDECREF(deletes);
     Py_XDECREF(upserts);
+    Py_XDECREF(last[0]);
+    Py_XDECREF(last[1]);
     return out;
 }
 

@@ -164,7 +164,20 @@ staged_rows = st.lists(
 def test_sqlite_params_as_python(rows: list[StagedRow], nkey: int) -> None:
     want_deletes = [(*r.values[:nkey], r.position) for r in rows if r.delete]
     want_upserts = [(*r.values, r.position) for r in rows if not r.delete]
-    assert _speedups.sqlite_params(rows, nkey) == (want_deletes, want_upserts)
+    deletes, upserts = _speedups.sqlite_params(rows, nkey)
+    assert (deletes, upserts) == (want_deletes, want_upserts)
+    # positions go as bytearrays: the sqlite3 module binds those without an adapter lookup
+    assert all(type(params[-1]) is bytearray for params in [*deletes, *upserts])
+
+
+def test_sqlite_params_share_the_bytearray_of_one_position() -> None:
+    shared, other = b"\x00\x01", b"\x00\x02"
+    rows = [StagedRow(False, shared, (1,)), StagedRow(True, shared, (2,))]
+    rows += [StagedRow(False, other, (3,)), StagedRow(False, shared, (4,))]
+    (delete,), upserts = _speedups.sqlite_params(rows, 1)
+    blobs = [upserts[0][-1], delete[-1], upserts[1][-1], upserts[2][-1]]
+    assert blobs[0] is blobs[1] and blobs[2] is not blobs[0] and blobs[3] is not blobs[0]
+    assert blobs == [shared, shared, other, shared]
 
 
 def test_sqlite_params_refuses_wrong_arguments() -> None:
