@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+from confluent_kafka import Message
 
 from strangler.materializers.applier import Applier
 from strangler.materializers.config import ViewConfig
@@ -68,32 +69,14 @@ SCHEMAS = StaticSchemas({1: KEY_SCHEMA, 2: VALUE_SCHEMA})
 BATCH = 10_000
 
 
-class Message:
-    """An in-memory Kafka record (what the decoder reads of confluent_kafka.Message)."""
-
-    __slots__ = ("_headers", "_key", "_offset", "_value")
-
-    def __init__(self, offset: int, key: bytes, value: bytes | None, position: int) -> None:
-        self._offset, self._key, self._value = offset, key, value
-        self._headers = [("op", b"u" if value else b"d"), ("position", f"0/{position:X}".encode())]
-
-    def topic(self) -> str:
-        return TOPIC
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self._offset
-
-    def key(self) -> bytes:
-        return self._key
-
-    def value(self) -> bytes | None:
-        return self._value
-
-    def headers(self) -> list[tuple[str, str | bytes | None]]:
-        return list(self._headers)
+def message(offset: int, key: bytes, value: bytes | None, position: int) -> Message:
+    """An in-memory Kafka record: a ``confluent_kafka.Message`` as the consumer hands it over
+    (its methods are C, as in production; no broker involved)."""
+    headers: list[tuple[str, str | bytes | None]] = [
+        ("op", b"u" if value else b"d"),
+        ("position", f"0/{position:X}".encode()),
+    ]
+    return Message(topic=TOPIC, partition=0, offset=offset, key=key, value=value, headers=headers)
 
 
 def parsed_schemas() -> tuple[Any, Any]:
@@ -114,7 +97,7 @@ def make_messages(count: int, keys: int, distinct: bool) -> list[Message]:
         row["updated"] = now
         key = encode(1, key_schema, {"id": k})
         value = None if not distinct and rng.random() < 0.05 else encode(2, value_schema, row)
-        out.append(Message(i, key, value, i + 1))
+        out.append(message(i, key, value, i + 1))
     return out
 
 
@@ -215,11 +198,11 @@ def sqlite_floor(tmp: Path, messages: Sequence[Message]) -> Timing:
             record = decoder.decode(message)
             assert isinstance(record, ChangeRecord) and record.key is not None
             if record.value is None:
-                deletes.append((record.key["id"], record.position))
+                deletes.append((record.key["id"], bytearray(record.position)))
                 continue
             v = record.value
             row = (v["id"], v["name"], v["price"], v["qty"], v["updated"].isoformat())
-            upserts.append((*row, record.position))
+            upserts.append((*row, bytearray(record.position)))  # as sqlite_params binds it
         batches.append((upserts, deletes))
     upsert, (remember, delete) = upsert_statement(spec), delete_statements(spec)
     start = _clock()
