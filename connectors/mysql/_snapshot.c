@@ -428,38 +428,6 @@ static PyObject *encoder_encode_packet(TextEncoder *self, PyObject *arg) {
     return result;
 }
 
-PyDoc_STRVAR(encode_doc,
-"encode(packets) -> (keys, values, declined)\n\n"
-"Every row packet payload of the list ``packets`` as key and value records; a declined row's\n"
-"key and value are None and (its index, its packet) is in ``declined``.");
-
-static PyObject *encoder_encode(TextEncoder *self, PyObject *arg) {
-    if (!configured(self)) return NULL;
-    if (!PyList_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "packets: a list of bytes");
-        return NULL;
-    }
-    PyObject *keys = PyList_New(0), *values = PyList_New(0), *declined = PyList_New(0);
-    PyObject *result = NULL;
-    if (keys == NULL || values == NULL || declined == NULL) goto done;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(arg); i++) {
-        PyObject *packet = PyList_GET_ITEM(arg, i);
-        if (!PyBytes_Check(packet)) {
-            PyErr_SetString(PyExc_TypeError, "packets: a list of bytes");
-            goto done;
-        }
-        if (append_row(self, (const unsigned char *)PyBytes_AS_STRING(packet),
-                       (size_t)PyBytes_GET_SIZE(packet), keys, values, declined))
-            goto done;
-    }
-    result = PyTuple_Pack(3, keys, values, declined);
-done:
-    Py_XDECREF(keys);
-    Py_XDECREF(values);
-    Py_XDECREF(declined);
-    return result;
-}
-
 /* ---- reading a result's row packets off the wire ------------------------------------------ */
 
 enum { MORE = 0, END = 1, ERROR = 2, SEQUENCE = 3 };
@@ -561,7 +529,6 @@ done:
 
 static PyMethodDef encoder_methods[] = {
     {"encode_packet", (PyCFunction)encoder_encode_packet, METH_O, encode_packet_doc},
-    {"encode", (PyCFunction)encoder_encode, METH_O, encode_doc},
     {"feed", (PyCFunction)encoder_feed, METH_VARARGS, feed_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -14,9 +14,6 @@ class TextEncoder:
         value_schema_id: int,
     ) -> None: ...
     def encode_packet(self, packet: bytes, /) -> tuple[bytes, bytes] | None: ...
-    def encode(
-        self, packets: list[bytes], /
-    ) -> tuple[list[bytes | None], list[bytes | None], list[tuple[int, bytes]]]: ...
     def feed(
         self,
         data: bytes | bytearray,

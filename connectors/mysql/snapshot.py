@@ -40,6 +40,7 @@ import pymysql
 import pymysql.converters
 import pymysql.cursors
 from pymysql.constants import CR
+from pymysql.err import InternalError, OperationalError
 from pymysql.protocol import MysqlPacket
 
 from strangler.connectors.mysql.catalog import describe_table, quote_ident, quote_table
@@ -386,15 +387,9 @@ def _read_encoded(
         try:
             data = rfile.read1(max(_READ, len(buffer)))
         except OSError as exc:
-            conn._force_close()
-            raise pymysql.err.OperationalError(
-                CR.CR_SERVER_LOST, f"Lost connection to MySQL server during query ({exc})"
-            ) from exc
+            raise _broken(result, OperationalError(CR.CR_SERVER_LOST, f"{_LOST} ({exc})")) from exc
         if not data:
-            conn._force_close()
-            raise pymysql.err.OperationalError(
-                CR.CR_SERVER_LOST, "Lost connection to MySQL server during query"
-            )
+            raise _broken(result, OperationalError(CR.CR_SERVER_LOST, _LOST))
         buffer += data
         used, seq, status, packet, row = native.feed(buffer, seq, keys, values, declined)
         last = row if row is not None else last
@@ -403,25 +398,30 @@ def _read_encoded(
             continue
         conn._next_seq_id = seq
         if status == _SEQUENCE:
-            got = buffer[used + 3]
-            conn._force_close()
-            if got == 0:  # MariaDB's error packet at shutdown
-                raise pymysql.err.OperationalError(
-                    CR.CR_SERVER_LOST, "Lost connection to MySQL server during query"
-                )
-            raise pymysql.err.InternalError(
-                f"Packet sequence number wrong - got {got} expected {seq}"
-            )
-        result.unbuffered_active = False
+            got = buffer[used + 3]  # 0: MariaDB's error packet at shutdown
+            wrong = f"Packet sequence number wrong - got {got} expected {seq}"
+            error = OperationalError(CR.CR_SERVER_LOST, _LOST) if got == 0 else InternalError(wrong)
+            raise _broken(result, error)
         if status == _ERROR:
+            result.unbuffered_active = False
             MysqlPacket(packet, conn.encoding).raise_for_error()
         if used != len(buffer):  # nothing follows a single result's EOF packet
-            conn._force_close()
-            raise pymysql.err.InternalError("data after the end of a result")
+            raise _broken(result, InternalError("data after the end of a result"))
         result._check_packet_is_eof(MysqlPacket(packet, conn.encoding))
+        result.unbuffered_active = False
         result.connection = None
         result.rows = None
         return keys, values, declined, last
+
+
+_LOST = "Lost connection to MySQL server during query"
+
+
+def _broken(result: Any, error: Exception) -> Exception:
+    """``error``, once the connection is closed (as pymysql does): the result is over."""
+    result.unbuffered_active = False
+    result.connection._force_close()
+    return error
 
 
 _MORE, _END, _ERROR, _SEQUENCE = range(4)

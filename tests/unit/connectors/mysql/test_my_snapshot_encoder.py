@@ -3,18 +3,22 @@ own parsing of the same text-protocol row packet, ``TableCodec.from_text`` and
 ``FastTableSerializer`` for the published schema. Every value the C code encodes has the
 Python path's exact bytes; what it declines (zero dates, TIMEs outside one day, invalid UTF-8,
 NULL keys, odd text, malformed packets) goes to the Python path, which writes it or raises.
-``feed`` splits a result's packets off the wire as pymysql does."""
+``feed`` (and ``snapshot._read_encoded`` around it) reads a result's packets off the wire as
+pymysql does: sequence numbers, 16 MiB continuations, error and EOF packets."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+import pymysql
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymysql.connections import MySQLResult
 from pymysql.protocol import MysqlPacket
 
+from strangler.connectors.mysql import snapshot
 from strangler.connectors.mysql.errors import ValueConversionError
 from strangler.connectors.mysql.native import text_encoder
 from strangler.connectors.mysql.rows import TableCodec, table_codec
@@ -220,16 +224,6 @@ def test_excluded_columns_and_a_multi_column_key() -> None:
     assert _failure(paths.outcome(bad))
 
 
-def test_encode_returns_every_row_and_the_declined_ones_with_their_packets() -> None:
-    paths = Paths(["time", "varchar"])
-    packets = [packet("1", "01:00:00", "a"), packet("2", "25:00:00", "b"), packet("3", None, "c")]
-    keys, values, declined = paths.encoder.encode(packets)
-    assert declined == [(1, packets[1])]
-    assert (keys[1], values[1]) == (None, None)
-    for i in (0, 2):
-        assert (keys[i], values[i]) == paths.python(packets[i])
-
-
 def test_malformed_packets_are_declined() -> None:
     paths = Paths(["int", "varchar"])
     good = packet("1", "5", "abc")
@@ -333,3 +327,55 @@ def test_any_values_are_the_python_paths_or_declined(names: list[str], data: Any
     native = paths.encoder.encode_packet(data_packet)
     if native is not None:
         assert native == paths.python(data_packet), (names, values)
+
+
+class _Connection:
+    """What ``snapshot._read_encoded`` uses of a pymysql connection: its socket's buffered
+    reader (here over bytes), the next sequence number and ``_force_close``."""
+
+    encoding = "utf8"
+
+    def __init__(self, wire: bytes, seq: int) -> None:
+        self._rfile = io.BufferedReader(io.BytesIO(wire), buffer_size=64)  # small reads
+        self._next_seq_id = seq
+        self._read_timeout = self._current_timeout = None
+        self.closed = False
+
+    def _force_close(self) -> None:
+        self.closed = True
+
+
+def _result(wire: bytes, seq: int = 1) -> Any:
+    result = MySQLResult(_Connection(wire, seq))  # type: ignore[arg-type]  # a stand-in
+    result.unbuffered_active = True
+    return result
+
+
+def test_read_encoded_reads_a_result_to_its_eof_packet() -> None:
+    paths = Paths(["varchar"])
+    rows = [packet(str(i), "x" * i) for i in range(1, 300)] + [packet("300", b"\xff")]
+    eof = b"\xfe\x02\x00\x22\x00"  # 2 warnings
+    result = _result(_wire([*rows, eof], 1), 1)
+    conn = result.connection
+    keys, values, declined, last = snapshot._read_encoded(result, paths.encoder)
+    assert declined == [(299, rows[-1])] and last == rows[-1]
+    assert list(zip(keys, values, strict=True))[:299] == [paths.python(r) for r in rows[:299]]
+    assert (result.unbuffered_active, result.connection, result.warning_count) == (False, None, 2)
+    assert conn._next_seq_id == (1 + 301) & 0xFF and not conn.closed
+
+
+def test_read_encoded_raises_as_pymysql_does() -> None:
+    paths = Paths(["varchar"])
+    error = b"\xff\x15\x04#28000Access denied"
+    result = _result(_wire([packet("1", "a"), error], 1))
+    with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
+        snapshot._read_encoded(result, paths.encoder)
+    assert not result.unbuffered_active
+    wrong = _result(_wire([packet("1", "a")], 5), 1)
+    with pytest.raises(pymysql.err.InternalError, match="got 5 expected 1"):
+        snapshot._read_encoded(wrong, paths.encoder)
+    assert wrong.connection.closed
+    cut = _result(_wire([packet("1", "a"), EOF_PACKET], 1)[:-2])
+    with pytest.raises(pymysql.err.OperationalError, match="Lost connection"):
+        snapshot._read_encoded(cut, paths.encoder)
+    assert cut.connection.closed
