@@ -544,7 +544,7 @@ class _StreamLoop:
 
     def _publish(self, tx: Transaction) -> None:
         schemas = self._shapes.register(tx.schemas)
-        items, records = self._encoder.items(tx, schemas)
+        items = self._encoder.items(tx, schemas)
         end = self._owner.stored_form(tx.position)
         self._publisher.publish(
             items, schemas, end, gtid=tx.gtid, commit_ts_us=tx.commit_ts_us, tx_id=tx.gtid,
@@ -552,7 +552,7 @@ class _StreamLoop:
         )  # fmt: skip
         self._incremental.published(end)
         self._in_flight += 1
-        self._metrics.published(tx.commit_ts_us, records)
+        self._metrics.published(tx.commit_ts_us, self._encoder.records)
 
     def _tick(self) -> None:
         now = time.monotonic()

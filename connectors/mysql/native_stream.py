@@ -25,7 +25,7 @@ writes it, warns, or raises its own error.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from strangler.connectors.mysql.native import DELETE, UPDATE, WRITE
@@ -139,16 +139,18 @@ class StreamEncoder:
         self._topic_for = topic_for
         self._encoders: dict[tuple[int, int], tuple[TableCodec, TableSchema, RowEncoder | None]]
         self._encoders = {}
+        self.records = 0
+        """Records of the items ``items`` made so far (of its last transaction)."""
 
     def items(
         self, tx: Transaction, schemas: Mapping[TableId, TableSchema]
-    ) -> tuple[list[ChangeEvent | EncodedRows], int]:
-        """The items of ``tx`` in stream order, and how many records they make.
+    ) -> Iterator[ChangeEvent | EncodedRows]:
+        """The items of ``tx`` in stream order, made as the publisher takes them (a large
+        transaction is never held encoded whole); ``records`` counts the records they make.
         ``schemas``: the published schemas of its tables (``TableShapes.register``)."""
         assert tx.position.file is not None
         position = tx.position.file
-        out: list[ChangeEvent | EncodedRows] = []
-        count = 0
+        self.records = 0
         for codec, rows in tx.rows:
             table = codec.schema.table
             schema = schemas.get(table)
@@ -158,18 +160,17 @@ class StreamEncoder:
             if encoder is not None and rows.image is not None:
                 records = encoder.encode(rows.image, _OPS[rows.op])
                 if records is not None:
-                    out.append(EncodedRows(table, rows.op, records, schema))
-                    count += len(records)
+                    self.records += len(records)
+                    yield EncodedRows(table, rows.op, records, schema)
                     continue
             events = row_events(codec, rows, tx.position, tx.commit_ts_us, tx.gtid)
             projected = self._shapes.project(events, schemas, position)
-            out.extend(projected)
-            count += len(projected)
+            self.records += len(projected)
+            yield from projected
         if tx.truncates:
             projected = self._shapes.project(tx.truncate_events(), schemas, position)
-            out.extend(projected)
-            count += len(projected)
-        return out, count
+            self.records += len(projected)
+            yield from projected
 
     def _encoder(self, codec: TableCodec, schema: TableSchema) -> RowEncoder | None:
         found = self._encoders.get((id(codec), id(schema)))

@@ -80,7 +80,7 @@ def _python_records(
                 tx.gtid, tx.position, tx.commit_ts_us, rows, tx.schemas, tx.ddl, tx.truncates
             )
         schemas = shapes.register(tx.schemas)
-        items, _ = encoder.items(tx, schemas)
+        items = list(encoder.items(tx, schemas))
         taken += sum(isinstance(i, EncodedRows) for i in items)
         publisher.publish(
             items, schemas, tx.position, gtid=tx.gtid, commit_ts_us=tx.commit_ts_us,

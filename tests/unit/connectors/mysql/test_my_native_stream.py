@@ -65,7 +65,9 @@ def _publish(
         rows.append((codec, found))
     tx = Transaction(GTID, POS, 7_000_000, tuple(rows), {T: codec.schema})
     schemas = shapes.register(tx.schemas)
-    items, count = StreamEncoder(shapes, serializer, lambda t: f"legacy.{t}").items(tx, schemas)
+    encoder = StreamEncoder(shapes, serializer, lambda t: f"legacy.{t}")
+    items = list(encoder.items(tx, schemas))
+    count = encoder.records
     producer = Producer()
     publisher = Publisher(producer, serializer, lambda t: f"legacy.{t}", "mysql_file_pos")  # type: ignore[arg-type]
     assert POS.file is not None
