@@ -10,7 +10,8 @@
  * - parse_clock ("HH:MM:SS[.f{1,6}]", the caller checks the ranges);
  * - parse_timestamp_text ("YYYY-MM-DD HH:MM:SS[.f][+-HH[:MM[:SS]]]" as UTC microseconds);
  * - valid_utf8 (strict, as Python's decoder);
- * - enc_float, enc_decimal, enc_uuid: a value's text straight to its Avro binary.
+ * - enc_float, enc_decimal, enc_uuid: a value's text straight to its Avro binary;
+ * - RecordPlan, record_bytes: the key and value records of a row's encoded columns.
  */
 #ifndef STRANGLER_AVRO_TEXT_H
 #define STRANGLER_AVRO_TEXT_H
@@ -267,6 +268,131 @@ static int enc_uuid(const unsigned char *s, size_t n, unsigned char *out, size_t
     memcpy(out + 1, s, 36);
     *len = 37;
     return 0;
+}
+
+/* ---- records: the key and value records of a row's encoded columns ----------------------- */
+
+/* Where a column's encoding is in a row's work buffer. */
+typedef struct {
+    size_t off, len;
+    int null, done;
+} Slot;
+
+/* Which columns make the records: the value fields (column index, nullable) in record order,
+ * the key fields in key order, and each record's Confluent prefix. */
+typedef struct {
+    Py_ssize_t nvalue, nkey;
+    Py_ssize_t *value_cols;
+    int *value_nullable;
+    Py_ssize_t *key_cols;
+    unsigned char key_prefix[5], value_prefix[5];
+} RecordPlan;
+
+/* A sequence of column indexes, or of (index, flag) pairs when `flags` is given; a fresh array,
+ * or NULL with an exception set. */
+static Py_ssize_t *index_array(PyObject *seq, Py_ssize_t ncols, Py_ssize_t *count, int **flags,
+                               const char *what) {
+    PyObject *fast = PySequence_Fast(seq, what);
+    if (fast == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    Py_ssize_t *out = PyMem_Calloc(n ? (size_t)n : 1, sizeof *out);
+    int *second = flags ? PyMem_Calloc(n ? (size_t)n : 1, sizeof *second) : NULL;
+    if (out == NULL || (flags && second == NULL)) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        Py_ssize_t index;
+        int flag = 0;
+        if (flags) {
+            if (!PyTuple_Check(item)) {
+                PyErr_Format(PyExc_TypeError, "%s: expected tuples", what);
+                goto fail;
+            }
+            if (!PyArg_ParseTuple(item, "np", &index, &flag)) goto fail;
+        } else {
+            index = PyLong_AsSsize_t(item);
+            if (index == -1 && PyErr_Occurred()) goto fail;
+        }
+        if (index < 0 || index >= ncols) {
+            PyErr_Format(PyExc_ValueError, "%s: column index %zd out of range", what, index);
+            goto fail;
+        }
+        out[i] = index;
+        if (flags) second[i] = flag;
+    }
+    Py_DECREF(fast);
+    *count = n;
+    if (flags) *flags = second;
+    return out;
+fail:
+    Py_DECREF(fast);
+    PyMem_Free(out);
+    PyMem_Free(second);
+    return NULL;
+}
+
+static void plan_free(RecordPlan *plan) {
+    PyMem_Free(plan->value_cols);
+    PyMem_Free(plan->value_nullable);
+    PyMem_Free(plan->key_cols);
+}
+
+/* The plan of `value_fields` ((column index, nullable) pairs) and `key_fields` (column
+ * indexes) over ncols columns, none of whose codes[] may be `skip`; 0, or -1 with an exception
+ * set. */
+static int plan_init(RecordPlan *plan, PyObject *value_fields, PyObject *key_fields,
+                     Py_ssize_t ncols, const int *codes, int skip, unsigned long key_id,
+                     unsigned long value_id) {
+    if (key_id > 0xFFFFFFFFul || value_id > 0xFFFFFFFFul) {
+        PyErr_SetString(PyExc_ValueError, "schema ids are 32-bit");
+        return -1;
+    }
+    plan->value_cols = index_array(value_fields, ncols, &plan->nvalue, &plan->value_nullable,
+                                   "value_fields: (column index, nullable) pairs");
+    if (plan->value_cols == NULL) return -1;
+    plan->key_cols = index_array(key_fields, ncols, &plan->nkey, NULL, "key_fields: column indexes");
+    if (plan->key_cols == NULL) return -1;
+    for (Py_ssize_t i = 0; i < plan->nvalue; i++)
+        if (codes[plan->value_cols[i]] == skip) goto skipped;
+    for (Py_ssize_t i = 0; i < plan->nkey; i++)
+        if (codes[plan->key_cols[i]] == skip) goto skipped;
+    put_prefix(plan->key_prefix, (uint32_t)key_id);
+    put_prefix(plan->value_prefix, (uint32_t)value_id);
+    return 0;
+skipped:
+    PyErr_SetString(PyExc_ValueError, "a key or value field cannot be of code 0 (skip)");
+    return -1;
+}
+
+/* The record of `fields` (column indexes; `nullable`: whether each is a null union, NULL for
+ * none) from the encodings in slots/work, as bytes; Py_None where a field without null is NULL
+ * (declined: the Python path explains); NULL on error. */
+static PyObject *record_bytes(const unsigned char *prefix, const Slot *slots,
+                              const unsigned char *work, const Py_ssize_t *fields,
+                              const int *nullable, Py_ssize_t count) {
+    size_t size = 5;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const Slot *slot = &slots[fields[i]];
+        int may_be_null = nullable != NULL && nullable[i];
+        if (slot->null && !may_be_null) Py_RETURN_NONE;
+        size += slot->null ? 1 : slot->len + (size_t)may_be_null;
+    }
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (bytes == NULL) return NULL;
+    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(bytes);
+    memcpy(p, prefix, 5);
+    p += 5;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const Slot *slot = &slots[fields[i]];
+        if (nullable != NULL && nullable[i]) *p++ = slot->null ? 0 : 2; /* union branch */
+        if (!slot->null) {
+            memcpy(p, work + slot->off, slot->len);
+            p += slot->len;
+        }
+    }
+    return bytes;
 }
 
 #endif

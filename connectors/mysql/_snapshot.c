@@ -127,18 +127,10 @@ static int encode_field(int code, int scale, int pad, const unsigned char *s, si
 /* ---- the TextEncoder type ----------------------------------------------------------------- */
 
 typedef struct {
-    size_t off, len; /* the encoding in the work buffer */
-    int null;
-} Slot;
-
-typedef struct {
     PyObject_HEAD
-    Py_ssize_t ncols, nvalue, nkey;
-    int *codes, *scales, *pads;  /* per column of the SELECT */
-    Py_ssize_t *value_cols;      /* value fields: column index, in record order */
-    int *value_nullable;
-    Py_ssize_t *key_cols;        /* key fields, in key order */
-    unsigned char key_prefix[5], value_prefix[5];
+    Py_ssize_t ncols;
+    int *codes, *scales, *pads; /* per column of the SELECT */
+    RecordPlan plan;
     /* per-row scratch, reused (a TextEncoder is used by one thread at a time) */
     Buf work;
     Slot *slots;
@@ -151,59 +143,12 @@ static void encoder_dealloc(TextEncoder *self) {
     PyMem_Free(self->codes);
     PyMem_Free(self->scales);
     PyMem_Free(self->pads);
-    PyMem_Free(self->value_cols);
-    PyMem_Free(self->value_nullable);
-    PyMem_Free(self->key_cols);
+    plan_free(&self->plan);
     PyMem_Free(self->work.p);
     PyMem_Free(self->slots);
     PyMem_Free(self->limbs);
     PyMem_Free(self->joined.p);
     Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-/* A sequence of column indexes, or of (index, flag) pairs when `flags` is given; a fresh array,
- * or NULL with an exception set. */
-static Py_ssize_t *index_array(PyObject *seq, Py_ssize_t ncols, Py_ssize_t *count, int **flags,
-                               const char *what) {
-    PyObject *fast = PySequence_Fast(seq, what);
-    if (fast == NULL) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    Py_ssize_t *out = PyMem_Calloc(n ? (size_t)n : 1, sizeof *out);
-    int *second = flags ? PyMem_Calloc(n ? (size_t)n : 1, sizeof *second) : NULL;
-    if (out == NULL || (flags && second == NULL)) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
-        Py_ssize_t index;
-        int flag = 0;
-        if (flags) {
-            if (!PyTuple_Check(item)) {
-                PyErr_Format(PyExc_TypeError, "%s: expected tuples", what);
-                goto fail;
-            }
-            if (!PyArg_ParseTuple(item, "np", &index, &flag)) goto fail;
-        } else {
-            index = PyLong_AsSsize_t(item);
-            if (index == -1 && PyErr_Occurred()) goto fail;
-        }
-        if (index < 0 || index >= ncols) {
-            PyErr_Format(PyExc_ValueError, "%s: column index %zd out of range", what, index);
-            goto fail;
-        }
-        out[i] = index;
-        if (flags) second[i] = flag;
-    }
-    Py_DECREF(fast);
-    *count = n;
-    if (flags) *flags = second;
-    return out;
-fail:
-    Py_DECREF(fast);
-    PyMem_Free(out);
-    PyMem_Free(second);
-    return NULL;
 }
 
 static int encoder_init(TextEncoder *self, PyObject *args, PyObject *kwds) {
@@ -214,10 +159,6 @@ static int encoder_init(TextEncoder *self, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOkk", kwlist, &columns, &value_fields,
                                      &key_fields, &key_id, &value_id))
         return -1;
-    if (key_id > 0xFFFFFFFFul || value_id > 0xFFFFFFFFul) {
-        PyErr_SetString(PyExc_ValueError, "schema ids are 32-bit");
-        return -1;
-    }
     if (self->codes != NULL) {
         PyErr_SetString(PyExc_TypeError, "TextEncoder is configured once");
         return -1;
@@ -256,21 +197,8 @@ static int encoder_init(TextEncoder *self, PyObject *args, PyObject *kwds) {
     }
     Py_DECREF(fast);
     self->ncols = n;
-    self->value_cols = index_array(value_fields, n, &self->nvalue, &self->value_nullable,
-                                   "value_fields: (column index, nullable) pairs");
-    if (self->value_cols == NULL) return -1;
-    self->key_cols = index_array(key_fields, n, &self->nkey, NULL, "key_fields: column indexes");
-    if (self->key_cols == NULL) return -1;
-    for (Py_ssize_t i = 0; i < self->nvalue; i++)
-        if (self->codes[self->value_cols[i]] == C_SKIP) goto skipped;
-    for (Py_ssize_t i = 0; i < self->nkey; i++)
-        if (self->codes[self->key_cols[i]] == C_SKIP) goto skipped;
-    put_prefix(self->key_prefix, (uint32_t)key_id);
-    put_prefix(self->value_prefix, (uint32_t)value_id);
-    return 0;
-skipped:
-    PyErr_SetString(PyExc_ValueError, "a key or value field cannot be of code 0 (skip)");
-    return -1;
+    return plan_init(&self->plan, value_fields, key_fields, n, self->codes, C_SKIP, key_id,
+                     value_id);
 }
 
 static int configured(TextEncoder *self) {
@@ -337,33 +265,6 @@ static int encode_columns(TextEncoder *self, const unsigned char *p, size_t n) {
     return pos == n ? 0 : DECLINE; /* more fields than columns */
 }
 
-/* The record of `fields` as bytes, or Py_None (a NULL where the field has none: declined), or
- * NULL (error). */
-static PyObject *record(TextEncoder *self, const unsigned char *prefix, const Py_ssize_t *fields,
-                        const int *nullable, Py_ssize_t count) {
-    size_t size = 5;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        const Slot *slot = &self->slots[fields[i]];
-        int may_be_null = nullable != NULL && nullable[i];
-        if (slot->null && !may_be_null) Py_RETURN_NONE; /* the Python path explains */
-        size += slot->null ? 1 : slot->len + (size_t)may_be_null;
-    }
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
-    if (bytes == NULL) return NULL;
-    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(bytes);
-    memcpy(p, prefix, 5);
-    p += 5;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        const Slot *slot = &self->slots[fields[i]];
-        if (nullable != NULL && nullable[i]) *p++ = slot->null ? 0 : 2; /* union branch */
-        if (!slot->null) {
-            memcpy(p, self->work.p + slot->off, slot->len);
-            p += slot->len;
-        }
-    }
-    return bytes;
-}
-
 /* The row packet's key and value records: 0 with *key and *value set (new references), DECLINE
  * with both NULL, or -1 with an exception set. */
 static int encode_row(TextEncoder *self, const unsigned char *p, size_t n, PyObject **key,
@@ -371,10 +272,13 @@ static int encode_row(TextEncoder *self, const unsigned char *p, size_t n, PyObj
     *key = *value = NULL;
     int r = encode_columns(self, p, n);
     if (r) return r;
-    *value = record(self, self->value_prefix, self->value_cols, self->value_nullable, self->nvalue);
+    const RecordPlan *plan = &self->plan;
+    *value = record_bytes(plan->value_prefix, self->slots, self->work.p, plan->value_cols,
+                          plan->value_nullable, plan->nvalue);
     if (*value == NULL) return -1;
     if (*value == Py_None) goto declined;
-    *key = record(self, self->key_prefix, self->key_cols, NULL, self->nkey);
+    *key = record_bytes(plan->key_prefix, self->slots, self->work.p, plan->key_cols, NULL,
+                        plan->nkey);
     if (*key == NULL) {
         Py_CLEAR(*value);
         return -1;

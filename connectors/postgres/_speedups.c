@@ -169,66 +169,17 @@ static int encode_field(int code, int scale, const unsigned char *s, size_t n, u
 
 typedef struct {
     PyObject_HEAD
-    Py_ssize_t ncols, nvalue, nkey;
-    int *codes, *scales;     /* per source column */
-    Py_ssize_t *value_cols;  /* value fields: source column index, in record order */
-    int *value_nullable;
-    Py_ssize_t *key_cols;    /* key fields, in key order */
-    unsigned char key_prefix[5], value_prefix[5];
+    Py_ssize_t ncols;
+    int *codes, *scales; /* per source column */
+    RecordPlan plan;     /* the value and key fields */
     int max_scale;
 } Encoder;
 
 static void encoder_dealloc(Encoder *self) {
     PyMem_Free(self->codes);
     PyMem_Free(self->scales);
-    PyMem_Free(self->value_cols);
-    PyMem_Free(self->value_nullable);
-    PyMem_Free(self->key_cols);
+    plan_free(&self->plan);
     Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-/* A sequence of ints (or of int pairs) from Python; returns a fresh array or NULL + error. */
-static Py_ssize_t *index_array(PyObject *seq, Py_ssize_t ncols, Py_ssize_t *count,
-                               int **second, const char *what) {
-    PyObject *fast = PySequence_Fast(seq, what);
-    if (fast == NULL) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    Py_ssize_t *out = PyMem_Calloc(n ? (size_t)n : 1, sizeof *out);
-    int *flags = second ? PyMem_Calloc(n ? (size_t)n : 1, sizeof *flags) : NULL;
-    if (out == NULL || (second && flags == NULL)) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
-        long index;
-        int flag = 0;
-        if (second) {
-            if (!PyTuple_Check(item)) {
-                PyErr_Format(PyExc_TypeError, "%s: expected tuples", what);
-                goto fail;
-            }
-            if (!PyArg_ParseTuple(item, "lp", &index, &flag)) goto fail;
-        } else {
-            index = PyLong_AsLong(item);
-            if (index == -1 && PyErr_Occurred()) goto fail;
-        }
-        if (index < 0 || index >= ncols) {
-            PyErr_Format(PyExc_ValueError, "%s: column index %ld out of range", what, index);
-            goto fail;
-        }
-        out[i] = index;
-        if (second) flags[i] = flag;
-    }
-    Py_DECREF(fast);
-    *count = n;
-    if (second) *second = flags;
-    return out;
-fail:
-    Py_DECREF(fast);
-    PyMem_Free(out);
-    PyMem_Free(flags);
-    return NULL;
 }
 
 static int encoder_init(Encoder *self, PyObject *args, PyObject *kwds) {
@@ -239,10 +190,6 @@ static int encoder_init(Encoder *self, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOkk", kwlist, &columns, &value_fields,
                                      &key_fields, &key_id, &value_id))
         return -1;
-    if (key_id > 0xFFFFFFFFul || value_id > 0xFFFFFFFFul) {
-        PyErr_SetString(PyExc_ValueError, "schema ids are 32-bit");
-        return -1;
-    }
     if (self->codes != NULL) {
         PyErr_SetString(PyExc_TypeError, "Encoder is configured once");
         return -1;
@@ -281,29 +228,11 @@ static int encoder_init(Encoder *self, PyObject *args, PyObject *kwds) {
     }
     Py_DECREF(fast);
     self->ncols = n;
-    self->value_cols = index_array(value_fields, n, &self->nvalue, &self->value_nullable,
-                                   "value_fields: (column index, nullable) pairs");
-    if (self->value_cols == NULL) return -1;
-    self->key_cols = index_array(key_fields, n, &self->nkey, NULL, "key_fields: column indexes");
-    if (self->key_cols == NULL) return -1;
-    for (Py_ssize_t i = 0; i < self->nvalue; i++)
-        if (self->codes[self->value_cols[i]] == T_SKIP) goto skipped;
-    for (Py_ssize_t i = 0; i < self->nkey; i++)
-        if (self->codes[self->key_cols[i]] == T_SKIP) goto skipped;
-    put_prefix(self->key_prefix, (uint32_t)key_id);
-    put_prefix(self->value_prefix, (uint32_t)value_id);
-    return 0;
-skipped:
-    PyErr_SetString(PyExc_ValueError, "a key or value field cannot be of code 0 (skip)");
-    return -1;
+    return plan_init(&self->plan, value_fields, key_fields, n, self->codes, T_SKIP, key_id,
+                     value_id);
 }
 
 /* Per-row scratch: where each source column's encoding is (or NULL) in the work buffer. */
-typedef struct {
-    size_t off, len;
-    int null, done;
-} Slot;
-
 typedef struct {
     Buf work;       /* unescaped text and encodings of the current row */
     Slot *slots;
@@ -380,30 +309,12 @@ static int encode_column(Encoder *self, Scratch *w, Py_ssize_t c) {
 /* The record of `fields` (column indexes) as bytes, or Py_None (declined), or NULL (error). */
 static PyObject *record(Encoder *self, Scratch *w, const unsigned char *prefix,
                         const Py_ssize_t *fields, const int *nullable, Py_ssize_t count) {
-    size_t size = 5;
     for (Py_ssize_t i = 0; i < count; i++) {
-        Py_ssize_t c = fields[i];
-        int r = encode_column(self, w, c);
+        int r = encode_column(self, w, fields[i]);
         if (r < 0) return NULL;
         if (r == DECLINE) Py_RETURN_NONE;
-        int may_be_null = nullable != NULL && nullable[i];
-        if (w->slots[c].null && !may_be_null) Py_RETURN_NONE; /* the Python path explains */
-        size += w->slots[c].null ? 1 : w->slots[c].len + (size_t)may_be_null;
     }
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
-    if (bytes == NULL) return NULL;
-    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(bytes);
-    memcpy(p, prefix, 5);
-    p += 5;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        Slot *slot = &w->slots[fields[i]];
-        if (nullable != NULL && nullable[i]) *p++ = slot->null ? 0 : 2; /* union branch */
-        if (!slot->null) {
-            memcpy(p, w->work.p + slot->off, slot->len);
-            p += slot->len;
-        }
-    }
-    return bytes;
+    return record_bytes(prefix, w->slots, w->work.p, fields, nullable, count);
 }
 
 /* Splits the line into fields; 0 if it has exactly ncols of them. */
@@ -441,11 +352,12 @@ static int encode_row(Encoder *self, Scratch *w, PyObject **key, PyObject **valu
         if (r < 0) return -1;
         if (r == DECLINE) goto declined;
     }
-    *value = record(self, w, self->value_prefix, self->value_cols, self->value_nullable,
-                    self->nvalue);
+    const RecordPlan *plan = &self->plan;
+    *value = record(self, w, plan->value_prefix, plan->value_cols, plan->value_nullable,
+                    plan->nvalue);
     if (*value == NULL) return -1;
     if (*value == Py_None) goto declined;
-    *key = record(self, w, self->key_prefix, self->key_cols, NULL, self->nkey);
+    *key = record(self, w, plan->key_prefix, plan->key_cols, NULL, plan->nkey);
     if (*key == NULL) {
         Py_CLEAR(*value);
         return -1;
@@ -686,8 +598,8 @@ static PyObject *encoder_encode_full_update(Encoder *self, PyObject *args) {
     PyObject *old = NULL, *result = NULL;
     Scratch before = {0}, after = {0};
     if (scratch_init(self, &before, 0) || scratch_init(self, &after, 0)) goto done;
-    for (Py_ssize_t i = 0; i < self->nkey; i++) {
-        int code = self->codes[self->key_cols[i]];
+    for (Py_ssize_t i = 0; i < self->plan.nkey; i++) {
+        int code = self->codes[self->plan.key_cols[i]];
         if (code == T_FLOAT || code == T_DOUBLE) goto declined;
     }
     if (offset >= size || data[offset] != 'O') goto declined;
