@@ -96,21 +96,21 @@ class Publisher:
         encoded = 0  # counted once, before the seal: see publish_encoded
         table, topic, by_op = None, "", dict[Op, _Headers]()
         at = end if position is None else position
+
+        def op_headers(op: Op) -> _Headers:
+            """The headers of encoded changes of ``op`` in this transaction (made once)."""
+            made = by_op[op] = list(self._new_headers((op, at, tx_id, commit_ts_us, gtid)))
+            return made
+
         for event in events:
             if isinstance(event, EncodedRows):  # MySQL's hot path: one item per row event
                 if event.table is not table:
                     table, topic = event.table, self.topic_of(event.table)
-                headers = by_op.get(event.op)
-                if headers is None:
-                    of = (event.op, at, tx_id, commit_ts_us, gtid)
-                    headers = by_op[event.op] = list(self._new_headers(of))
+                headers = by_op.get(event.op) or op_headers(event.op)
                 encoded += len(event.records)
                 for key, value in event.records:
                     if value is None and event.op is not Op.DELETE:  # a changed key's tombstone
-                        tombstone = by_op.get(Op.DELETE)
-                        if tombstone is None:
-                            of = (Op.DELETE, at, tx_id, commit_ts_us, gtid)
-                            tombstone = by_op[Op.DELETE] = list(self._new_headers(of))
+                        tombstone = by_op.get(Op.DELETE) or op_headers(Op.DELETE)
                         self._send(topic, key, value, on_delivery, tombstone)
                         continue
                     try:
@@ -122,10 +122,7 @@ class Publisher:
             elif isinstance(event, EncodedChange):  # the hot path: no lookup it can spare
                 if event.table is not table:
                     table, topic = event.table, self.topic_of(event.table)
-                headers = by_op.get(event.op)
-                if headers is None:
-                    of = (event.op, at, tx_id, commit_ts_us, gtid)
-                    headers = by_op[event.op] = list(self._new_headers(of))
+                headers = by_op.get(event.op) or op_headers(event.op)
                 encoded += 1
                 key, value = event.key, event.value
                 try:

@@ -22,6 +22,12 @@
 #include <string.h>
 
 #include "../avro_out.h"
+/* the shared helpers (valid_utf8, days_from_civil, days_in_month); the text parsers it also
+ * has are not used here */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "../avro_text.h"
+#pragma GCC diagnostic pop
 
 /* binlog field types (MySQL's enum_field_types) */
 enum {
@@ -89,6 +95,7 @@ static int truncated(void) {
 
 static int take(Reader *r, Py_ssize_t n, const unsigned char **out) {
     if (n < 0 || r->end - r->p < n) {
+        *out = NULL; /* never read (callers return), but compilers cannot always tell */
         return truncated();
     }
     *out = r->p;
@@ -988,43 +995,6 @@ static int out_decimal(Buf *b, const uint32_t *limbs, size_t nl, int neg) {
     return 0;
 }
 
-/* strict UTF-8, as Python's decoder takes it (no overlong forms, surrogates, > U+10FFFF) */
-static int valid_utf8(const unsigned char *p, Py_ssize_t n) {
-    Py_ssize_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        int more;
-        unsigned char low = 0x80, high = 0xBF; /* the range of the second byte */
-        if (c >= 0xC2 && c <= 0xDF) {
-            more = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            more = 2;
-            low = c == 0xE0 ? 0xA0 : 0x80;
-            high = c == 0xED ? 0x9F : 0xBF;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            more = 3;
-            low = c == 0xF0 ? 0x90 : 0x80;
-            high = c == 0xF4 ? 0x8F : 0xBF;
-        } else {
-            return 0;
-        }
-        if (n - i <= more || p[i + 1] < low || p[i + 1] > high) {
-            return 0;
-        }
-        for (int k = 2; k <= more; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) {
-                return 0;
-            }
-        }
-        i += more + 1;
-    }
-    return 1;
-}
-
 /* a str's UTF-8 as an Avro string; DECLINE if it has none (lone surrogates) */
 static int out_str(Buf *b, PyObject *text) {
     Py_ssize_t n;
@@ -1046,7 +1016,7 @@ static int encode_text(const Column *c, const unsigned char *p, Py_ssize_t n, Bu
     }
     if (c->utf8 || c->enc == NULL || (c->ascii && all_ascii(p, n))) {
         /* UTF-8 (bytes become text as UTF-8 too), or ASCII in an ASCII-compatible charset */
-        return valid_utf8(p, n) ? out_blob(b, p, (size_t)n) : DECLINE;
+        return valid_utf8(p, (size_t)n) ? out_blob(b, p, (size_t)n) : DECLINE;
     }
     PyObject *text = PyUnicode_Decode((const char *)p, n, c->enc, "strict");
     if (text == NULL) {
@@ -1144,25 +1114,9 @@ static int encode_packed_decimal(const Column *c, const unsigned char *src, Py_s
     return out_decimal(b, limbs, nl, negative);
 }
 
-static int days_in_month(int y, int m) {
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
 /* 1 if y-m-d is a date Python's date takes */
 static int valid_date(int y, int m, int d) {
     return y >= 1 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
-}
-
-/* days since 1970-01-01 of a valid date (the proleptic Gregorian calendar, as Python's) */
-static int64_t epoch_days(int y, int m, int d) {
-    int64_t yy = y - (m <= 2);
-    int64_t era = yy / 400; /* yy >= 0 here */
-    int64_t yoe = yy - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
 }
 
 static int fraction(int fsp, const unsigned char *p, Py_ssize_t n, int64_t *micros) {
@@ -1185,7 +1139,7 @@ static int encode_datetime(const Column *c, const unsigned char *p, Py_ssize_t n
     if (us > 999999 || !valid_date(y, mo, d) || h > 23 || mi > 59 || s > 59) {
         return DECLINE; /* a zero date (warned and null), or raised */
     }
-    int64_t secs = epoch_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
     return out_long(b, secs * 1000000 + us);
 }
 
@@ -1317,7 +1271,7 @@ static int encode_value(const Column *c, const Field *f, const unsigned char *p,
         if (!valid_date(y, m, d)) {
             return DECLINE; /* a zero date (warned and null), or raised */
         }
-        return out_long(b, epoch_days(y, m, d));
+        return out_long(b, days_from_civil(y, m, d));
     }
     case F_DATETIME:
         return encode_datetime(c, p, n, b);
@@ -1682,7 +1636,7 @@ static PyObject *text_hook(const Column *c, const unsigned char *p, Py_ssize_t l
 }
 
 /* digits in p[0..n), or -1 */
-static int64_t digits(const unsigned char *p, Py_ssize_t n) {
+static int64_t text_digits(const unsigned char *p, Py_ssize_t n) {
     if (n <= 0 || n > 18) {
         return -1;
     }
@@ -1698,7 +1652,7 @@ static int64_t digits(const unsigned char *p, Py_ssize_t n) {
 
 static int canonical_int(const unsigned char *p, Py_ssize_t len, long long *out) {
     int negative = len > 0 && p[0] == '-';
-    int64_t v = digits(p + negative, len - negative);
+    int64_t v = text_digits(p + negative, len - negative);
     if (v < 0 || (len - negative > 1 && p[negative] == '0')) {
         return 0;
     }
@@ -1711,7 +1665,7 @@ static int canonical_date(const unsigned char *p, int *y, int *m, int *d) {
     if (p[4] != '-' || p[7] != '-') {
         return 0;
     }
-    int64_t yy = digits(p, 4), mm = digits(p + 5, 2), dd = digits(p + 8, 2);
+    int64_t yy = text_digits(p, 4), mm = text_digits(p + 5, 2), dd = text_digits(p + 8, 2);
     if (yy <= 0 || mm <= 0 || dd <= 0) {
         return 0;
     }
@@ -1724,14 +1678,14 @@ static int canonical_clock(const unsigned char *p, Py_ssize_t n, int *h, int *mi
     if (n < 8 || p[2] != ':' || p[5] != ':') {
         return 0;
     }
-    int64_t hh = digits(p, 2), mm = digits(p + 3, 2), ss = digits(p + 6, 2);
+    int64_t hh = text_digits(p, 2), mm = text_digits(p + 3, 2), ss = text_digits(p + 6, 2);
     if (hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59) {
         return 0;
     }
     int64_t micros = 0;
     if (n > 8) {
         Py_ssize_t f = n - 9;
-        if (p[8] != '.' || f < 1 || f > 6 || (micros = digits(p + 9, f)) < 0) {
+        if (p[8] != '.' || f < 1 || f > 6 || (micros = text_digits(p + 9, f)) < 0) {
             return 0;
         }
         for (Py_ssize_t i = f; i < 6; i++) {

@@ -39,7 +39,7 @@ from tests.unit.connectors.mysql.my_native_support import (
     row_event,
 )
 from tests.unit.connectors.mysql.test_my_connector_units import Producer, Registrar, _source
-from tests.unit.connectors.mysql.test_my_native_rows import KINDS, Kind
+from tests.unit.connectors.mysql.test_my_native_rows import KINDS, _columns, _row, _table
 
 pytestmark = pytest.mark.unit
 
@@ -109,16 +109,6 @@ def _same(
     native, taken = _publish(codec, events, True, **source)
     assert native == python
     return native, taken
-
-
-def _columns(kind: Kind) -> tuple[list[Any], dict[str, SourceColumn]]:
-    columns = [library_column("id", FT.LONG), kind.column("v")]
-    hints = {"v": SourceColumn("v", kind.hint, display_width=kind.width)} if kind.hint else {}
-    return columns, hints
-
-
-def _row(key: int, value: bytes | None) -> bytes:
-    return null_bitmap(2, [] if value is not None else [1]) + enc_int(key, 4) + (value or b"")
 
 
 _HOOKED = {"inet6", "inet4"}
@@ -204,13 +194,7 @@ def test_declined_rows_go_the_python_path_in_stream_order() -> None:
 
 def test_every_kind_in_one_table_with_nulls_in_one_event() -> None:
     names = sorted(n for n in KINDS if n not in _HOOKED)
-    columns = [library_column("id", FT.LONG)]
-    columns += [KINDS[n].column(f"c{i}") for i, n in enumerate(names)]
-    hints = {
-        f"c{i}": SourceColumn(f"c{i}", KINDS[n].hint or "", display_width=KINDS[n].width)
-        for i, n in enumerate(names)
-        if KINDS[n].hint
-    }
+    columns, hints = _table(names)
     codec = _codec(columns, hints)
     count = len(columns)
     images = []
@@ -266,13 +250,7 @@ def _zigzag(n: int) -> bytes:
 def test_any_bytes_write_the_python_paths_records_or_raise_in_both(
     names: list[str], op: Op, data: st.DataObject
 ) -> None:
-    columns = [library_column("id", FT.LONG)]
-    columns += [KINDS[n].column(f"c{i}") for i, n in enumerate(names)]
-    hints = {
-        f"c{i}": SourceColumn(f"c{i}", KINDS[n].hint or "", display_width=KINDS[n].width)
-        for i, n in enumerate(names)
-        if KINDS[n].hint
-    }
+    columns, hints = _table(names)
     codec = _codec(columns, hints)
     prefix = null_bitmap(len(columns)) + enc_int(data.draw(st.integers(0, 3)), 4)
     valid = prefix + b"".join(data.draw(st.sampled_from(KINDS[n].values)) for n in names)
