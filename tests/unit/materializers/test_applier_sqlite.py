@@ -9,7 +9,7 @@ import pytest
 
 from strangler.materializers.applier import Applier
 from strangler.materializers.config import ViewConfig
-from strangler.materializers.sqlite_target import SqliteTarget
+from strangler.materializers.sqlite_target import WAL_CHECKPOINT_PAGES, SqliteTarget
 from strangler.materializers.tables import POSITION_COLUMN
 from tests.unit.materializers.changelog import TOPIC, Event, normalise, records, replay
 
@@ -108,3 +108,10 @@ def test_projection_and_rename_with_awkward_names(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     cur = conn.execute('SELECT "select", "Naïve ""Name""" FROM "Order Ünits"')
     assert cur.fetchall() == [(7, "x")]
+
+
+def test_the_wal_is_checkpointed_in_large_steps(tmp_path: Path) -> None:
+    target = SqliteTarget(tmp_path / "view.db")
+    assert target.conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert target.conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (WAL_CHECKPOINT_PAGES,)
+    assert WAL_CHECKPOINT_PAGES > 1_000  # SQLite's default
