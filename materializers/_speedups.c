@@ -16,6 +16,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <datetime.h>
+#include <structmember.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -415,6 +416,83 @@ static PyObject *make_reader(PyObject *module, PyObject *plan) {
     return (PyObject *)self;
 }
 
+/* ---- slotted dataclasses, built without their __init__ ---------------------------------- */
+
+/* ChangeRecord and StagedRow are made once per change: their generated __init__ (a Python frame)
+ * and the collector's passes over them (they sit in lists of thousands while a batch is
+ * applied) cost more than the rest of staging. A plan writes the slots directly, as __init__
+ * would with every field given, and leaves the object untracked by the collector: what these
+ * records hold (str, int, bytes, bool, enum members, dicts of decoded values, writer schemas,
+ * tuples) never refers back to them, so they are never part of a cycle. */
+#define MAX_SLOTS 16
+
+typedef struct {
+    PyObject *type; /* strong: the type last planned for, or NULL */
+    int ok;         /* 0: no plan for it (call the type) */
+    Py_ssize_t count;
+    Py_ssize_t offsets[MAX_SLOTS];
+} Slots;
+
+/* A plan for `type` if it is a dataclass with `count` fields, each a plain object slot, no
+ * __post_init__, object's __new__ and nothing else in its instances; otherwise no plan.
+ * -1 only on a failing lookup. */
+static int slots_plan(Slots *plan, PyObject *type, Py_ssize_t count) {
+    Py_XSETREF(plan->type, Py_NewRef(type));
+    plan->ok = 0;
+    plan->count = count;
+    if (!PyType_Check(type) || count > MAX_SLOTS) return 0;
+    PyTypeObject *t = (PyTypeObject *)type;
+    if (t->tp_base != &PyBaseObject_Type || t->tp_new != PyBaseObject_Type.tp_new ||
+        t->tp_dictoffset != 0 || t->tp_weaklistoffset != 0 ||
+        t->tp_basicsize != (Py_ssize_t)(sizeof(PyObject) + count * sizeof(PyObject *)))
+        return 0;
+    PyObject *post_init = PyObject_GetAttrString(type, "__post_init__");
+    if (post_init != NULL) {
+        Py_DECREF(post_init);
+        return 0;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
+    PyErr_Clear();
+    PyObject *fields = PyObject_GetAttrString(type, "__dataclass_fields__");
+    if (fields == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
+        PyErr_Clear();
+        return 0;
+    }
+    int ok = fields != NULL && PyDict_CheckExact(fields) && PyDict_GET_SIZE(fields) == count;
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *name, *field;
+    while (ok && PyDict_Next(fields, &pos, &name, &field)) {
+        PyObject *descr = PyDict_GetItemWithError(t->tp_dict, name);
+        ok = descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type);
+        if (ok) {
+            PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+            ok = member->type == T_OBJECT_EX && !(member->flags & READONLY) &&
+                 member->offset >= (Py_ssize_t)sizeof(PyObject) &&
+                 member->offset + (Py_ssize_t)sizeof(PyObject *) <= t->tp_basicsize;
+            plan->offsets[i++] = member->offset;
+        }
+    }
+    Py_XDECREF(fields);
+    if (PyErr_Occurred()) return -1;
+    plan->ok = ok;
+    return 0;
+}
+
+/* type(*values) through the plan (values in __init__'s order), untracked; else the call. */
+static PyObject *slots_new(const Slots *plan, PyObject *type, PyObject *const *values,
+                           Py_ssize_t count) {
+    if (!plan->ok || plan->type != type || plan->count != count)
+        return PyObject_Vectorcall(type, values, (size_t)count, NULL);
+    PyTypeObject *t = (PyTypeObject *)type;
+    PyObject *out = t->tp_alloc(t, 0);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < count; i++)
+        *(PyObject **)((char *)out + plan->offsets[i]) = Py_NewRef(values[i]);
+    if (PyObject_IS_GC(out)) PyObject_GC_UnTrack(out);
+    return out;
+}
+
 /* ---- Decoder ---------------------------------------------------------------------------- */
 
 typedef struct {
@@ -427,6 +505,7 @@ typedef struct {
     PyObject *position;    /* (topic, raw, kind) -> sort key, or raises */
     PyObject *cache;       /* dict schema id -> (WriterSchema, Reader or None) */
     PyObject *last_position;
+    Slots record_plan; /* ChangeRecord's nine fields */
 } DecoderObject;
 
 /* The decoder holds bound methods of the RecordDecoder that holds it: a cycle, so it takes part
@@ -442,6 +521,7 @@ static int decoder_traverse(DecoderObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->position);
     Py_VISIT(self->cache);
     Py_VISIT(self->last_position);
+    Py_VISIT(self->record_plan.type);
     return 0;
 }
 
@@ -456,6 +536,7 @@ static int decoder_clear(DecoderObject *self) {
     Py_CLEAR(self->position);
     Py_CLEAR(self->cache);
     Py_CLEAR(self->last_position);
+    Py_CLEAR(self->record_plan.type);
     return 0;
 }
 
@@ -488,7 +569,7 @@ static int decoder_init(DecoderObject *self, PyObject *args, PyObject *kwargs) {
     Py_XSETREF(self->position, position);
     Py_XSETREF(self->cache, cache);
     Py_CLEAR(self->last_position);
-    return 0;
+    return slots_plan(&self->record_plan, record_type, 9);
 }
 
 static int hex_digit(unsigned char ch) {
@@ -684,7 +765,7 @@ static PyObject *fast_decode(DecoderObject *self, PyObject *message, int *fallba
                          op,           position,           key ? key : Py_None,
                          value ? value : Py_None, key_schema ? key_schema : Py_None,
                          value_schema ? value_schema : Py_None};
-    out = PyObject_Vectorcall(self->record_type, args, 9, NULL);
+    out = slots_new(&self->record_plan, self->record_type, args, 9);
 done:
     Py_DECREF(position);
     Py_XDECREF(key_schema);
@@ -907,6 +988,8 @@ static int put_fields(PyObject *row, Py_ssize_t at, PyObject *source, PyObject *
     return 1;
 }
 
+static Slots staged_plan; /* StagedRow's, made at the first stage() of a type */
+
 /* The StagedRow of one change, or NULL: with an exception, or without one (*skip) when the
  * Python path must stage it. */
 static PyObject *stage_one(PyObject *record, PyObject *key_schema, PyObject *value_schema,
@@ -935,7 +1018,8 @@ static PyObject *stage_one(PyObject *record, PyObject *key_schema, PyObject *val
     if (done_ < 0) goto done;
     if (done_ == 0) goto not_here;
     PyObject *args[3] = {delete ? Py_True : Py_False, parts[3], row};
-    out = PyObject_Vectorcall(staged_type, args, 3, NULL);
+    if (staged_plan.type != staged_type && slots_plan(&staged_plan, staged_type, 3) < 0) goto done;
+    out = slots_new(&staged_plan, staged_type, args, 3);
     goto done;
 not_here:
     *skip = 1;

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from strangler.core.events import Op
+from strangler.materializers import _speedups
 from strangler.materializers.applier import Applier
 from strangler.materializers.config import TopicConfig, ViewConfig
-from strangler.materializers.decoding import RecordDecoder, encode
+from strangler.materializers.decoding import _OPS, RecordDecoder, encode
 from strangler.materializers.positions import PositionKind
 from strangler.materializers.records import TRUNCATE_KEY, BadRecord, ChangeRecord
 from strangler.materializers.schemas import StaticSchemas
@@ -225,3 +228,36 @@ def test_a_dropped_decoder_is_collected() -> None:
     del decoder
     gc.collect()
     assert ref() is None
+
+
+@dataclass(slots=True)
+class _Seen:
+    """A record type with a ``__post_init__``: the decoder must call it, not fill its slots."""
+
+    topic: Any
+    partition: Any
+    offset: Any
+    op: Any
+    position: Any
+    key: Any
+    value: Any
+    key_schema: Any = None
+    value_schema: Any = None
+    seen: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.seen = True
+
+
+def test_native_records_skip_init_and_the_collector() -> None:
+    decoder = RecordDecoder(TOPICS, SCHEMAS)
+    fast = decoder._native.decode(COMMON[0])
+    assert type(fast) is ChangeRecord and not gc.is_tracked(fast)
+    assert fast == decoder._decode_python(COMMON[0])
+    assert gc.is_tracked(decoder._decode_python(COMMON[0]))  # what __init__ gives
+    native = _speedups.Decoder(
+        {PG: True, MYSQL: False}, _OPS, Op.UPDATE, Op.DELETE, Op.TRUNCATE, _Seen,
+        decoder._native_schema, decoder._position,
+    )  # fmt: skip
+    other = native.decode(COMMON[0])
+    assert type(other) is _Seen and other.seen and other.key == fast.key

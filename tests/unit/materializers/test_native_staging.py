@@ -4,6 +4,8 @@ staging (``_Maker.staged``) and ``progress`` give, and leave to Python what they
 from __future__ import annotations
 
 import datetime
+import gc
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -103,6 +105,38 @@ def test_runs_stage_as_python(items: list[tuple[Any, ...]], start: int, mark: in
         end = maker.stage_run(records, start, rows, at, first)
         want_rows, want_end = _python_run(records, start, at, maker, value_schema)
         assert (rows, end) == (want_rows, want_end)
+
+
+@dataclass(slots=True)
+class _Seen:
+    """A row type with a ``__post_init__``: stage must call it, not fill its slots."""
+
+    delete: bool
+    position: bytes
+    values: tuple[Any, ...]
+    seen: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.seen = True
+
+
+def test_staged_rows_skip_init_and_the_collector() -> None:
+    records = _records([(1, "v1", "a", None, 1, False), (2, "delete", None, None, 2, False)])
+    for staged_type in (StagedRow, _Seen, StagedRow):  # a plan per type, made again
+        rows: list[Any] = []
+        end = _speedups.stage(
+            records, 0, rows, None, KEY, V1, *_Maker(SHAPE)._fields, list(SHAPE.converters),
+            staged_type,
+        )  # fmt: skip
+        assert end == 2 and [type(r) for r in rows] == [staged_type] * 2
+        assert [(r.delete, r.position, r.values) for r in rows] == [
+            (False, b"\x01", (1, "<a>", None)),
+            (True, b"\x02", (2,)),
+        ]
+        if staged_type is StagedRow:
+            assert not any(gc.is_tracked(r) for r in rows)
+        else:
+            assert all(r.seen and gc.is_tracked(r) for r in rows)
 
 
 def test_a_filtered_or_incomplete_shape_is_not_native() -> None:
