@@ -10,6 +10,9 @@
  * the value python-mysql-replication would have given it, so warnings and errors are the
  * Python path's own.
  *
+ * A RowEncoder (further down) goes further for the stream: a row event's images straight to the
+ * Avro key and value records of the table's published schema, with no row dict at all.
+ *
  * Every read is bounds-checked: a truncated or malformed image raises ValueError (IndexError
  * for an enum index outside the labels, as the library does), never reads past the buffer.
  * Built by setuptools as strangler.connectors.mysql._speedups.

@@ -1,4 +1,6 @@
-"""Assembling binlog events into committed transactions of ``ChangeEvent``s.
+"""Assembling binlog events into committed transactions: their row events, each with the codec
+of its table version, made into ``ChangeEvent``s only on demand (``Transaction.events``; the
+connector's hot path encodes most row events natively instead, see ``native_stream``).
 
 The binlog holds only committed transactions, each in one piece, in commit order: a GTID event,
 the TABLE_MAP and row events, then an XID event (InnoDB) or a ``COMMIT`` query (engines without

@@ -4,6 +4,7 @@ offset store, the gtid header of published records, metrics."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 
 from strangler.connectors.config import TableOptions, TableSelection
 from strangler.connectors.mysql.config import MysqlSource
+from strangler.connectors.mysql.connector import _StateWriter
 from strangler.connectors.mysql.errors import MysqlError
 from strangler.connectors.mysql.metrics import ConnectorMetrics
 from strangler.connectors.mysql.positions import BinlogPosition, FilePosition
@@ -216,3 +218,53 @@ def test_metrics_latency_per_acknowledged_transaction() -> None:
     metrics.acknowledged(5)
     assert len(metrics.latencies_us) == 2 and metrics.lag_seconds() == 0.0
     assert metrics.snapshot()["events"] == 3
+
+
+class _Owner:
+    """What ``_StateWriter`` needs of the connector: ``store_document`` (slow, or failing)."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.stored: list[str] = []
+        self.fail_at = fail_at
+        self.first = threading.Event()
+        self.release = threading.Event()
+
+    def store_document(self, document: dict[str, Any], position: str) -> None:
+        self.first.set()
+        self.release.wait(5)  # the first save is slow: later states pile up meanwhile
+        if self.fail_at is not None and len(self.stored) == self.fail_at:
+            raise OffsetStoreError("disk full")
+        assert document["position"] == position
+        self.stored.append(position)
+
+
+def _state(seq: int) -> SourceState:
+    return SourceState(BinlogPosition.parse(f"0-1-{seq}@binlog.000003:{seq}"))
+
+
+def test_state_writer_stores_the_newest_state_off_the_loop_and_the_last_on_close() -> None:
+    owner = _Owner()
+    writer = _StateWriter(owner)  # type: ignore[arg-type]
+    writer.start()
+    writer.submit(_state(1))
+    assert owner.first.wait(5)
+    for seq in range(2, 6):  # while the first save runs: only the newest is written next
+        writer.submit(_state(seq))
+    owner.release.set()
+    writer.close()
+    assert owner.stored == [_state(1).position.encode(), _state(5).position.encode()]
+    assert not writer.is_alive()
+
+
+def test_state_writer_raises_a_failed_save_on_submit_and_on_close() -> None:
+    owner = _Owner(fail_at=0)
+    owner.release.set()
+    writer = _StateWriter(owner)  # type: ignore[arg-type]
+    writer.start()
+    writer.submit(_state(1))
+    writer.join(5)
+    with pytest.raises(OffsetStoreError, match="disk full"):
+        writer.submit(_state(2))
+    with pytest.raises(OffsetStoreError, match="disk full"):
+        writer.close()
+    assert owner.stored == []

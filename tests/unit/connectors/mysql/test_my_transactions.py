@@ -82,3 +82,20 @@ def test_rows_of_tables_not_included_are_left_out_but_positions_advance() -> Non
     assembler.feed(_rows(Op.CREATE, ((None, {"id": 1, "n": "a"}),)), _at(50))
     tx = assembler.feed(Xid(2, 1), _at(60))
     assert tx is not None and tx.position.gtids is None and tx.events[0].tx_id is None
+
+
+def test_rows_are_decoded_only_when_asked_and_weigh_their_images() -> None:
+    calls = []
+
+    def parse() -> RawPairs:
+        calls.append(1)
+        return ((None, {"id": 1, "n": "a"}),)
+
+    assembler = TransactionAssembler()
+    assembler.feed(Gtid("0-1-1", False, 1), _at(10))
+    assembler.feed(Rows(MAP, Op.CREATE, parse, None), _at(20))
+    assembler.feed(Rows(MAP, Op.CREATE, parse, b"\x00" * 1000), _at(30))
+    tx = assembler.feed(Xid(1, 1), _at(40))
+    assert tx is not None and calls == [] and len(tx.rows) == 2
+    assert tx.weight > 1000
+    assert [e.after for e in tx.events] == [{"id": 1, "n": "a"}] * 2 and len(calls) == 2
