@@ -20,7 +20,7 @@
  */
 #include "../avro_text.h"
 
-/* Codecs: keep in step with native.py (SNAPSHOT_CODES). */
+/* Codecs: keep in step with native.py (SKIP, LONG, ... BYTES, above snapshot_codec). */
 enum {
     C_SKIP = 0,     /* an excluded column with no codec (geometry): not looked at */
     C_LONG = 1,     /* integers and YEAR: Avro int or long, int(text) */
