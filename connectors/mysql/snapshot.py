@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import pymysql
 import pymysql.converters
 import pymysql.cursors
-from pymysql.constants import CR
+from pymysql.constants import CLIENT, CR
 from pymysql.err import InternalError, OperationalError
 from pymysql.protocol import MysqlPacket
 
@@ -353,7 +353,7 @@ def _fetch_encoded(
     fields = getattr(result, "converters", None) or []
     encodings = [encoding for encoding, converter in fields if converter is None]
     native = encoder.native(encodings) if len(encodings) == len(fields) else None
-    if native is None or not result.unbuffered_active:
+    if native is None or not result.unbuffered_active or not _wire_readable(cur.connection):
         return None
     keys, values, declined, last_packet = _read_encoded(result, native)
     parse = result._read_row_from_packet
@@ -365,6 +365,15 @@ def _fetch_encoded(
 
 
 _READ = 1 << 16
+_PYMYSQL_STATE = ("_rfile", "_sock", "_next_seq_id", "_read_timeout", "_current_timeout")
+
+
+def _wire_readable(conn: Any) -> bool:
+    """True where ``_read_encoded`` can take over reading the result: the connection has the
+    pymysql state it uses (2.x), and results end with an EOF packet (a client that negotiated
+    CLIENT_DEPRECATE_EOF gets an OK packet there instead, which ``feed`` does not read)."""
+    flags = int(getattr(conn, "client_flag", 0))
+    return not flags & CLIENT.DEPRECATE_EOF and all(hasattr(conn, a) for a in _PYMYSQL_STATE)
 
 
 def _read_encoded(

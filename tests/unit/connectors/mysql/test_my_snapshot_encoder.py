@@ -9,6 +9,7 @@ pymysql does: sequence numbers, 16 MiB continuations, error and EOF packets."""
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 from typing import Any
 
 import pymysql
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymysql.connections import MySQLResult
+from pymysql.constants import CLIENT
 from pymysql.protocol import MysqlPacket
 
 from strangler.connectors.mysql import snapshot
@@ -379,3 +381,11 @@ def test_read_encoded_raises_as_pymysql_does() -> None:
     with pytest.raises(pymysql.err.OperationalError, match="Lost connection"):
         snapshot._read_encoded(cut, paths.encoder)
     assert cut.connection.closed
+
+
+def test_wire_reading_only_where_results_end_with_an_eof_packet() -> None:
+    state = {a: None for a in snapshot._PYMYSQL_STATE}
+    assert snapshot._wire_readable(SimpleNamespace(client_flag=0, **state))
+    deprecate_eof = SimpleNamespace(client_flag=CLIENT.DEPRECATE_EOF, **state)
+    assert not snapshot._wire_readable(deprecate_eof)  # an OK packet would end the result
+    assert not snapshot._wire_readable(SimpleNamespace(client_flag=0))  # another pymysql
