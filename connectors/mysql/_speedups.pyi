@@ -13,7 +13,7 @@ class RowDecoder:
 
     def __init__(self, columns: tuple[ColumnSpec, ...], zero_date: object) -> None: ...
     def decode(
-        self, image: bytes, op: int, /
+        self, image: bytes | memoryview, op: int, /
     ) -> list[tuple[dict[str, Any] | None, dict[str, Any] | None]]: ...
 
 FieldSpec = tuple[int, bool, int, int]
@@ -31,7 +31,9 @@ class RowEncoder:
         value_id: int,
         key_id: int,
     ) -> None: ...
-    def encode(self, image: bytes, op: int, /) -> list[tuple[bytes, bytes | None]] | None: ...
+    def encode(
+        self, image: bytes | memoryview, op: int, /
+    ) -> list[tuple[bytes, bytes | None]] | None: ...
 
 TextColumnSpec = tuple[str, int, int, int, str | None, Callable[[Any], Any]]
 """(name, form, bit width, pad, pymysql's encoding of the field, from_text)."""

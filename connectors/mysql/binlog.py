@@ -91,8 +91,10 @@ class Rows:
     parse: Callable[[], RawPairs]
     """python-mysql-replication's rows, decoded on demand: (before, after) pairs of column
     name → value; before is None for inserts, after for deletes."""
-    image: bytes | None = None
-    """The event's row images as sent (None: not a full row image, or not available)."""
+    image: bytes | memoryview | None = None
+    """The event's row images as sent (None: not a full row image, or not available): a view
+    of the event's packet, which the library's event keeps anyway (no copy of every image of
+    a large transaction)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +238,7 @@ _ROW_EVENT_TYPES = frozenset({
 })  # fmt: skip
 
 
-def _row_image(event: Any) -> bytes | None:
+def _row_image(event: Any) -> bytes | memoryview | None:
     """The row images of a row event whose header and bitmaps the library has read: the rest
     of the event, checksum excluded. None unless every column is present in every image
     (``binlog_row_image=FULL``) and the library's read position is where we expect it."""
@@ -255,7 +257,7 @@ def _row_image(event: Any) -> bytes | None:
     start = int(packet._position)
     end = start + int(event.event_size) - int(wrapper.read_bytes)
     data: bytes = packet._data
-    return bytes(data[start:end]) if start <= end <= len(data) else None
+    return memoryview(data)[start:end] if start <= end <= len(data) else None
 
 
 def _all_set(bitmap: bytes, count: int) -> bool:

@@ -51,7 +51,7 @@ class TableCodec:
         values = [raw.get(c.name) for c in self.columns]
         return self._convert(values, [t.from_binlog for t in self.types])
 
-    def from_image(self, op: Op, image: bytes) -> list[RowPair] | None:
+    def from_image(self, op: Op, image: bytes | memoryview) -> list[RowPair] | None:
         """A row event's (before, after) rows, decoded natively from its row images, as
         ``from_binlog`` makes them of the library's rows; None without a native decoder."""
         if self.native is None:
