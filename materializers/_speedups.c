@@ -1149,6 +1149,31 @@ static PyObject *survey(PyObject *module, PyObject *const *args, Py_ssize_t narg
 
 static PyObject *attr_delete, *attr_values;
 
+/* The rows (a fast sequence, new reference) and the size (args[1], >= 0) of a call taking
+ * `nargs_wanted` arguments; NULL with a TypeError naming `usage`. */
+static PyObject *rows_and_size(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t nargs_wanted,
+                               Py_ssize_t *size, const char *usage) {
+    *size = nargs == nargs_wanted ? PyLong_AsSsize_t(args[1]) : -1;
+    if (*size < 0) {
+        if (!PyErr_Occurred()) PyErr_Format(PyExc_TypeError, "takes %s", usage);
+        return NULL;
+    }
+    return PySequence_Fast(args[0], usage);
+}
+
+/* A StagedRow's delete, values and position (new references); -1 with an exception and none
+ * held if one is missing. */
+static int staged_fields(PyObject *row, PyObject **delete, PyObject **values,
+                         PyObject **position) {
+    *delete = PyObject_GetAttr(row, attr_delete);
+    *values = *delete ? PyObject_GetAttr(row, attr_values) : NULL;
+    *position = *values ? PyObject_GetAttr(row, attr_position) : NULL;
+    if (*position != NULL) return 0;
+    Py_CLEAR(*delete);
+    Py_CLEAR(*values);
+    return -1;
+}
+
 /* The position parameter: a bytearray of the position's bytes. The sqlite3 module binds a
  * bytearray as it is, while it looks every bytes parameter up in its adapter registry (a key
  * tuple, a dict lookup, two attribute lookups, about a microsecond a row); SQLite stores the
@@ -1170,11 +1195,9 @@ static PyObject *blob_param(PyObject *position, PyObject *last[2]) {
 /* (values[:nkey] if delete else values) + (position as a bytearray,) of one StagedRow */
 static int sqlite_row(PyObject *row, Py_ssize_t nkey, PyObject *deletes, PyObject *upserts,
                       PyObject *last[2]) {
-    PyObject *delete = PyObject_GetAttr(row, attr_delete);
-    PyObject *values = delete ? PyObject_GetAttr(row, attr_values) : NULL;
-    PyObject *position = values ? PyObject_GetAttr(row, attr_position) : NULL;
-    PyObject *params = NULL;
-    int rc = -1, is_delete = position ? PyObject_IsTrue(delete) : -1;
+    PyObject *delete, *values, *position, *params = NULL;
+    if (staged_fields(row, &delete, &values, &position) < 0) return -1;
+    int rc = -1, is_delete = PyObject_IsTrue(delete);
     if (is_delete < 0) goto done;
     if (!PyTuple_Check(values)) {
         PyErr_SetString(PyExc_TypeError, "StagedRow.values must be a tuple");
@@ -1204,12 +1227,8 @@ done:
  * positions as bytearrays (see blob_param). */
 static PyObject *sqlite_params(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    Py_ssize_t nkey = nargs == 2 ? PyLong_AsSsize_t(args[1]) : -1;
-    if (nkey < 0) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "takes (rows, nkey >= 0)");
-        return NULL;
-    }
-    PyObject *seq = PySequence_Fast(args[0], "sqlite_params takes a sequence of rows");
+    Py_ssize_t nkey;
+    PyObject *seq = rows_and_size(args, nargs, 2, &nkey, "(rows sequence, nkey >= 0)");
     if (seq == NULL) return NULL;
     PyObject *deletes = PyList_New(0), *upserts = PyList_New(0), *out = NULL;
     PyObject *last[2] = {NULL, NULL};
@@ -1426,12 +1445,9 @@ static int put_value(Buffer *buf, PyObject *value) {
 /* One StagedRow: staged, (delete, position, *values, None padding up to `width`); else
  * (*values, position). 1 done, 0 declined, -1 error. */
 static int put_row(Buffer *buf, PyObject *row, Py_ssize_t width, int staged) {
-    PyObject *delete = PyObject_GetAttr(row, attr_delete);
-    PyObject *values = delete ? PyObject_GetAttr(row, attr_values) : NULL;
-    PyObject *position = values ? PyObject_GetAttr(row, attr_position) : NULL;
-    int rc = -1;
-    if (position == NULL) goto done;
-    rc = 0;
+    PyObject *delete, *values, *position;
+    if (staged_fields(row, &delete, &values, &position) < 0) return -1;
+    int rc = 0;
     if (!PyTuple_Check(values) || !PyBytes_CheckExact(position) || !PyBool_Check(delete) ||
         PyTuple_GET_SIZE(values) > width)
         goto done;
@@ -1473,13 +1489,11 @@ done:
  * writes the rows with write_row). */
 static PyObject *copy_text(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    Py_ssize_t width = nargs == 3 ? PyLong_AsSsize_t(args[1]) : -1;
-    int staged = nargs == 3 ? PyObject_IsTrue(args[2]) : -1;
-    if (width < 0 || staged < 0) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "takes (rows, width, staged)");
-        return NULL;
-    }
-    PyObject *seq = PySequence_Fast(args[0], "copy_text takes a sequence of rows");
+    Py_ssize_t width;
+    int staged = nargs == 3 ? PyObject_IsTrue(args[2]) : 0;
+    PyObject *seq = staged < 0 ? NULL
+                               : rows_and_size(args, nargs, 3, &width,
+                                               "(rows sequence, width >= 0, staged)");
     if (seq == NULL) return NULL;
     Buffer buf = {NULL, 0, 0};
     int rc = 1;

@@ -133,3 +133,14 @@ def test_copy_text_declines_what_it_does_not_write_like_psycopg(value: object) -
     assert copy_text(rows[:1], 2, False) == b"1\tfine\t\\\\x01\n"
     assert copy_text(rows[:1], 3, False) is None  # an unstaged row has every column
     assert copy_text([StagedRow(True, b"", (1,))], 2, True) == b"t\t\\\\x\t1\t\\N\n"
+
+
+def test_copy_text_refuses_wrong_arguments() -> None:
+    with pytest.raises(TypeError):
+        copy_text([], -1, True)
+    with pytest.raises(TypeError):
+        copy_text(5, 1, True)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        copy_text([], 1)  # type: ignore[call-arg]
+    with pytest.raises(AttributeError):
+        copy_text([object()], 1, False)
