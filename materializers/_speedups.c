@@ -1511,6 +1511,14 @@ static PyObject *copy_text(PyObject *module, PyObject *const *args, Py_ssize_t n
     return out;
 }
 
+/* ---- the sqlite3 module's adapter for None ---------------------------------------------- */
+
+/* same(value) -> value, with no Python frame (see sqlite_target.bind_none_as_is). */
+static PyObject *same(PyObject *module, PyObject *value) {
+    (void)module;
+    return Py_NewRef(value);
+}
+
 /* ---- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef module_methods[] = {
@@ -1524,6 +1532,7 @@ static PyMethodDef module_methods[] = {
      "compact(records, truncate_op) -> (truncate position or None, {key tuple: record})."},
     {"copy_text", (PyCFunction)(void (*)(void))copy_text, METH_FASTCALL,
      "copy_text(rows, width, staged) -> PostgreSQL COPY text of StagedRows, or None."},
+    {"same", same, METH_O, "same(value) -> value (an adapter handing None back as it is)."},
     {"isoformat", isoformat, METH_O, "value.isoformat(), natively for dates, times, datetimes."},
     {"make_reader", make_reader, METH_O,
      "A native reader for a plan: [(name, is_union, [(kind, arg, post, post_schema), ...])]."},

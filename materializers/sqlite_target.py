@@ -34,6 +34,19 @@ after nearly every batch of a busy view, copying pages the next batches dirty ag
 larger checkpoints copy each page once for several batches. Durability is unchanged."""
 
 
+def bind_none_as_is() -> None:
+    """Register ``_speedups.same`` as the sqlite3 module's adapter for None, unless something
+    already adapts None. Python's sqlite3 binds None (NULL) only after looking it up in its
+    adapter registry and, finding nothing, trying two attributes: ~0.45 us per NULL parameter.
+    Found there, the adapter hands None back at once (~0.1 us) and the same NULL is bound.
+    The registry is the whole process's; what this adapter does changes nothing for others."""
+    if (type(None), sqlite3.PrepareProtocol) not in sqlite3.adapters:
+        sqlite3.register_adapter(type(None), _speedups.same)
+
+
+bind_none_as_is()
+
+
 def _key_match(spec: TableSpec, table: str) -> str:
     """``"t"."k1" = ?1 AND "t"."k2" = ?2``."""
     return " AND ".join(f"{table}.{quote(c.name)} = ?{i}" for i, c in enumerate(spec.key, start=1))

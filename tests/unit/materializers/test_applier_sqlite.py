@@ -115,3 +115,16 @@ def test_the_wal_is_checkpointed_in_large_steps(tmp_path: Path) -> None:
     assert target.conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert target.conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (WAL_CHECKPOINT_PAGES,)
     assert WAL_CHECKPOINT_PAGES > 1_000  # SQLite's default
+
+
+def test_none_is_bound_through_an_adapter_that_hands_it_back(tmp_path: Path) -> None:
+    from strangler.materializers import _speedups
+
+    assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)] is _speedups.same
+    db = tmp_path / "view.db"
+    events = [Event(1, {"name": None, "amount": None}), Event(2, {"name": "x", "amount": None})]
+    Applier(view_config(db), SqliteTarget(db)).apply(records(events, [1, 2]))
+    conn = sqlite3.connect(db)
+    nulls = conn.execute('SELECT id FROM "items" WHERE "name" IS NULL AND "amount" IS NULL')
+    assert nulls.fetchall() == [(1,)]
+    conn.close()
