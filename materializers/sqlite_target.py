@@ -69,27 +69,33 @@ def delete_statements(spec: TableSpec) -> tuple[str, str]:
     return remember, delete
 
 
-def insert_statement(spec: TableSpec) -> str:
+def insert_statement(spec: TableSpec, guarded: bool = True) -> str:
     """Insert unless the key was deleted at a newer position (a key already in the table
-    fails with a constraint error); parameters: key values, value values, then the position."""
+    fails with a constraint error); parameters: key values, value values, then the position.
+    ``guarded=False``: without that check, for a view that has no deleted-key marks at all
+    (the check could only ever pass there)."""
     table, deleted = quote(spec.name), quote(spec.name + DELETED_SUFFIX)
     pos = quote(POSITION_COLUMN)
     names = [c.name for c in spec.columns]
     p = f"?{len(names) + 1}"
+    params = ", ".join(f"?{i}" for i in range(1, len(names) + 2))
+    into = f"INSERT INTO {table} ({column_list(names)}, {pos})"
+    if not guarded:
+        return f"{into} VALUES ({params})"
     return (
-        f"INSERT INTO {table} ({column_list(names)}, {pos}) "
-        f"SELECT {', '.join(f'?{i}' for i in range(1, len(names) + 2))} "
+        f"{into} SELECT {params} "
         f"WHERE NOT EXISTS (SELECT 1 FROM {deleted} WHERE {_key_match(spec, deleted)} "
         f"AND {deleted}.{pos} > {p})"
     )
 
 
-def upsert_statement(spec: TableSpec) -> str:
-    """Guarded upsert; parameters: key values, value values, then the position."""
+def upsert_statement(spec: TableSpec, guarded: bool = True) -> str:
+    """Guarded upsert; parameters: key values, value values, then the position (``guarded``
+    as for ``insert_statement``)."""
     table, pos = quote(spec.name), quote(POSITION_COLUMN)
     sets = [f"{quote(c.name)} = excluded.{quote(c.name)}" for c in spec.values]
     return (
-        f"{insert_statement(spec)} "
+        f"{insert_statement(spec, guarded)} "
         f"ON CONFLICT ({column_list(c.name for c in spec.key)}) DO UPDATE SET "
         f"{', '.join([*sets, f'{pos} = excluded.{pos}'])} WHERE {table}.{pos} <= excluded.{pos}"
     )
@@ -178,10 +184,18 @@ class SqliteTarget:
             remember, delete = delete_statements(spec)
             self.conn.executemany(remember, deletes)
             self.conn.executemany(delete, deletes)
-        if upserts and not self._insert_new(spec, upserts):
-            self.conn.executemany(upsert_statement(spec), upserts)
+        if not upserts:
+            return
+        # the view holds no deleted-key mark (this batch's deletes are in by now): the check
+        # of the marks could refuse no row, so the statements leave it out
+        deleted = quote(spec.name + DELETED_SUFFIX)
+        guarded = self.conn.execute(f"SELECT 1 FROM {deleted} LIMIT 1").fetchone() is not None
+        if not self._insert_new(spec, upserts, guarded):
+            self.conn.executemany(upsert_statement(spec, guarded), upserts)
 
-    def _insert_new(self, spec: TableSpec, upserts: Sequence[tuple[object, ...]]) -> bool:
+    def _insert_new(
+        self, spec: TableSpec, upserts: Sequence[tuple[object, ...]], guarded: bool
+    ) -> bool:
         """Bulk path (a bootstrap, a table of new keys): plain guarded INSERTs, about half
         the cost of upserts; False, undone, at the first key already in the table (then the
         table is not tried again until a truncate empties it)."""
@@ -189,7 +203,7 @@ class SqliteTarget:
             return False
         self.conn.execute("SAVEPOINT strangler_insert")
         try:
-            self.conn.executemany(insert_statement(spec), upserts)
+            self.conn.executemany(insert_statement(spec, guarded), upserts)
         except sqlite3.IntegrityError:
             self.conn.execute("ROLLBACK TO strangler_insert")
             self.conn.execute("RELEASE strangler_insert")

@@ -128,3 +128,26 @@ def test_none_is_bound_through_an_adapter_that_hands_it_back(tmp_path: Path) -> 
     nulls = conn.execute('SELECT id FROM "items" WHERE "name" IS NULL AND "amount" IS NULL')
     assert nulls.fetchall() == [(1,)]
     conn.close()
+
+
+def test_statements_check_deleted_keys_only_once_there_are_some(tmp_path: Path) -> None:
+    db = tmp_path / "view.db"
+    target = SqliteTarget(db)
+    statements: list[str] = []
+    target.conn.set_trace_callback(statements.append)
+    applier = Applier(view_config(db), target)
+    applier.apply(records([Event(1, {"name": "a"}), Event(2, {"name": "b"})], [1, 2]))
+    applier.apply(records([Event(1, {"name": "c"})], [3]))  # an existing key: the upsert
+
+    def writes() -> list[str]:
+        found = [s for s in statements if s.startswith('INSERT INTO "items" ')]
+        statements.clear()
+        return found
+
+    checked = ["NOT EXISTS" in s for s in writes()]
+    assert len(checked) == 4 and not any(checked)  # 3 inserts (one undone), 1 upsert
+    applier.apply(records([Event(2, None), Event(3, {"name": "d"})], [4, 5]))
+    applier.apply(records([Event(2, {"name": "stale"}), Event(3, {"name": "e"})], [3, 6]))
+    checked = ["NOT EXISTS" in s for s in writes()]
+    assert len(checked) == 3 and all(checked)  # upserts now (the insert path is done)
+    assert table(db)[1] == {1: ("c", None), 3: ("e", None)}
