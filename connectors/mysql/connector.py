@@ -68,6 +68,9 @@ POSITION_KIND = "mysql_file_pos"
 _SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 _METRICS_EVERY_S = 10.0
 _QUEUE_TRANSACTIONS = 1_000
+_WAIT_IN_FLIGHT_S = 0.001
+"""How long the loop waits for a transaction while others await Kafka's acknowledgement (it
+then serves delivery reports: a coarser wait adds itself to the commit-to-stored latency)."""
 _QUEUE_BYTES = 16 << 20
 """Bytes of row events (``Transaction.weight``) the binlog reader may hold ahead of the
 publisher (memory; a larger transaction still passes, alone). Rows are decoded only when
@@ -527,8 +530,8 @@ class _StreamLoop:
     def run(self) -> None:
         self._reader.start()
         while not self._owner.stop.is_set():
-            # with transactions in flight, wake up soon to store their acknowledgement
-            wait = 0.005 if self._publisher.tracker.in_flight else 0.05
+            # with transactions in flight, wake up soon to see their acknowledgement
+            wait = _WAIT_IN_FLIGHT_S if self._publisher.tracker.in_flight else 0.05
             try:
                 item = self._reader.queue.get(timeout=wait)
             except queue.Empty:
@@ -556,8 +559,9 @@ class _StreamLoop:
 
     def _tick(self) -> None:
         now = time.monotonic()
-        if now >= self._next_store:
-            self._store()
+        # due: stored as soon as Kafka acknowledged more (the interval counts from the last
+        # save, so an acknowledgement waits for the next store only when saves are frequent)
+        if now >= self._next_store and self._store():
             self._next_store = now + self._owner.source.store_interval_s
         if now >= self._next_metrics:
             figures = {"source": self._owner.source.name, **self._metrics.snapshot()}
@@ -565,8 +569,9 @@ class _StreamLoop:
             self._next_metrics = now + _METRICS_EVERY_S
         self._incremental.tick(backlog=not self._reader.queue.empty())
 
-    def _store(self) -> None:
-        """Store the acknowledged position if it moved (never one merely received)."""
+    def _store(self) -> bool:
+        """Store the acknowledged position if it moved (never one merely received); whether
+        it did."""
         acked = self._publisher.acknowledged()
         in_flight = self._publisher.tracker.in_flight
         self._metrics.acknowledged(self._in_flight - in_flight)
@@ -574,6 +579,8 @@ class _StreamLoop:
         if isinstance(acked, BinlogPosition) and acked != self._state.position:
             self._state.position = acked
             self._writer.submit(self._state)
+            return True
+        return False
 
     def close(self) -> None:
         """Flush what was produced, store what Kafka acknowledged, stop reading. Also on the
