@@ -20,7 +20,7 @@ setup(
         Extension(
             "strangler.connectors.mysql._speedups",
             sources=["connectors/mysql/_speedups.c"],
-            depends=["connectors/avro_out.h"],
+            depends=["connectors/avro_out.h", "connectors/avro_text.h"],
             extra_compile_args=_FLAGS,
         ),
         Extension(

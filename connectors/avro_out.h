@@ -1,5 +1,5 @@
-/* Avro output shared by the connectors' native modules (included by each _speedups.c; every
- * function is static, so each module has its own copy and nothing is exported).
+/* Avro output shared by the connectors' native modules (included by each of their C files;
+ * every function is static inline, so each module has its own copy and nothing is exported).
  *
  * - Buf: a growable byte buffer on PyMem;
  * - put_long: Avro's zig-zag varint (int and long);
@@ -23,7 +23,7 @@ typedef struct {
     size_t len, cap;
 } Buf;
 
-static int buf_reserve(Buf *b, size_t extra) {
+static inline int buf_reserve(Buf *b, size_t extra) {
     if (b->len + extra <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + extra) {
@@ -44,7 +44,7 @@ static int buf_reserve(Buf *b, size_t extra) {
 }
 
 /* zig-zag varint of n into out (at most 10 bytes); returns the bytes written */
-static size_t put_long(unsigned char *out, int64_t n) {
+static inline size_t put_long(unsigned char *out, int64_t n) {
     uint64_t z = ((uint64_t)n << 1) ^ (uint64_t)(n >> 63);
     size_t i = 0;
     while (z >= 0x80) {
@@ -55,7 +55,7 @@ static size_t put_long(unsigned char *out, int64_t n) {
     return i;
 }
 
-static void put_prefix(unsigned char *p, uint32_t id) {
+static inline void put_prefix(unsigned char *p, uint32_t id) {
     p[0] = 0;
     p[1] = (unsigned char)(id >> 24);
     p[2] = (unsigned char)(id >> 16);
@@ -66,7 +66,7 @@ static void put_prefix(unsigned char *p, uint32_t id) {
 /* The Avro bytes (length varint, then the value) of the decimal whose unscaled magnitude is
  * limbs[0..nl) (little-endian 32-bit limbs, top zero limbs allowed) and sign neg; out has room
  * for 10 + 4 * nl + 1 bytes. Returns the bytes written. */
-static size_t put_decimal(unsigned char *out, const uint32_t *limbs, size_t nl, int neg) {
+static inline size_t put_decimal(unsigned char *out, const uint32_t *limbs, size_t nl, int neg) {
     while (nl > 0 && limbs[nl - 1] == 0) nl--;
     size_t bits = 0;
     if (nl > 0) {

@@ -1,5 +1,6 @@
 /* Text field parsers and encoders shared by the connectors' native modules (PostgreSQL's
- * _speedups.c, MySQL's _snapshot.c): every function is static, so each module has its own copy.
+ * _speedups.c, MySQL's _snapshot.c and _speedups.c): every function is static inline, so each
+ * module has its own copy and may use a few of them without unused-function warnings.
  *
  * Each works on a (pointer, length) slice of a value's text as the server writes it, and either
  * gives the exact value the Python path would, or DECLINE (the row then goes through the Python
@@ -18,7 +19,7 @@
 
 #include "avro_out.h"
 
-static int digits(const unsigned char *s, size_t n, int *value) {
+static inline int digits(const unsigned char *s, size_t n, int *value) {
     int v = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return DECLINE;
@@ -28,7 +29,7 @@ static int digits(const unsigned char *s, size_t n, int *value) {
     return 0;
 }
 
-static int parse_int64(const unsigned char *s, size_t n, int64_t *out) {
+static inline int parse_int64(const unsigned char *s, size_t n, int64_t *out) {
     size_t i = 0;
     int neg = 0;
     if (n > 0 && s[0] == '-') {
@@ -52,7 +53,7 @@ static int parse_int64(const unsigned char *s, size_t n, int64_t *out) {
 }
 
 /* days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil) */
-static int64_t days_from_civil(int y, int m, int d) {
+static inline int64_t days_from_civil(int y, int m, int d) {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
     const int64_t yoe = y - era * 400;
@@ -61,7 +62,7 @@ static int64_t days_from_civil(int y, int m, int d) {
     return era * 146097 + doe - 719468;
 }
 
-static int days_in_month(int y, int m) {
+static inline int days_in_month(int y, int m) {
     static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
     return dim[m - 1];
@@ -69,7 +70,7 @@ static int days_in_month(int y, int m) {
 
 /* "YYYY-MM-DD", year 1-9999 (5-digit years, BC and infinity are declined: pgtext refuses or
  * clamps them) */
-static int parse_date_text(const unsigned char *s, size_t n, int64_t *days) {
+static inline int parse_date_text(const unsigned char *s, size_t n, int64_t *days) {
     int y, m, d;
     if (n != 10 || s[4] != '-' || s[7] != '-') return DECLINE;
     if (digits(s, 4, &y) || digits(s + 5, 2, &m) || digits(s + 8, 2, &d)) return DECLINE;
@@ -80,8 +81,8 @@ static int parse_date_text(const unsigned char *s, size_t n, int64_t *days) {
 
 /* "HH:MM:SS[.f{1,6}]" at s; *used is how many bytes it took; hour may be 24 (checked by the
  * caller) */
-static int parse_clock(const unsigned char *s, size_t n, int *h, int *mi, int *sec, int *us,
-                       size_t *used) {
+static inline int parse_clock(const unsigned char *s, size_t n, int *h, int *mi, int *sec, int *us,
+                              size_t *used) {
     if (n < 8 || s[2] != ':' || s[5] != ':') return DECLINE;
     if (digits(s, 2, h) || digits(s + 3, 2, mi) || digits(s + 6, 2, sec)) return DECLINE;
     size_t i = 8;
@@ -100,7 +101,7 @@ static int parse_clock(const unsigned char *s, size_t n, int *h, int *mi, int *s
 
 /* "YYYY-MM-DD HH:MM:SS[.f][±HH[:MM[:SS]]]" as microseconds since 1970-01-01 UTC, within the
  * years 1-9999 after conversion to UTC (Python's datetime range) */
-static int parse_timestamp_text(const unsigned char *s, size_t n, int64_t *micros) {
+static inline int parse_timestamp_text(const unsigned char *s, size_t n, int64_t *micros) {
     int64_t days;
     int h, mi, sec, us;
     size_t used;
@@ -135,7 +136,7 @@ static int parse_timestamp_text(const unsigned char *s, size_t n, int64_t *micro
 }
 
 /* strict UTF-8, as Python's decoder (no overlongs, no surrogates, nothing past U+10FFFF) */
-static int valid_utf8(const unsigned char *s, size_t n) {
+static inline int valid_utf8(const unsigned char *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         unsigned char c = s[i];
@@ -167,7 +168,8 @@ static int valid_utf8(const unsigned char *s, size_t n) {
 
 /* ---- field encoders: text slice -> Avro binary at out ---------------------------------- */
 
-static int enc_float(const unsigned char *s, size_t n, unsigned char *out, size_t *len, int four) {
+static inline int enc_float(const unsigned char *s, size_t n, unsigned char *out, size_t *len,
+                            int four) {
     char text[64];
     if (n == 0 || n >= sizeof text) return DECLINE;
     for (size_t i = 0; i < n; i++) { /* digits, sign, point, exponent, NaN / Infinity */
@@ -196,8 +198,8 @@ static int enc_float(const unsigned char *s, size_t n, unsigned char *out, size_
 
 /* A numeric's text ("-123.45") as an Avro decimal of `scale`: the unscaled integer in two's
  * complement, big-endian, in (bit_length(|n|) + 8) // 8 bytes, as encoding._decimal_writer. */
-static int enc_decimal(const unsigned char *s, size_t n, int scale, unsigned char *out,
-                       size_t *len, uint32_t *limbs) {
+static inline int enc_decimal(const unsigned char *s, size_t n, int scale, unsigned char *out,
+                              size_t *len, uint32_t *limbs) {
     size_t i = 0;
     int neg = 0;
     if (n > 0 && s[0] == '-') {
@@ -255,7 +257,7 @@ static int enc_decimal(const unsigned char *s, size_t n, int scale, unsigned cha
     return 0;
 }
 
-static int enc_uuid(const unsigned char *s, size_t n, unsigned char *out, size_t *len) {
+static inline int enc_uuid(const unsigned char *s, size_t n, unsigned char *out, size_t *len) {
     /* the canonical lowercase form only (str(uuid.UUID(text)) of it is itself) */
     if (n != 36) return DECLINE;
     for (size_t i = 0; i < 36; i++) {
@@ -290,8 +292,8 @@ typedef struct {
 
 /* A sequence of column indexes, or of (index, flag) pairs when `flags` is given; a fresh array,
  * or NULL with an exception set. */
-static Py_ssize_t *index_array(PyObject *seq, Py_ssize_t ncols, Py_ssize_t *count, int **flags,
-                               const char *what) {
+static inline Py_ssize_t *index_array(PyObject *seq, Py_ssize_t ncols, Py_ssize_t *count,
+                                      int **flags, const char *what) {
     PyObject *fast = PySequence_Fast(seq, what);
     if (fast == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
@@ -333,7 +335,7 @@ fail:
     return NULL;
 }
 
-static void plan_free(RecordPlan *plan) {
+static inline void plan_free(RecordPlan *plan) {
     PyMem_Free(plan->value_cols);
     PyMem_Free(plan->value_nullable);
     PyMem_Free(plan->key_cols);
@@ -342,9 +344,9 @@ static void plan_free(RecordPlan *plan) {
 /* The plan of `value_fields` ((column index, nullable) pairs) and `key_fields` (column
  * indexes) over ncols columns, none of whose codes[] may be `skip`; 0, or -1 with an exception
  * set. */
-static int plan_init(RecordPlan *plan, PyObject *value_fields, PyObject *key_fields,
-                     Py_ssize_t ncols, const int *codes, int skip, unsigned long key_id,
-                     unsigned long value_id) {
+static inline int plan_init(RecordPlan *plan, PyObject *value_fields, PyObject *key_fields,
+                            Py_ssize_t ncols, const int *codes, int skip, unsigned long key_id,
+                            unsigned long value_id) {
     if (key_id > 0xFFFFFFFFul || value_id > 0xFFFFFFFFul) {
         PyErr_SetString(PyExc_ValueError, "schema ids are 32-bit");
         return -1;
@@ -369,9 +371,9 @@ skipped:
 /* The record of `fields` (column indexes; `nullable`: whether each is a null union, NULL for
  * none) from the encodings in slots/work, as bytes; Py_None where a field without null is NULL
  * (declined: the Python path explains); NULL on error. */
-static PyObject *record_bytes(const unsigned char *prefix, const Slot *slots,
-                              const unsigned char *work, const Py_ssize_t *fields,
-                              const int *nullable, Py_ssize_t count) {
+static inline PyObject *record_bytes(const unsigned char *prefix, const Slot *slots,
+                                     const unsigned char *work, const Py_ssize_t *fields,
+                                     const int *nullable, Py_ssize_t count) {
     size_t size = 5;
     for (Py_ssize_t i = 0; i < count; i++) {
         const Slot *slot = &slots[fields[i]];
