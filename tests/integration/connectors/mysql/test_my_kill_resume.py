@@ -50,6 +50,16 @@ def _seen(tmp: Path) -> list[int]:
     return [json.loads(line)[1] for line in lines if line.endswith("]")]
 
 
+def _wait_for_output(tmp: Path, worker: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Until the worker wrote another event (a loaded machine may take seconds to start it)."""
+    out = tmp / "out"
+    size = out.stat().st_size if out.exists() else 0
+    deadline = time.monotonic() + timeout
+    while (out.stat().st_size if out.exists() else 0) == size and time.monotonic() < deadline:
+        assert worker.poll() is None, "the worker ended on its own"
+        time.sleep(0.01)
+
+
 def test_kill_9_at_random_points_loses_nothing(
     mysql_database: MysqlDatabase, tmp_path: Path
 ) -> None:
@@ -64,7 +74,11 @@ def test_kill_9_at_random_points_loses_nothing(
     try:
         while kills < 20 or not stop.is_set():
             worker = _run_worker(db, tmp_path)
-            time.sleep(rng.uniform(0.3, 1.2))
+            if not stop.is_set() and rng.random() < 0.8:  # most kills after some progress
+                _wait_for_output(tmp_path, worker)
+                time.sleep(rng.uniform(0, 0.6))
+            else:  # the others anywhere, start-up included
+                time.sleep(rng.uniform(0.3, 1.2))
             worker.send_signal(signal.SIGKILL)
             worker.wait()
             kills += 1
