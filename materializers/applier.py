@@ -6,6 +6,12 @@ upserted or deleted under the per-key position guard, bad records go to the dead
 and the next offset of every partition in the batch is stored, all committed together.
 Re-applying a batch (after a crash between commit and anything else) changes nothing, and a
 restart seeks to the stored offsets, so no record is applied twice nor skipped.
+
+``prepare`` does a batch's client work (survey, compaction, staging) ahead, outside any
+transaction, against the tables as the last committed batch left them, so it can run while
+the batch before is still in the database (``ApplyThread``). ``apply`` uses what was prepared
+only if the tables read in its transaction are those it was prepared against (no other
+process of the group truncated or changed them meanwhile), else it does the work again.
 """
 
 from __future__ import annotations
@@ -53,6 +59,25 @@ def _first_bad(batch: Sequence[Received]) -> int | None:
     return kinds.index(BadRecord) if BadRecord in kinds else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    """One topic's share of a prepared batch: its table as staged against, rows, bad ones."""
+
+    state: TableState
+    rows: list[StagedRow]
+    bad: list[BadRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch's client work done ahead (see the module docstring)."""
+
+    topics: dict[str, _Staged]
+    bad: list[BadRecord]
+    offsets: dict[Partition, int]
+    positions: dict[Partition, bytes]
+
+
 @dataclass(slots=True)
 class _TopicWork:
     """One topic's share of a batch while it is being applied."""
@@ -69,15 +94,38 @@ class Applier:
         self.target = target
         self.topics = {t.topic: t for t in view.topics}
         self._shapes: dict[ShapeKey, tuple[TableSpec, RowShape]] = {}
+        self._tables: dict[str, TableState] | None = None
+        """The view's tables as the last committed batch left them (None: unknown)."""
 
     def stored_offsets(self) -> dict[Partition, int]:
         """Where to resume: the next offset per partition, as committed with the rows."""
         return self.target.load_offsets(self.view.name)
 
-    def apply(self, batch: Sequence[Received]) -> None:
-        """Apply ``batch`` (records in log order) in one transaction; raise ``ViewStopped``
-        at the first bad record when the view stops on bad records (after applying what
-        came before it)."""
+    def prepare(self, batch: Sequence[Received]) -> Prepared | None:
+        """``batch``'s client work, for ``apply``; None if it cannot be done ahead (tables
+        unknown yet, a table to create or change, a truncate, a bad record that stops)."""
+        tables = self._tables
+        if tables is None or (
+            self.view.on_bad_record is BadRecordPolicy.STOP and _first_bad(batch) is not None
+        ):
+            return None
+        by_topic, bad, offsets, positions = _speedups.survey(batch, ChangeRecord)
+        topics: dict[str, _Staged] = {}
+        for topic, records in by_topic.items():
+            config, state = self.topics.get(topic), tables.get(topic)
+            if config is None or state is None or _plan(config, _firsts(records), state)[1]:
+                return None
+            compacted = compact(records)
+            if compacted.truncate is not None:
+                return None
+            rows, topic_bad = self._stage(topic, state, compacted)
+            topics[topic] = _Staged(state, rows, topic_bad)
+        return Prepared(topics, bad, offsets, positions)
+
+    def apply(self, batch: Sequence[Received], prepared: Prepared | None = None) -> None:
+        """Apply ``batch`` (records in log order) in one transaction, with its ``prepare``d
+        work if that still holds; raise ``ViewStopped`` at the first bad record when the view
+        stops on bad records (after applying what came before it)."""
         bad_at = _first_bad(batch)
         if bad_at is not None and self.view.on_bad_record is BadRecordPolicy.STOP:
             self._transaction(batch[:bad_at])
@@ -88,16 +136,16 @@ class Applier:
                 f"{bad.offset}: {bad.error}",
                 fix="fix or skip the record, or set on_bad_record: dead_letter",
             )
-        self._transaction(batch)
+        self._transaction(batch, prepared)
 
-    def _transaction(self, batch: Sequence[Received]) -> None:
+    def _transaction(self, batch: Sequence[Received], prepared: Prepared | None = None) -> None:
         """Apply ``batch``; if the database refuses its data, split it in halves (each its
         own transaction, in log order) until the refused record is alone, and dead-letter
         that one."""
         if not batch:
             return
         try:
-            self._one_transaction(batch)
+            self._one_transaction(batch, prepared)
         except ApplyError as exc:
             if len(batch) > 1:
                 half = len(batch) // 2
@@ -114,24 +162,46 @@ class Applier:
                 f"{bad.offset}: {exc.message}",
                 fix="fix the record at the source, or set on_bad_record: dead_letter",
             ) from exc
-        self._one_transaction([bad])
+        self._one_transaction([bad], None)
 
-    def _one_transaction(self, batch: Sequence[Received]) -> None:
+    def _one_transaction(self, batch: Sequence[Received], prepared: Prepared | None) -> None:
         self.target.begin()
         try:
-            self._apply(batch)
+            tables = self._apply(batch, prepared)
         except BaseException:
             self.target.rollback()
             raise
         self.target.commit()
+        self._tables = tables
 
-    def _apply(self, batch: Sequence[Received]) -> None:
+    def _apply(self, batch: Sequence[Received], prepared: Prepared | None) -> dict[str, TableState]:
+        """Apply ``batch``; the view's tables as it leaves them."""
         tables = self.target.load_tables(self.view.name)
+        if prepared is not None and all(
+            tables.get(topic) == staged.state for topic, staged in prepared.topics.items()
+        ):
+            return self._apply_prepared(prepared, tables)
         # one pass in C: changes by topic, bad records, and ``progress(batch)``
         by_topic, bad, offsets, positions = _speedups.survey(batch, ChangeRecord)
         work = {topic: _TopicWork(self._config(topic), r) for topic, r in by_topic.items()}
         for topic, topic_work in work.items():
             bad.extend(self._apply_topic(topic, topic_work, tables))
+        self._bookkeeping(bad, offsets, positions)
+        return tables
+
+    def _apply_prepared(
+        self, prepared: Prepared, tables: dict[str, TableState]
+    ) -> dict[str, TableState]:
+        bad = list(prepared.bad)
+        for staged in prepared.topics.values():
+            self.target.apply(staged.state.spec, staged.rows)
+            bad.extend(staged.bad)
+        self._bookkeeping(bad, prepared.offsets, prepared.positions)
+        return tables
+
+    def _bookkeeping(
+        self, bad: list[BadRecord], offsets: dict[Partition, int], positions: dict[Partition, bytes]
+    ) -> None:
         if bad:
             self.target.dead_letter(self.view.name, bad)
         self.target.save_offsets(self.view.name, offsets)
@@ -146,11 +216,13 @@ class Applier:
     def _apply_topic(
         self, topic: str, work: _TopicWork, tables: dict[str, TableState]
     ) -> list[BadRecord]:
+        """Apply one topic's changes; ``tables[topic]`` becomes the table as they leave it."""
         state = self._follow_schemas(topic, work, tables.get(topic))
         if state is None:
             return []  # only truncates of a table that does not exist yet
         compacted = compact(work.records)
         state = self._truncate(topic, state, compacted)
+        tables[topic] = state
         rows, bad = self._stage(topic, state, compacted)
         self.target.apply(state.spec, rows)
         return bad

@@ -151,3 +151,44 @@ def test_statements_check_deleted_keys_only_once_there_are_some(tmp_path: Path) 
     checked = ["NOT EXISTS" in s for s in writes()]
     assert len(checked) == 3 and all(checked)  # upserts now (the insert path is done)
     assert table(db)[1] == {1: ("c", None), 3: ("e", None)}
+
+
+def test_a_prepared_batch_applies_as_an_unprepared_one(tmp_path: Path) -> None:
+    db = tmp_path / "view.db"
+    applier = Applier(view_config(db), SqliteTarget(db))
+    first = [Event(1, {"name": "a"}), Event(2, {"name": "b"}), Event(3, {"name": "c"})]
+    batch = records(first, [1, 2, 3])
+    assert applier.prepare(batch) is None  # the tables are not known before a commit
+    applier.apply(batch)
+    second = [Event(1, {"name": "a2", "amount": 7}), Event(2), Event(4, {"name": "d"})]
+    batch = records(second, [4, 5, 6])
+    prepared = applier.prepare(batch)
+    assert prepared is not None
+    applier.apply(batch, prepared)
+    columns, rows = table(db)
+    assert rows == normalise(replay([*first, *second]), columns)
+    assert applier.stored_offsets() == {(TOPIC, 0): 3}
+
+
+def test_a_batch_prepared_before_a_truncate_is_staged_again(tmp_path: Path) -> None:
+    """Prepared while the batch before (with a truncate) was in flight: the truncate mark it
+    was staged against is stale, so the applier stages it again and drops the older row."""
+    db = tmp_path / "view.db"
+    applier = Applier(view_config(db), SqliteTarget(db))
+    applier.apply(records([Event(1, {"name": "a"})], [1]))
+    late = records([Event(2, {"name": "older than the truncate"})], [5])
+    prepared = applier.prepare(late)
+    assert prepared is not None
+    applier.apply(records([Event(None), Event(3, {"name": "c"})], [10, 11]))
+    applier.apply(late, prepared)
+    assert table(db)[1] == {3: ("c", None)}
+
+
+def test_a_batch_that_changes_or_truncates_a_table_is_not_prepared(tmp_path: Path) -> None:
+    db = tmp_path / "view.db"
+    applier = Applier(view_config(db), SqliteTarget(db))
+    applier.apply(records([Event(1, {"name": "a"})], [1]))
+    evolving = records([Event(2, {"name": "b", "note": "n"}, version=2)], [2])
+    assert applier.prepare(evolving) is None
+    assert applier.prepare(records([Event(None)], [3])) is None
+    assert applier.prepare(records([Event(2, {"name": "b"})], [4])) is not None
