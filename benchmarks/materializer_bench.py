@@ -6,7 +6,9 @@ the latency the materializer adds.
 
 - apply: N Confluent-framed records (key + 5-column value, updates over ``--keys`` keys) are
   decoded and applied through the real decoder and applier in batches of 10,000 (no Kafka in
-  the loop: this is the materializer's own cost). Messages/s and rows/s are printed.
+  the loop: this is the materializer's own cost), each batch applied in an ``ApplyThread``
+  while the next one is decoded and prepared, as the view runner does. Messages/s and rows/s
+  are printed.
 - bootstrap: ``--bootstrap-keys`` distinct keys into an empty view (messages/s and seconds).
 - latency (with ``--kafka``): a producer sends ~1,000 records/s for ``--latency-seconds``; a
   view runner applies them; for each record, added = commit done - handed over by the
@@ -37,7 +39,8 @@ from typing import Any
 import fastavro
 from confluent_kafka import Message
 
-from strangler.materializers.applier import Applier
+from strangler.materializers.applier import Applier, Prepared
+from strangler.materializers.apply_thread import ApplyThread
 from strangler.materializers.config import ViewConfig
 from strangler.materializers.decoding import RecordDecoder, encode
 from strangler.materializers.records import ChangeRecord
@@ -121,11 +124,19 @@ def _since(start: Timing) -> Timing:
 
 
 def apply_all(view: ViewConfig, target: Target, messages: Sequence[Message]) -> Timing:
-    """Time to decode and apply ``messages`` in batches."""
+    """Time to decode and apply ``messages`` in batches (one applied while the next one is
+    decoded and prepared, as in the view runner)."""
     applier, decoder = Applier(view, target), RecordDecoder(view.topics, SCHEMAS)
+    applying: ApplyThread[tuple[Sequence[Any], Prepared | None]] = ApplyThread(
+        lambda work: applier.apply(*work), "bench-apply"
+    )
     start = _clock()
-    for i in range(0, len(messages), BATCH):
-        applier.apply(decoder.decode_all(messages[i : i + BATCH]))
+    try:
+        for i in range(0, len(messages), BATCH):
+            batch = decoder.decode_all(messages[i : i + BATCH])
+            applying.submit((batch, applier.prepare(batch)))
+    finally:
+        applying.close()
     return _since(start)
 
 
@@ -292,8 +303,8 @@ def bench_latency(kafka: str, seconds: float, tmp: Path) -> None:
             stamps[message.offset()] = message.timestamp()[1]
         return original_decode(messages)
 
-    def apply(batch: Any) -> None:
-        original_apply(batch)
+    def apply(batch: Any, prepared: Any = None) -> None:
+        original_apply(batch, prepared)
         done, done_cpu = time.time(), time.thread_time()
         for record in batch:
             added.append(done - handed.pop(record.offset))

@@ -4,12 +4,18 @@
   commits to Kafka at all: the offsets live only in the view database, next to the rows. On
   every assignment the consumer seeks to the stored offsets (the beginning of a partition the
   view never saw), so a restart or a rebalance resumes exactly after the last applied batch.
-- A batch is what the consumer holds when the previous one is done (at most ``batch_size``
-  records; if none, the first to arrive within ``batch_timeout_ms``), decoded and applied in
-  one database transaction.
+- A batch is what the consumer holds when the previous one is decoded (at most
+  ``batch_size`` records; if none, the first to arrive within ``batch_timeout_ms``), decoded
+  and applied in one database transaction. Batches are applied in a thread of their own
+  (``ApplyThread``), one at a time and in order, while the next one is polled and decoded; a
+  batch that fails stops the view before the next one begins, and the batch in flight is
+  finished before a rebalance reads or gives up offsets, before the lag is measured, and
+  before ``run`` returns.
 - A retriable failure (lost view database, registry down) rolls back and retries the same
   batch with backoff; a fatal one (incompatible schema, stop on a bad record) stops the view.
-- ``stop()`` (from a signal handler or another thread) ends the loop after the current batch.
+- ``stop()`` (from a signal handler or another thread) ends the loop after the batch in
+  flight (a batch decoded but not yet applied is left: its offsets were not stored, so it is
+  read again on the next start).
 - A view started before its topics exist (``strangler materialize`` before the connector)
   waits for them, saying once which topic it waits for; subscribing to a missing topic would
   fail with UNKNOWN_TOPIC_OR_PART.
@@ -34,7 +40,8 @@ from confluent_kafka import (
 
 from strangler.core.errors import StranglerError
 from strangler.core.kafka import KafkaSettings, consumer_config
-from strangler.materializers.applier import Applier
+from strangler.materializers.applier import Applier, Prepared
+from strangler.materializers.apply_thread import ApplyThread
 from strangler.materializers.config import ViewConfig
 from strangler.materializers.decoding import RecordDecoder
 from strangler.materializers.errors import MaterializerError
@@ -99,6 +106,9 @@ class ViewRunner:
         self._idle_since: float | None = None
         """Monotonic time of the last record (or assignment); None before any assignment."""
         self._consumer = Consumer(consumer_config(kafka, view.group_id, **view.consumer))
+        self._applying: ApplyThread[tuple[Sequence[Received], Prepared | None]] = ApplyThread(
+            self._apply_with_retries, f"apply-{view.name}"
+        )
 
     def stop(self) -> None:
         """Finish the current batch, then leave the group and return from ``run``."""
@@ -111,26 +121,37 @@ class ViewRunner:
         try:
             if not wait_for_topics(self._consumer, topics, self._stop):
                 return
-            self._consumer.subscribe(topics, on_assign=self._on_assign)
+            self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
             while not self._stop.is_set():
+                # polled, decoded and prepared while the batch before is applied
                 batch = self._poll()
-                if batch:
-                    self._apply_with_retries(batch)
-                    self._idle_since = time.monotonic()
+                prepared = self.applier.prepare(batch) if batch else None
+                self._applying.wait()
                 if time.monotonic() >= self._next_lag:
                     self._measure_lag()
                     self._next_lag = time.monotonic() + LAG_INTERVAL_S
-                if not batch and self._idle_too_long(idle_exit_s):
+                if batch:
+                    self._applying.submit((batch, prepared))
+                    self._idle_since = time.monotonic()
+                elif self._idle_too_long(idle_exit_s):
                     return
         finally:
-            self._consumer.close()
+            try:
+                self._applying.close()
+            finally:
+                self._consumer.close()
 
     def _idle_too_long(self, idle_exit_s: float | None) -> bool:
         if idle_exit_s is None or self._idle_since is None:
             return False
         return time.monotonic() - self._idle_since > idle_exit_s
 
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Finish the batch in flight before its partitions may go to another member."""
+        self._applying.wait()
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._applying.wait()  # its connection is needed now
         stored = self.applier.stored_offsets()
         for tp in partitions:
             tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
@@ -166,10 +187,11 @@ class ViewRunner:
         for message in last.values():
             self.lag_tracker.saw(message)
 
-    def _apply_with_retries(self, batch: Sequence[Received]) -> None:
+    def _apply_with_retries(self, work: tuple[Sequence[Received], Prepared | None]) -> None:
+        batch, prepared = work
         for attempt in range(MAX_RETRIES):
             try:
-                self.applier.apply(batch)
+                self.applier.apply(batch, prepared)
                 self.lag_tracker.applied(batch)
                 self.applied_records += len(batch)
                 return
