@@ -128,7 +128,7 @@ def apply_all(view: ViewConfig, target: Target, messages: Sequence[Message]) -> 
     decoded and prepared, as in the view runner)."""
     applier, decoder = Applier(view, target), RecordDecoder(view.topics, SCHEMAS)
     applying: ApplyThread[tuple[Sequence[Any], Prepared | None]] = ApplyThread(
-        lambda work: applier.apply(*work), "bench-apply"
+        lambda work: applier.apply(*work), "bench-apply", target.apply_ahead
     )
     start = _clock()
     try:

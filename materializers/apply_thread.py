@@ -10,6 +10,10 @@ begins. ``wait`` returns once nothing is in flight (raising what the last batch 
 it before anything else uses the view database's connection (a rebalance reading the stored
 offsets, a look at the lag) and before leaving (``close``), so a graceful stop ends after the
 batch in flight is committed.
+
+Not every database gains: SQLite's statements let go of the GIL and take it back for every
+row, so a second thread busy decoding makes each row wait for it. A target says whether it
+gains (``Target.apply_ahead``); if not, ``submit`` applies the batch in the caller's thread.
 """
 
 from __future__ import annotations
@@ -25,15 +29,18 @@ class ApplyThread(Generic[T]):
     """Runs ``apply(batch)`` for each submitted batch in one worker thread, in order (see the
     module docstring)."""
 
-    def __init__(self, apply: Callable[[T], None], name: str) -> None:
+    def __init__(self, apply: Callable[[T], None], name: str, threaded: bool = True) -> None:
         self._apply = apply
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=name) if threaded else None
         self._pending: Future[None] | None = None
 
     def submit(self, batch: T) -> None:
         """Wait for the batch in flight (raising its error: then ``batch`` is not applied),
-        then start applying ``batch`` and return."""
+        then start applying ``batch`` and return (unthreaded: apply it, then return)."""
         self.wait()
+        if self._executor is None:
+            self._apply(batch)
+            return
         self._pending = self._executor.submit(self._apply, batch)
 
     def wait(self) -> None:
@@ -52,4 +59,5 @@ class ApplyThread(Generic[T]):
         try:
             self.wait()
         finally:
-            self._executor.shutdown(wait=True)
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)

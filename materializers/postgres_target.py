@@ -124,6 +124,7 @@ class PostgresTarget:
     """A view database in one PostgreSQL schema (see the module docstring)."""
 
     dialect = Dialect.POSTGRES
+    apply_ahead = True  # psycopg waits for each statement outside the GIL
 
     def __init__(self, dsn: str, schema: str = "public") -> None:
         self.sql = Sql(Dialect.POSTGRES, schema, "%s")

@@ -7,12 +7,10 @@
 - A batch is what the consumer holds when the previous one is decoded (at most
   ``batch_size`` records; if none, the first to arrive within ``batch_timeout_ms``), decoded
   and applied in one database transaction. Batches are applied in a thread of their own
-  (``ApplyThread``), one at a time and in order, while the next one is polled and decoded; a
-  batch that fails stops the view before the next one begins, and the batch in flight is
-  finished before a rebalance reads or gives up offsets, before the lag is measured, and
-  before ``run`` returns.
-- A retriable failure (lost view database, registry down) rolls back and retries the same
-  batch with backoff; a fatal one (incompatible schema, stop on a bad record) stops the view.
+  (``ApplyThread``, if the target gains: ``Target.apply_ahead``), one at a time and in order,
+  while the next one is polled, decoded and prepared; a batch that fails stops the view
+  before the next one begins, and the batch in flight is finished before a rebalance reads or
+  gives up offsets, before the lag is measured, and before ``run`` returns.
 - ``stop()`` (from a signal handler or another thread) ends the loop after the batch in
   flight (a batch decoded but not yet applied is left: its offsets were not stored, so it is
   read again on the next start).
@@ -107,7 +105,7 @@ class ViewRunner:
         """Monotonic time of the last record (or assignment); None before any assignment."""
         self._consumer = Consumer(consumer_config(kafka, view.group_id, **view.consumer))
         self._applying: ApplyThread[tuple[Sequence[Received], Prepared | None]] = ApplyThread(
-            self._apply_with_retries, f"apply-{view.name}"
+            self._apply_with_retries, f"apply-{view.name}", target.apply_ahead
         )
 
     def stop(self) -> None:

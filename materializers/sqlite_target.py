@@ -105,6 +105,7 @@ class SqliteTarget:
     """A view database in one SQLite file (see the module docstring)."""
 
     dialect = Dialect.SQLITE
+    apply_ahead = False  # a statement takes the GIL back for every row (see ApplyThread)
 
     def __init__(
         self, path: Path, synchronous: SqliteSync = SqliteSync.NORMAL, cache_mib: int = 128

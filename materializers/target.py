@@ -42,6 +42,10 @@ class Target(Protocol):
     """A view database (see the module docstring)."""
 
     dialect: Dialect
+    apply_ahead: bool
+    """Whether batches are applied in a thread of their own while the next one is decoded
+    (``ApplyThread``): True if the database works on a batch outside the GIL for long
+    stretches."""
 
     def begin(self) -> None: ...
     def commit(self) -> None: ...

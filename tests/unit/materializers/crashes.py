@@ -43,6 +43,7 @@ class CrashingTarget:
     def __init__(self, inner: Target, clock: Clock) -> None:
         self.inner, self.clock, self.dead = inner, clock, False
         self.dialect: Dialect = inner.dialect
+        self.apply_ahead: bool = inner.apply_ahead
 
     def _tick(self) -> None:
         try:

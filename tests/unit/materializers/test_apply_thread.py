@@ -81,3 +81,13 @@ def test_wait_returns_once_nothing_is_in_flight() -> None:
     applying.wait()
     assert apply.applied == [1]
     applying.close()
+
+
+def test_unthreaded_batches_are_applied_in_the_callers_thread() -> None:
+    threads: list[threading.Thread] = []
+    applying: ApplyThread[int] = ApplyThread(
+        lambda batch: threads.append(threading.current_thread()), "t", False
+    )
+    applying.submit(1)
+    assert threads == [threading.current_thread()]  # done before submit returned
+    applying.close()
