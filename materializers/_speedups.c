@@ -1511,6 +1511,331 @@ static PyObject *copy_text(PyObject *module, PyObject *const *args, Py_ssize_t n
     return out;
 }
 
+/* ---- PostgreSQL COPY binary ------------------------------------------------------------- */
+
+/* The column types copy_binary writes, by their names in columns.py's PostgreSQL column; a
+ * column of any other type (numeric, jsonb) takes only NULLs (any other value declines). */
+enum PgType {
+    PG_OTHER = -1,
+    PG_BOOLEAN,
+    PG_INTEGER,
+    PG_BIGINT,
+    PG_REAL,
+    PG_DOUBLE,
+    PG_TEXT,
+    PG_BYTEA,
+    PG_TIMESTAMPTZ,
+    PG_TIMESTAMP,
+    PG_DATE,
+    PG_TIME,
+    PG_UUID,
+    PG_TYPES,
+};
+
+static const char *const pg_type_names[PG_TYPES] = {
+    "boolean", "integer",   "bigint", "real", "double precision", "text",
+    "bytea",   "timestamptz", "timestamp", "date", "time",         "uuid",
+};
+
+static PyObject *uuid_type, *attr_bytes; /* uuid.UUID and "bytes", imported at the first need */
+
+#define PG_EPOCH_DAYS 10957 /* 2000-01-01, PostgreSQL's epoch, in days since 1970-01-01 */
+#define PG_NAN8 0x7ff8000000000000ULL /* the NaN float8in makes of "NaN" */
+#define PG_NAN4 0x7fc00000U           /* the NaN float4in makes of "NaN" */
+
+/* Proleptic Gregorian year, month, day -> days since 1970-01-01 (the inverse of
+ * civil_from_days). */
+static int64_t days_from_civil(int y, int m, int d) {
+    int64_t year = m <= 2 ? y - 1 : y;
+    int64_t era = (year >= 0 ? year : year - 399) / 400;
+    int64_t yoe = year - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* A field: its int32 length, then `size` bytes of v, big-endian (size 1, 2, 4 or 8). */
+static int put_fixed(Buffer *buf, uint64_t v, int size) {
+    if (grow(buf, 4 + size) < 0) return -1;
+    unsigned char *at = (unsigned char *)buf->b + buf->n;
+    at[0] = at[1] = at[2] = 0;
+    at[3] = (unsigned char)size;
+    for (int i = size - 1; i >= 0; i--, v >>= 8) at[4 + i] = (unsigned char)v;
+    buf->n += 4 + size;
+    return 0;
+}
+
+/* A field of `size` raw bytes (text, bytea), its length first; lengths are int32. */
+static int put_raw(Buffer *buf, const char *data, Py_ssize_t size) {
+    if (size > INT32_MAX - 4) return 0;
+    if (grow(buf, 4 + size) < 0) return -1;
+    unsigned char *at = (unsigned char *)buf->b + buf->n;
+    at[0] = (unsigned char)(size >> 24);
+    at[1] = (unsigned char)(size >> 16);
+    at[2] = (unsigned char)(size >> 8);
+    at[3] = (unsigned char)size;
+    memcpy(at + 4, data, (size_t)size);
+    buf->n += 4 + size;
+    return 1;
+}
+
+/* The microseconds of a time of day (a time or datetime's clock). */
+static int64_t clock_us(int h, int m, int s, int us) {
+    return ((int64_t)(h * 60 + m) * 60 + s) * 1000000 + us;
+}
+
+/* int8 / float8 of an int: 1 done with *out set, 0 declined (outside the range given). */
+static int int_in(PyObject *value, long long lo, long long hi, long long *out) {
+    if (!PyLong_CheckExact(value)) return 0; /* bool too: its text is t/f */
+    int overflow;
+    *out = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (*out == -1 && PyErr_Occurred()) return -1;
+    return !overflow && *out >= lo && *out <= hi;
+}
+
+/* A float8 field: a float as it is (NaN as float8in's), an int of at most 53 bits (exact, as
+ * float8in reads its text); 0 declined. */
+static int put_float8(Buffer *buf, PyObject *value) {
+    double d;
+    long long v;
+    if (PyFloat_CheckExact(value)) {
+        d = PyFloat_AS_DOUBLE(value);
+    } else {
+        int rc = int_in(value, -(1LL << 53), 1LL << 53, &v);
+        if (rc <= 0) return rc;
+        d = (double)v;
+    }
+    uint64_t bits = PG_NAN8;
+    if (!isnan(d)) memcpy(&bits, &d, 8);
+    return put_fixed(buf, bits, 8) < 0 ? -1 : 1;
+}
+
+/* A float4 field: a float or an int that a float4 holds exactly (float4in reads the text of
+ * any other to a rounded value or refuses it: declined), infinities, NaN as float4in's. */
+static int put_float4(Buffer *buf, PyObject *value) {
+    float f;
+    long long v;
+    if (PyFloat_CheckExact(value)) {
+        double d = PyFloat_AS_DOUBLE(value);
+        f = (float)d;
+        if (!isnan(d) && (double)f != d) return 0;
+    } else {
+        int rc = int_in(value, -(1LL << 24), 1LL << 24, &v);
+        if (rc <= 0) return rc;
+        f = (float)v;
+    }
+    uint32_t bits = PG_NAN4;
+    if (!isnan(f)) memcpy(&bits, &f, 4);
+    return put_fixed(buf, bits, 4) < 0 ? -1 : 1;
+}
+
+/* A text field: UTF-8 (the client encoding), declining what put_text declines. */
+static int put_text_field(Buffer *buf, PyObject *value) {
+    if (!PyUnicode_CheckExact(value)) return 0;
+    Py_ssize_t size;
+    const char *text = PyUnicode_AsUTF8AndSize(value, &size);
+    if (text == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return memchr(text, '\0', (size_t)size) ? 0 : put_raw(buf, text, size);
+}
+
+/* A timestamp / timestamptz field: microseconds since 2000-01-01 (UTC for timestamptz) of a
+ * datetime, naive for timestamp, in UTC for timestamptz (any other declined). */
+static int put_timestamp(Buffer *buf, PyObject *value, int utc) {
+    if (!PyDateTime_CheckExact(value)) return 0;
+    PyObject *tz = PyDateTime_DATE_GET_TZINFO(value);
+    if (tz != (utc ? PyDateTime_TimeZone_UTC : Py_None)) return 0;
+    int64_t days = days_from_civil(PyDateTime_GET_YEAR(value), PyDateTime_GET_MONTH(value),
+                                   PyDateTime_GET_DAY(value)) -
+                   PG_EPOCH_DAYS;
+    int64_t us = days * US_PER_DAY + clock_us(PyDateTime_DATE_GET_HOUR(value),
+                                              PyDateTime_DATE_GET_MINUTE(value),
+                                              PyDateTime_DATE_GET_SECOND(value),
+                                              PyDateTime_DATE_GET_MICROSECOND(value));
+    return put_fixed(buf, (uint64_t)us, 8) < 0 ? -1 : 1;
+}
+
+static int put_date(Buffer *buf, PyObject *value) {
+    if (!PyDate_CheckExact(value)) return 0;
+    int64_t days = days_from_civil(PyDateTime_GET_YEAR(value), PyDateTime_GET_MONTH(value),
+                                   PyDateTime_GET_DAY(value)) -
+                   PG_EPOCH_DAYS;
+    return put_fixed(buf, (uint32_t)(int32_t)days, 4) < 0 ? -1 : 1;
+}
+
+static int put_time(Buffer *buf, PyObject *value) {
+    if (!PyTime_CheckExact(value) || PyDateTime_TIME_GET_TZINFO(value) != Py_None) return 0;
+    int64_t us = clock_us(PyDateTime_TIME_GET_HOUR(value), PyDateTime_TIME_GET_MINUTE(value),
+                          PyDateTime_TIME_GET_SECOND(value),
+                          PyDateTime_TIME_GET_MICROSECOND(value));
+    return put_fixed(buf, (uint64_t)us, 8) < 0 ? -1 : 1;
+}
+
+/* A uuid field: the 16 bytes of a uuid.UUID (exactly that class). */
+static int put_uuid(Buffer *buf, PyObject *value) {
+    if ((PyObject *)Py_TYPE(value) != uuid_type) return 0;
+    PyObject *bytes = PyObject_GetAttr(value, attr_bytes);
+    if (bytes == NULL) return -1;
+    int rc = PyBytes_CheckExact(bytes) && PyBytes_GET_SIZE(bytes) == 16
+                 ? put_raw(buf, PyBytes_AS_STRING(bytes), 16)
+                 : 0;
+    Py_DECREF(bytes);
+    return rc;
+}
+
+/* One value of a column of type `type` in its type's binary (send) format; 1 done, 0
+ * declined (a value of another Python type, or one the text path would load differently or
+ * the server would refuse), -1 error. */
+static int put_binary(Buffer *buf, PyObject *value, int type) {
+    long long v;
+    int rc;
+    if (value == Py_None) return put(buf, "\377\377\377\377", 4) < 0 ? -1 : 1;
+    switch (type) {
+    case PG_BOOLEAN:
+        if (!PyBool_Check(value)) return 0;
+        return put_fixed(buf, value == Py_True, 1) < 0 ? -1 : 1;
+    case PG_INTEGER:
+        rc = int_in(value, INT32_MIN, INT32_MAX, &v);
+        return rc <= 0 ? rc : put_fixed(buf, (uint32_t)(int32_t)v, 4) < 0 ? -1 : 1;
+    case PG_BIGINT:
+        rc = int_in(value, INT64_MIN, INT64_MAX, &v);
+        return rc <= 0 ? rc : put_fixed(buf, (uint64_t)v, 8) < 0 ? -1 : 1;
+    case PG_REAL:
+        return put_float4(buf, value);
+    case PG_DOUBLE:
+        return put_float8(buf, value);
+    case PG_TEXT:
+        return put_text_field(buf, value);
+    case PG_BYTEA:
+        return PyBytes_CheckExact(value)
+                   ? put_raw(buf, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+                   : 0;
+    case PG_TIMESTAMPTZ:
+    case PG_TIMESTAMP:
+        return put_timestamp(buf, value, type == PG_TIMESTAMPTZ);
+    case PG_DATE:
+        return put_date(buf, value);
+    case PG_TIME:
+        return put_time(buf, value);
+    case PG_UUID:
+        return put_uuid(buf, value);
+    default:
+        return 0;
+    }
+}
+
+/* One StagedRow as a tuple: staged, (delete, position, *values, NULL padding up to `width`);
+ * else (*values, position). 1 done, 0 declined, -1 error. */
+static int put_binary_row(Buffer *buf, PyObject *row, const int *types, Py_ssize_t width,
+                          int staged) {
+    PyObject *delete, *values, *position;
+    if (staged_fields(row, &delete, &values, &position) < 0) return -1;
+    int rc = 0;
+    if (!PyTuple_Check(values) || !PyBytes_CheckExact(position) || !PyBool_Check(delete) ||
+        PyTuple_GET_SIZE(values) > width || (!staged && PyTuple_GET_SIZE(values) < width))
+        goto done;
+    Py_ssize_t fields = width + 1 + staged;
+    if (grow(buf, 2) < 0) {
+        rc = -1;
+        goto done;
+    }
+    buf->b[buf->n++] = (char)(fields >> 8);
+    buf->b[buf->n++] = (char)fields;
+    rc = staged ? put_binary(buf, delete, PG_BOOLEAN) : 1;
+    if (rc > 0 && staged) rc = put_binary(buf, position, PG_BYTEA);
+    for (Py_ssize_t i = 0; rc > 0 && i < width; i++)
+        rc = put_binary(buf, i < PyTuple_GET_SIZE(values) ? PyTuple_GET_ITEM(values, i) : Py_None,
+                        types[i]);
+    if (rc > 0 && !staged) rc = put_binary(buf, position, PG_BYTEA);
+done:
+    Py_XDECREF(delete);
+    Py_XDECREF(values);
+    Py_XDECREF(position);
+    return rc;
+}
+
+/* The PgType of each of `width` type names (a new array), NULL with an exception. */
+static int *pg_types(PyObject *names, Py_ssize_t width) {
+    PyObject *seq = PySequence_Fast(names, "types must be a sequence of type names");
+    if (seq == NULL) return NULL;
+    int *types = NULL;
+    if (PySequence_Fast_GET_SIZE(seq) != width) {
+        PyErr_SetString(PyExc_TypeError, "one type name per column, please");
+        goto done;
+    }
+    if ((types = PyMem_Calloc((size_t)width + 1, sizeof *types)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < width; i++) {
+        PyObject *name = PySequence_Fast_ITEMS(seq)[i];
+        if (!PyUnicode_Check(name)) {
+            PyErr_SetString(PyExc_TypeError, "a type name must be a str");
+            PyMem_Free(types);
+            types = NULL;
+            goto done;
+        }
+        types[i] = PG_OTHER;
+        for (int t = 0; t < PG_TYPES; t++)
+            if (PyUnicode_CompareWithASCIIString(name, pg_type_names[t]) == 0) types[i] = t;
+    }
+done:
+    Py_DECREF(seq);
+    return types;
+}
+
+/* uuid.UUID and the name of its bytes, once. */
+static int import_uuid(void) {
+    if (uuid_type != NULL) return 0;
+    PyObject *module = PyImport_ImportModule("uuid");
+    if (module == NULL) return -1;
+    uuid_type = PyObject_GetAttrString(module, "UUID");
+    Py_DECREF(module);
+    attr_bytes = uuid_type ? PyUnicode_InternFromString("bytes") : NULL;
+    if (attr_bytes == NULL) Py_CLEAR(uuid_type);
+    return uuid_type ? 0 : -1;
+}
+
+/* copy_binary(rows, width, staged, types) -> the COPY binary data of the StagedRows (see
+ * put_binary_row; `types` the PostgreSQL type names of the `width` columns), or None when a
+ * value is not one it writes exactly as the text path would load it (then the caller takes
+ * the text path). */
+static PyObject *copy_binary(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+    Py_ssize_t width;
+    int staged = nargs == 4 ? PyObject_IsTrue(args[2]) : 0;
+    PyObject *seq = staged < 0 ? NULL
+                               : rows_and_size(args, nargs, 4, &width,
+                                               "(rows sequence, width >= 0, staged, types)");
+    if (seq == NULL) return NULL;
+    int *types = width > INT16_MAX - 2 ? NULL : pg_types(args[3], width);
+    if (types == NULL || import_uuid() < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "too many columns");
+        Py_DECREF(seq);
+        PyMem_Free(types);
+        return NULL;
+    }
+    Buffer buf = {NULL, 0, 0};
+    int rc = put(&buf, header, sizeof header) < 0 ? -1 : 1;
+    for (Py_ssize_t i = 0; rc > 0 && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *row = PySequence_Fast_ITEMS(seq)[i];
+        Py_INCREF(row); /* held across attribute lookups, which may run Python code */
+        rc = put_binary_row(&buf, row, types, width, staged);
+        Py_DECREF(row);
+    }
+    if (rc > 0) rc = put(&buf, "\377\377", 2) < 0 ? -1 : 1;
+    Py_DECREF(seq);
+    PyMem_Free(types);
+    PyObject *out = rc < 0    ? NULL
+                    : rc == 0 ? Py_NewRef(Py_None)
+                              : PyBytes_FromStringAndSize(buf.b, buf.n);
+    PyMem_Free(buf.b);
+    return out;
+}
+
 /* ---- the sqlite3 module's adapter for None ---------------------------------------------- */
 
 /* same(value) -> value, with no Python frame (see sqlite_target.bind_none_as_is). */
@@ -1532,6 +1857,8 @@ static PyMethodDef module_methods[] = {
      "compact(records, truncate_op) -> (truncate position or None, {key tuple: record})."},
     {"copy_text", (PyCFunction)(void (*)(void))copy_text, METH_FASTCALL,
      "copy_text(rows, width, staged) -> PostgreSQL COPY text of StagedRows, or None."},
+    {"copy_binary", (PyCFunction)(void (*)(void))copy_binary, METH_FASTCALL,
+     "copy_binary(rows, width, staged, types) -> PostgreSQL COPY binary of StagedRows, or None."},
     {"same", same, METH_O, "same(value) -> value (an adapter handing None back as it is)."},
     {"isoformat", isoformat, METH_O, "value.isoformat(), natively for dates, times, datetimes."},
     {"make_reader", make_reader, METH_O,

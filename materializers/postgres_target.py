@@ -1,7 +1,9 @@
 """A view in a PostgreSQL schema: each batch is COPYed into a temporary staging table, then
 applied with three set-based statements carrying the per-key guard, in one transaction. The
-COPY text is written in C (``_speedups.copy_text``) unless a value is of a type it declines;
-then psycopg writes the rows.
+COPY is binary, written in C (``_speedups.copy_binary``: the server reads each value with its
+type's receive function instead of parsing text), unless a value is one it declines; then the
+COPY is text, written in C (``_speedups.copy_text``) or, for a value that declines too, by
+psycopg.
 
 1. remember deletes: upsert the key's delete position into ``T__strangler_deleted``, unless
    the row holds a newer position;
@@ -71,6 +73,8 @@ class PostgresStatements:
         self.table = sql.name(spec.name)
         self.deleted = sql.name(spec.name + DELETED_SUFFIX)
         self.keys = column_list(c.name for c in spec.key)
+        self.types = tuple(sql_type(c.avro_type).postgres for c in spec.columns)
+        """The columns' PostgreSQL types, as ``copy_binary`` takes them."""
 
     def create_stage(self) -> str:
         cols = [self.sql.column_def(c) for c in self.spec.columns]
@@ -79,13 +83,16 @@ class PostgresStatements:
             f"{', '.join(cols)}) ON COMMIT DROP"
         )
 
-    def copy_stage(self) -> str:
-        names = [DELETE_FLAG, POSITION_COLUMN, *(c.name for c in self.spec.columns)]
-        return f"COPY {STAGE} ({column_list(names)}) FROM STDIN"
-
-    def copy_table(self) -> str:
-        names = [*(c.name for c in self.spec.columns), POSITION_COLUMN]
-        return f"COPY {self.table} ({column_list(names)}) FROM STDIN"
+    def copy(self, staged: bool, binary: bool) -> str:
+        """COPY into the staging table (flag, position, columns) or the view table (columns,
+        position), in binary or text format."""
+        columns = [c.name for c in self.spec.columns]
+        if staged:
+            into, names = STAGE, [DELETE_FLAG, POSITION_COLUMN, *columns]
+        else:
+            into, names = self.table, [*columns, POSITION_COLUMN]
+        fmt = " (FORMAT binary)" if binary else ""
+        return f"COPY {into} ({column_list(names)}) FROM STDIN{fmt}"
 
     def any_deleted(self) -> str:
         return f"SELECT 1 FROM {self.deleted} LIMIT 1"
@@ -231,16 +238,7 @@ class PostgresTarget:
         if self._copy_new(spec, statements, rows):
             return
         self._execute(statements.create_stage())
-        pad = (None,) * len(spec.values)  # a delete carries only its key
-        width = len(spec.columns)
-        text = _speedups.copy_text(rows, width, True)
-        with self.conn.cursor() as cur, cur.copy(statements.copy_stage().encode()) as copy:
-            if text is not None:
-                copy.write(text)
-            else:  # a value the C writer declines: psycopg writes every row
-                for row in rows:
-                    values = row.values if len(row.values) == width else row.values + pad
-                    copy.write_row((row.delete, row.position, *values))
+        self._copy(statements, rows, True)
         deletes = any(row.delete for row in rows)
         upserts = not all(row.delete for row in rows)
         # each statement reads only its kind of staged rows: skip the ones with none
@@ -274,19 +272,35 @@ class PostgresTarget:
             return False
         self._execute("SAVEPOINT strangler_copy")
         try:
-            text = _speedups.copy_text(rows, len(spec.columns), False)
-            with self.conn.cursor() as cur, cur.copy(statements.copy_table().encode()) as copy:
-                if text is not None:
-                    copy.write(text)
-                else:  # as in _apply
-                    for row in rows:
-                        copy.write_row((*row.values, row.position))
+            self._copy(statements, rows, False)
         except psycopg.errors.UniqueViolation:
             self._execute("ROLLBACK TO SAVEPOINT strangler_copy")
             self._copying[spec.name] = False
             return False
         self._execute("RELEASE SAVEPOINT strangler_copy")
         return True
+
+    def _copy(
+        self, statements: PostgresStatements, rows: Sequence[StagedRow], staged: bool
+    ) -> None:
+        """COPY the rows into the staging table (``staged``: flag, position, columns, a delete's
+        missing values NULL) or the view table: binary data written in C, else text written in
+        C, else (a value both C writers decline) psycopg's ``write_row``."""
+        width = len(statements.spec.columns)
+        data = _speedups.copy_binary(rows, width, staged, statements.types)
+        binary = data is not None
+        if data is None:
+            data = _speedups.copy_text(rows, width, staged)
+        with self.conn.cursor() as cur, cur.copy(statements.copy(staged, binary).encode()) as copy:
+            if data is not None:
+                copy.write(data)
+                return
+            pad = (None,) * width
+            for row in rows:
+                values = row.values + pad[len(row.values) :]
+                copy.write_row(
+                    (row.delete, row.position, *values) if staged else (*values, row.position)
+                )
 
     @_retriable
     def save_offsets(self, view: str, offsets: Mapping[Partition, int]) -> None:
