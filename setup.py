@@ -1,4 +1,4 @@
-"""The native hot paths: our own C against the CPython API only (no other library).
+"""The native hot paths: our own C against the CPython API (and SQLite's, for the SQLite view).
 
 Everything else about the distribution is in pyproject.toml; this file only adds what
 pyproject cannot yet say in a stable way. Building needs a C compiler and Python's headers
@@ -32,6 +32,13 @@ setup(
         Extension(
             "strangler.materializers._speedups",
             sources=["materializers/_speedups.c"],
+            extra_compile_args=_FLAGS,
+        ),
+        # the SQLite view's fused apply: SQLite's own C API, on the sqlite3 module's handle
+        Extension(
+            "strangler.materializers._sqlite_fast",
+            sources=["materializers/_sqlite_fast.c"],
+            libraries=["sqlite3"],
             extra_compile_args=_FLAGS,
         ),
     ]

@@ -46,6 +46,7 @@ from strangler.materializers.config import ViewConfig
 from strangler.materializers.decoding import RecordDecoder, encode
 from strangler.materializers.records import ChangeRecord
 from strangler.materializers.schemas import StaticSchemas
+from strangler.materializers.sqlite_fast import fast_apply
 from strangler.materializers.target import Target
 
 TOPIC = "bench.public.products"
@@ -131,10 +132,14 @@ def apply_all(view: ViewConfig, target: Target, messages: Sequence[Message]) -> 
     applying: ApplyThread[tuple[Sequence[Any], Prepared | None]] = ApplyThread(
         lambda work: applier.apply(*work), "bench-apply", target.apply_ahead
     )
+    fast = None if target.apply_ahead else fast_apply(applier, decoder)
     start = _clock()
     try:
         for i in range(0, len(messages), BATCH):
-            batch = decoder.decode_all(messages[i : i + BATCH])
+            chunk = messages[i : i + BATCH]
+            if fast is not None and fast.apply(chunk):  # as the view runner does
+                continue
+            batch = decoder.decode_all(chunk)
             applying.submit((batch, applier.prepare(batch)))
     finally:
         applying.close()

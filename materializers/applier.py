@@ -97,6 +97,12 @@ class Applier:
         self._tables: dict[str, TableState] | None = None
         """The view's tables as the last committed batch left them (None: unknown)."""
 
+    @property
+    def tables(self) -> dict[str, TableState] | None:
+        """The view's tables as the last committed batch left them (None: unknown yet); a new
+        dict whenever they change."""
+        return self._tables
+
     def stored_offsets(self) -> dict[Partition, int]:
         """Where to resume: the next offset per partition, as committed with the rows."""
         return self.target.load_offsets(self.view.name)
@@ -113,7 +119,7 @@ class Applier:
         topics: dict[str, _Staged] = {}
         for topic, records in by_topic.items():
             config, state = self.topics.get(topic), tables.get(topic)
-            if config is None or state is None or _plan(config, _firsts(records), state)[1]:
+            if config is None or state is None or plan_steps(config, _firsts(records), state)[1]:
                 return None
             compacted = compact(records)
             if compacted.truncate is not None:
@@ -246,12 +252,12 @@ class Applier:
         the target's shape lock is taken and the plan is made again against the state read
         under it (another process of the group may just have made the same change)."""
         firsts = _firsts(work.records)
-        final, steps = _plan(work.config, firsts, state)
+        final, steps = plan_steps(work.config, firsts, state)
         if not steps:
             return final
         self.target.lock_shapes()
         fresh = self.target.load_tables(self.view.name).get(topic)
-        final, steps = _plan(work.config, firsts, fresh)
+        final, steps = plan_steps(work.config, firsts, fresh)
         for step in steps:
             if isinstance(step, Evolution):
                 self.target.alter_table(step)
@@ -390,7 +396,7 @@ def _firsts(records: Sequence[ChangeRecord]) -> list[ChangeRecord]:
     return list(out.values())
 
 
-def _plan(
+def plan_steps(
     config: TopicConfig, firsts: Sequence[ChangeRecord], state: TableState | None
 ) -> tuple[TableState | None, list[TableSpec | Evolution]]:
     """The table after following the writer schemas of ``firsts``, and the steps there (a

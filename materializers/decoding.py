@@ -180,6 +180,15 @@ class RecordDecoder:
             raise RecordError(f"header op={_text(raw)!r} is not one of c, u, d, r, t")
         return op
 
+    def position(self, topic: str, raw: HeaderValue, kind_raw: HeaderValue) -> bytes:
+        """The sort key of a record's ``position`` and ``position_kind`` headers (raw);
+        ``RecordError`` or ``PositionError`` if there is none or it cannot be read."""
+        return self._position(topic, raw, kind_raw)
+
+    def writer_schema(self, schema_id: int) -> WriterSchema:
+        """The writer schema of a registry id (fetched once)."""
+        return self._cached(schema_id)[0]
+
     def _position(self, topic: str, raw: HeaderValue, kind_raw: HeaderValue) -> bytes:
         memo = (topic, raw, kind_raw)
         if memo == self._last_position[0]:  # every change of a transaction shares it

@@ -56,9 +56,18 @@ class LagTracker:
 
     def applied(self, batch: Sequence[Received]) -> None:
         for record in batch:
-            ts = self._seen.pop((record.topic, record.partition, record.offset), None)
-            if ts is not None:
-                self.last_commit_us[(record.topic, record.partition)] = ts
+            self._applied(record.topic, record.partition, record.offset)
+
+    def applied_up_to(self, next_offsets: Mapping[Partition, int]) -> None:
+        """``applied`` for a batch of which only the next offset per partition is known (its
+        last record per partition is the one ``saw`` was given)."""
+        for (topic, partition), next_offset in next_offsets.items():
+            self._applied(topic, partition, next_offset - 1)
+
+    def _applied(self, topic: str, partition: int, offset: int) -> None:
+        ts = self._seen.pop((topic, partition, offset), None)
+        if ts is not None:
+            self.last_commit_us[(topic, partition)] = ts
 
     def lag(
         self, next_offsets: Mapping[Partition, int], end_offsets: Mapping[Partition, int]

@@ -46,6 +46,7 @@ from strangler.materializers.errors import MaterializerError
 from strangler.materializers.lag import LagTracker, PartitionLag
 from strangler.materializers.records import Received
 from strangler.materializers.schemas import SchemaSource
+from strangler.materializers.sqlite_fast import fast_apply
 from strangler.materializers.target import Target
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,8 @@ class ViewRunner:
         self._applying: ApplyThread[tuple[Sequence[Received], Prepared | None]] = ApplyThread(
             self._apply_with_retries, f"apply-{view.name}", target.apply_ahead
         )
+        self._fast = None if target.apply_ahead else fast_apply(self.applier, self.decoder)
+        """The SQLite view's fused apply (``sqlite_fast``), tried first for every batch."""
 
     def stop(self) -> None:
         """Finish the current batch, then leave the group and return from ``run``."""
@@ -122,7 +125,10 @@ class ViewRunner:
             self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
             while not self._stop.is_set():
                 # polled, decoded and prepared while the batch before is applied
-                batch = self._poll()
+                messages = self._poll()
+                if messages and self._fast_applied(messages):
+                    continue
+                batch = self.decoder.decode_all(messages) if messages else []
                 prepared = self.applier.prepare(batch) if batch else None
                 self._applying.wait()
                 if time.monotonic() >= self._next_lag:
@@ -162,7 +168,23 @@ class ViewRunner:
         self._idle_since = time.monotonic()
         self.assigned.set()
 
-    def _poll(self) -> list[Received]:
+    def _fast_applied(self, messages: Sequence[Message]) -> bool:
+        """Whether the target's fused apply took the batch (then it is applied and committed;
+        the fused apply runs in this thread, so nothing is in flight while it does)."""
+        if self._fast is None:
+            return False
+        self._applying.wait()
+        if not self._fast.apply(messages):
+            return False
+        self.lag_tracker.applied_up_to(self._fast.last_offsets)
+        self.applied_records += len(messages)
+        self._idle_since = time.monotonic()
+        if time.monotonic() >= self._next_lag:
+            self._measure_lag()
+            self._next_lag = time.monotonic() + LAG_INTERVAL_S
+        return True
+
+    def _poll(self) -> list[Message]:
         """What is there now (up to batch_size); if nothing, wait for the first record.
 
         A batch never waits to fill: under load records pile up while the previous batch is
@@ -176,7 +198,7 @@ class ViewRunner:
             messages = [first, *self._consumer.consume(size - 1, 0)] if size > 1 else [first]
         records = [m for m in messages if _is_record(m)]
         self._saw(records)
-        return self.decoder.decode_all(records)
+        return records
 
     def _saw(self, messages: Sequence[Message]) -> None:
         """Lag needs the source commit time of the last record of each partition only (its

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from strangler.core.bookkeeping import DELETED_SUFFIX
@@ -111,6 +111,7 @@ class SqliteTarget:
         self, path: Path, synchronous: SqliteSync = SqliteSync.NORMAL, cache_mib: int = 128
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self.sql = Sql(Dialect.SQLITE)
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
@@ -185,18 +186,21 @@ class SqliteTarget:
             remember, delete = delete_statements(spec)
             self.conn.executemany(remember, deletes)
             self.conn.executemany(delete, deletes)
-        if not upserts:
-            return
+        if upserts:
+            self.upsert(spec, lambda statement: self.conn.executemany(statement, upserts))
+
+    def upsert(self, spec: TableSpec, execute: Callable[[str], object]) -> None:
+        """Upsert a batch's rows by calling ``execute`` with the statement for them (after the
+        batch's deletes): a bulk insert while the table takes only new keys, else the guarded
+        upsert."""
         # the view holds no deleted-key mark (this batch's deletes are in by now): the check
         # of the marks could refuse no row, so the statements leave it out
         deleted = quote(spec.name + DELETED_SUFFIX)
         guarded = self.conn.execute(f"SELECT 1 FROM {deleted} LIMIT 1").fetchone() is not None
-        if not self._insert_new(spec, upserts, guarded):
-            self.conn.executemany(upsert_statement(spec, guarded), upserts)
+        if not self._insert_new(spec, execute, guarded):
+            execute(upsert_statement(spec, guarded))
 
-    def _insert_new(
-        self, spec: TableSpec, upserts: Sequence[tuple[object, ...]], guarded: bool
-    ) -> bool:
+    def _insert_new(self, spec: TableSpec, execute: Callable[[str], object], guarded: bool) -> bool:
         """Bulk path (a bootstrap, a table of new keys): plain guarded INSERTs, about half
         the cost of upserts; False, undone, at the first key already in the table (then the
         table is not tried again until a truncate empties it)."""
@@ -204,7 +208,7 @@ class SqliteTarget:
             return False
         self.conn.execute("SAVEPOINT strangler_insert")
         try:
-            self.conn.executemany(insert_statement(spec, guarded), upserts)
+            execute(insert_statement(spec, guarded))
         except sqlite3.IntegrityError:
             self.conn.execute("ROLLBACK TO strangler_insert")
             self.conn.execute("RELEASE strangler_insert")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what strangler's local stack needs on a Debian-family machine:
 # PostgreSQL (server), MariaDB (server), a Java 17+ runtime and Maven (to resolve Kafka's jars),
-# and a C compiler with Python's headers (strangler's native hot paths are built on install).
+# and a C compiler with Python's and SQLite's headers (strangler's native hot paths are built on
+# install).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -15,6 +16,8 @@ command -v mvn >/dev/null || need+=(maven)
 command -v gcc >/dev/null || need+=(gcc)
 python_headers() { "${PYTHON:-python3}" -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; }
 python_headers || need+=(python3-dev)
+# the SQLite view's fused apply links the SQLite library the sqlite3 module uses
+[ -f /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "system prerequisites: all present"

@@ -1,0 +1,43 @@
+"""Types of the SQLite view's fused apply (``_sqlite_fast.c``)."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+same_library: int
+
+class Declined(Exception):
+    """args: (what, SQLite's extended result code or 0, SQLite's message or "")."""
+
+class Plan:
+    """A compiled plan of one pair of writer schemas."""
+
+class Batch:
+    """A scanned batch: the changes kept per key, ready to bind."""
+
+    topics: list[str]
+    kinds: list[list[bool]]
+    offsets: dict[tuple[str, int], int]
+    positions: dict[tuple[str, int], bytes]
+    records: int
+    changes: int
+
+    def run(
+        self, connection: Any, topic: str, deletes: bool, sql: str, position_param: int, /
+    ) -> int: ...
+
+def compile(
+    key_id: int,
+    key_fields: Sequence[tuple[int, bool, Sequence[tuple[int, Any]]]],
+    value_id: int,
+    value_fields: Sequence[tuple[int, bool, Sequence[tuple[int, Any]]]] | None,
+    /,
+) -> Plan: ...
+def scan(
+    messages: Sequence[Any],
+    plans: dict[tuple[str, int, int], Plan | None],
+    lsn_topics: dict[str, bool],
+    position: Callable[[str, Any, Any], bytes],
+    marks: dict[str, bytes | None],
+    /,
+) -> Batch | tuple[str, tuple[str, int, int]] | None: ...
+def filename(connection: Any, /) -> str | None: ...

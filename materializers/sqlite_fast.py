@@ -1,0 +1,236 @@
+"""The SQLite view's fused apply: a batch of Kafka records applied without decoding them into
+Python objects first.
+
+The Python path decodes every record into a ``ChangeRecord`` (dicts of values), compacts,
+stages ``StagedRow``s, turns them into parameter tuples, and the sqlite3 module binds those to
+statements: for a SQLite view, most of the work per record. Here ``_sqlite_fast`` (C) reads
+the records' headers and framing and compacts the batch by key (``scan``), then binds each
+kept change's Avro fields straight from the payload to the very statements the target uses,
+on the sqlite3 connection's own handle (``Batch.run``), in a transaction begun here that also
+stores the offsets and positions, as always. Rows, deleted-key marks and bookkeeping come out
+exactly as the Python path leaves them (``tests/unit/materializers/test_sqlite_fast.py``
+compares the two on random batches).
+
+A batch is taken only when every record is the common case; otherwise, and on any error, the
+batch is left to the Python path untouched (the transaction rolled back), which then does what
+it always does, dead letters and errors included. The common case:
+
+- a record of a followed topic whose table exists as the last batch left it; a change (op c,
+  u, r, d or none; not a truncate) with a key, framed payloads, a position the decoder reads;
+- a *plan* for its pair of writer schemas: the table needs no change for them, the topic has
+  no row filter, every field is of a kind the C reader binds exactly as the Python path does
+  (null, boolean, int, long, float, double, string, bytes, enum, fixed, date, timestamps), key
+  fields are ints, longs, strings or bytes outside unions;
+- one key schema per topic in the batch (keys are compared by their bytes), every key in its
+  canonical encoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from strangler.core.errors import StranglerError
+from strangler.core.events import Op
+from strangler.materializers import _sqlite_fast
+from strangler.materializers._speedups import isoformat
+from strangler.materializers.applier import Applier, plan_steps
+from strangler.materializers.columns import Dialect, sql_type
+from strangler.materializers.decoding import PG_LSN, KafkaRecord, RecordDecoder
+from strangler.materializers.native import Kind, plan
+from strangler.materializers.records import ChangeRecord
+from strangler.materializers.sqlite_target import SqliteTarget, delete_statements
+from strangler.materializers.tables import TableSpec, source_name
+from strangler.materializers.target import TableState
+
+log = logging.getLogger(__name__)
+
+DISABLE_ENV = "STRANGLER_SQLITE_FAST"
+"""Set to ``0`` to apply every batch through the Python path."""
+
+PlanKey = tuple[str, int, int]
+"""(topic, key schema id, value schema id or -1 for deletes)."""
+
+_KEY_KINDS = {Kind.LONG, Kind.STRING, Kind.BYTES}
+_CONVERTER: dict[Kind, Any] = {
+    Kind.BOOLEAN: int,
+    Kind.TIMESTAMP_MICROS: isoformat,
+    Kind.TIMESTAMP_MILLIS: isoformat,
+    Kind.LOCAL_TIMESTAMP_MICROS: isoformat,
+    Kind.LOCAL_TIMESTAMP_MILLIS: isoformat,
+    Kind.DATE: isoformat,
+}
+"""The SQLite converter a column must have for values the C reader binds of each kind (None
+for the kinds not here): the C reader binds what that converter makes of the value."""
+
+Fields = list[tuple[int, bool, list[tuple[int, Any]]]]
+SQLITE_CONSTRAINT = 19
+"""SQLite's primary result code of a constraint violation."""
+
+
+class FastApply:
+    """Applies batches of one SQLite view's records through ``_sqlite_fast`` (see the module
+    docstring); ``apply`` says whether it did."""
+
+    def __init__(self, applier: Applier, target: SqliteTarget, decoder: RecordDecoder) -> None:
+        self.applier, self.target, self.decoder = applier, target, decoder
+        self._lsn = {t.topic: t.position_kind is PG_LSN for t in applier.view.topics}
+        self._plans: dict[PlanKey, _sqlite_fast.Plan | None] = {}
+        self._tables: dict[str, TableState] | None = None
+        """The tables the plans were made for."""
+        self.declined = 0
+        """Batches left to the Python path (for tests and the benchmark)."""
+        self.last_offsets: dict[tuple[str, int], int] = {}
+        """The next offset per partition of the last batch applied here."""
+
+    def apply(self, messages: Sequence[KafkaRecord]) -> bool:
+        """Apply ``messages`` (Kafka records in log order) in one transaction if every one is
+        the common case: True; else False, and nothing was done."""
+        batch = self._scan(messages)
+        if batch is None:
+            self.declined += 1
+            return False
+        try:
+            done = self._transaction(batch)
+        except StranglerError as exc:  # the Python path retries or reports it
+            log.debug("fast apply left a batch to the Python path: %s", exc)
+            done = False
+        if not done:
+            self.declined += 1
+        return done
+
+    def _scan(self, messages: Sequence[KafkaRecord]) -> _sqlite_fast.Batch | None:
+        tables = self.applier.tables
+        if tables is None or not messages:
+            return None
+        if tables != self._tables:
+            self._plans.clear()
+            self._tables = tables
+        marks = {topic: state.truncated_at for topic, state in tables.items()}
+        for _ in range(64):  # a plan per new pair of writer schemas, then the batch again
+            scanned = _sqlite_fast.scan(
+                messages, self._plans, self._lsn, self.decoder.position, marks
+            )
+            if not isinstance(scanned, tuple):
+                return scanned
+            key = scanned[1]
+            if key in self._plans:
+                return None
+            self._plans[key] = self._plan(tables, *key)
+        return None
+
+    def _transaction(self, batch: _sqlite_fast.Batch) -> bool:
+        target, view = self.target, self.applier.view.name
+        target.begin()
+        try:
+            if target.load_tables(view) != self._tables:  # changed by another process
+                target.rollback()
+                return False
+            assert self._tables is not None
+            for topic, (deletes, upserts) in zip(batch.topics, batch.kinds, strict=True):
+                self._apply_topic(batch, topic, self._tables[topic].spec, deletes, upserts)
+            target.save_offsets(view, batch.offsets)
+            target.save_positions(view, batch.positions)
+        except _sqlite_fast.Declined as exc:
+            log.debug("fast apply declined a batch: %s", exc)
+            target.rollback()
+            return False
+        except BaseException:
+            target.rollback()
+            raise
+        target.commit()
+        self.last_offsets = batch.offsets
+        return True
+
+    def _apply_topic(
+        self, batch: _sqlite_fast.Batch, topic: str, spec: TableSpec, deletes: bool, upserts: bool
+    ) -> None:
+        conn = self.target.conn
+        if deletes:
+            for statement in delete_statements(spec):
+                batch.run(conn, topic, True, statement, len(spec.key) + 1)
+        if upserts:
+            position = len(spec.columns) + 1
+
+            def execute(statement: str) -> None:
+                try:
+                    batch.run(conn, topic, False, statement, position)
+                except _sqlite_fast.Declined as exc:
+                    if exc.args[1] & 0xFF == SQLITE_CONSTRAINT:  # as executemany raises it
+                        raise sqlite3.IntegrityError(exc.args[2]) from exc
+                    raise
+
+            self.target.upsert(spec, execute)
+
+    def _plan(
+        self, tables: dict[str, TableState], topic: str, key_id: int, value_id: int
+    ) -> _sqlite_fast.Plan | None:
+        """The compiled plan of a pair of writer schemas, or None (the Python path's)."""
+        config, state = self.applier.topics.get(topic), tables.get(topic)
+        if config is None or state is None or config.filter is not None:
+            return None
+        try:
+            key_schema = self.decoder.writer_schema(key_id)
+            value_schema = self.decoder.writer_schema(value_id) if value_id >= 0 else None
+            probe = ChangeRecord(topic, 0, 0, Op.UPDATE, b"", {}, None, key_schema, value_schema)
+            if plan_steps(config, [probe], state)[1]:
+                return None  # the table changes for them: the Python path does that
+        except Exception as exc:  # noqa: BLE001 - any trouble: the Python path reports it
+            log.debug("no fast plan for %s %s/%s: %s", topic, key_id, value_id, exc)
+            return None
+        spec = state.spec
+        key_fields = _fields(key_schema.schema, spec, True)
+        if key_fields is None:
+            return None
+        if value_schema is None:
+            return _sqlite_fast.compile(key_id, key_fields, -1, None)
+        value_fields = _fields(value_schema.schema, spec, False)
+        if value_fields is None:
+            return None
+        return _sqlite_fast.compile(key_id, key_fields, value_id, value_fields)
+
+
+def _fields(schema: Any, spec: TableSpec, key: bool) -> Fields | None:
+    """The C reader's fields of a key or value writer schema: (parameter, is union, leaves);
+    None if it cannot bind them all as the Python path does."""
+    steps = plan(schema)
+    if steps is None:
+        return None
+    columns = spec.key if key else spec.values
+    first = 1 if key else len(spec.key) + 1
+    params = {c.source: (first + i, c) for i, c in enumerate(columns)}
+    sources = [source_name(f) for f in schema["fields"]]
+    if len(set(sources)) != len(sources):
+        return None
+    out: Fields = []
+    for source, (_, is_union, leaves) in zip(sources, steps, strict=True):
+        param, column = params.get(source, (0, None))
+        if any(post is not None for _, _, post, _ in leaves):
+            return None  # decimal, uuid, time-*: read (and checked) by a Python logical reader
+        if key and (is_union or param == 0 or leaves[0][0] not in _KEY_KINDS):
+            return None
+        if column is not None:
+            wanted = sql_type(column.avro_type).converter(Dialect.SQLITE)
+            kinds = [Kind(kind) for kind, _, _, _ in leaves if kind != Kind.NULL]
+            if any(_CONVERTER.get(kind) is not wanted for kind in kinds):
+                return None
+        out.append((param, is_union, [(kind, arg) for kind, arg, _, _ in leaves]))
+    if key and sorted(p for p, _, _ in out) != list(range(1, len(spec.key) + 1)):
+        return None
+    return out
+
+
+def fast_apply(applier: Applier, decoder: RecordDecoder) -> FastApply | None:
+    """The fused apply for this applier's target, or None: not a SQLite view, turned off by
+    ``STRANGLER_SQLITE_FAST=0``, or a sqlite3 module whose handles the C module cannot use."""
+    target = applier.target
+    if not isinstance(target, SqliteTarget) or os.environ.get(DISABLE_ENV, "1") == "0":
+        return None
+    name = _sqlite_fast.filename(target.conn)
+    if name is None or os.path.realpath(name) != os.path.realpath(target.path):
+        log.info("SQLite view %s: the fused apply cannot use this sqlite3 module", target.path)
+        return None
+    return FastApply(applier, target, decoder)
