@@ -1,9 +1,9 @@
-"""A view in a PostgreSQL schema: each batch is COPYed into a temporary staging table, then
-applied with three set-based statements carrying the per-key guard, in one transaction. The
-COPY is binary, written in C (``_speedups.copy_binary``: the server reads each value with its
-type's receive function instead of parsing text), unless a value is one it declines; then the
-COPY is text, written in C (``_speedups.copy_text``) or, for a value that declines too, by
-psycopg.
+"""A view in a PostgreSQL schema: each batch is COPYed into a temporary staging table (one per
+connection and table shape, emptied by each commit), then applied with three set-based
+statements carrying the per-key guard, in one transaction. The COPY is binary, written in C
+(``_speedups.copy_binary``: the server reads each value with its type's receive function
+instead of parsing text), unless a value is one it declines; then the COPY is text, written in
+C (``_speedups.copy_text``) or, for a value that declines too, by psycopg.
 
 1. remember deletes: upsert the key's delete position into ``T__strangler_deleted``, unless
    the row holds a newer position;
@@ -19,6 +19,7 @@ schema change of one process serialises with the batches of the others.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
@@ -35,7 +36,6 @@ from strangler.materializers.statements import DELETE_FLAG, Sql
 from strangler.materializers.tables import POSITION_COLUMN, Evolution, TableSpec
 from strangler.materializers.target import Partition, StagedRow, TableState
 
-STAGE = quote("_strangler_stage")
 _POS = quote(POSITION_COLUMN)
 _DEL = quote(DELETE_FLAG)
 
@@ -75,20 +75,31 @@ class PostgresStatements:
         self.keys = column_list(c.name for c in spec.key)
         self.types = tuple(sql_type(c.avro_type).postgres for c in spec.columns)
         """The columns' PostgreSQL types, as ``copy_binary`` takes them."""
+        self.stage_columns = ", ".join(
+            [f"{_DEL} boolean NOT NULL", f"{_POS} bytea NOT NULL"]
+            + [self.sql.column_def(c) for c in spec.columns]
+        )
+        digest = hashlib.blake2b(self.stage_columns.encode(), digest_size=8).hexdigest()
+        self.stage = quote(f"_strangler_stage_{digest}")
+        """The staging table of this shape of table (its columns' names and types): one per
+        shape, so a table's next shape (a column added) gets a table of its own."""
 
     def create_stage(self) -> str:
-        cols = [self.sql.column_def(c) for c in self.spec.columns]
+        """A staging table that lasts as long as the connection; a commit empties it."""
         return (
-            f"CREATE TEMP TABLE {STAGE} ({_DEL} boolean NOT NULL, {_POS} bytea NOT NULL, "
-            f"{', '.join(cols)}) ON COMMIT DROP"
+            f"CREATE TEMP TABLE IF NOT EXISTS {self.stage} ({self.stage_columns}) "
+            "ON COMMIT DELETE ROWS"
         )
+
+    def empty_stage(self) -> str:
+        return f"DELETE FROM {self.stage}"
 
     def copy(self, staged: bool, binary: bool) -> str:
         """COPY into the staging table (flag, position, columns) or the view table (columns,
         position), in binary or text format."""
         columns = [c.name for c in self.spec.columns]
         if staged:
-            into, names = STAGE, [DELETE_FLAG, POSITION_COLUMN, *columns]
+            into, names = self.stage, [DELETE_FLAG, POSITION_COLUMN, *columns]
         else:
             into, names = self.table, [*columns, POSITION_COLUMN]
         fmt = " (FORMAT binary)" if binary else ""
@@ -101,7 +112,7 @@ class PostgresStatements:
         keys = ", ".join(f"s.{quote(c.name)}" for c in self.spec.key)
         return (
             f"INSERT INTO {self.deleted} AS d ({self.keys}, {_POS}) "
-            f"SELECT {keys}, s.{_POS} FROM {STAGE} s WHERE s.{_DEL} AND NOT EXISTS "
+            f"SELECT {keys}, s.{_POS} FROM {self.stage} s WHERE s.{_DEL} AND NOT EXISTS "
             f"(SELECT 1 FROM {self.table} r WHERE {_same_key(self.spec, 'r', 's')} "
             f"AND r.{_POS} > s.{_POS}) "
             f"ON CONFLICT ({self.keys}) DO UPDATE SET {_POS} = excluded.{_POS} "
@@ -110,7 +121,7 @@ class PostgresStatements:
 
     def delete_rows(self) -> str:
         return (
-            f"DELETE FROM {self.table} AS r USING {STAGE} s WHERE s.{_DEL} "
+            f"DELETE FROM {self.table} AS r USING {self.stage} s WHERE s.{_DEL} "
             f"AND {_same_key(self.spec, 'r', 's')} AND r.{_POS} <= s.{_POS}"
         )
 
@@ -119,7 +130,7 @@ class PostgresStatements:
         sets = [f"{quote(c.name)} = excluded.{quote(c.name)}" for c in self.spec.values]
         return (
             f"INSERT INTO {self.table} AS r ({column_list(names)}, {_POS}) "
-            f"SELECT {', '.join(f's.{quote(n)}' for n in names)}, s.{_POS} FROM {STAGE} s "
+            f"SELECT {', '.join(f's.{quote(n)}' for n in names)}, s.{_POS} FROM {self.stage} s "
             f"WHERE NOT s.{_DEL} AND NOT EXISTS (SELECT 1 FROM {self.deleted} d "
             f"WHERE {_same_key(self.spec, 'd', 's')} AND d.{_POS} > s.{_POS}) "
             f"ON CONFLICT ({self.keys}) DO UPDATE SET "
@@ -140,6 +151,10 @@ class PostgresTarget:
         self._create_bookkeeping()
         self._copying: dict[str, bool] = {}
         """Per table: False once a bulk COPY met a key already there (see _copy_new)."""
+        self._stages: set[str] = set()
+        """The staging tables this connection has (made in a committed transaction)."""
+        self._staged: set[str] = set()
+        """The staging tables made or filled in the open transaction (see _stage)."""
 
     @_retriable
     def _create_bookkeeping(self) -> None:
@@ -165,6 +180,8 @@ class PostgresTarget:
     def begin(self) -> None:
         if self.conn.broken or self.conn.closed:  # lost in an earlier batch: reconnect
             self.conn = self._connect()
+            self._stages.clear()  # temporary tables end with their session
+        self._staged.clear()
         try:
             self._execute("BEGIN")
         except psycopg.OperationalError as exc:
@@ -175,6 +192,7 @@ class PostgresTarget:
             self._execute("COMMIT")
         except psycopg.OperationalError as exc:
             raise TargetError(f"commit failed: {exc}") from exc
+        self._stages |= self._staged
 
     def rollback(self) -> None:
         if not (self.conn.closed or self.conn.broken):
@@ -237,7 +255,7 @@ class PostgresTarget:
         statements = PostgresStatements(self.sql, spec)
         if self._copy_new(spec, statements, rows):
             return
-        self._execute(statements.create_stage())
+        self._stage(statements)
         self._copy(statements, rows, True)
         deletes = any(row.delete for row in rows)
         upserts = not all(row.delete for row in rows)
@@ -246,7 +264,17 @@ class PostgresTarget:
             self._apply_deletes(statements)
         if upserts:
             self._execute(statements.upsert_rows())
-        self._execute(f"DROP TABLE {STAGE}")
+
+    def _stage(self, statements: PostgresStatements) -> None:
+        """An empty staging table for this batch: made at its shape's first batch on this
+        connection, emptied by each commit (``ON COMMIT DELETE ROWS``: cheaper than making and
+        dropping one per batch), here if it was already filled in this transaction. One made in
+        a transaction that did not commit is gone: made again."""
+        if statements.stage in self._staged:
+            self._execute(statements.empty_stage())
+        elif statements.stage not in self._stages:
+            self._execute(statements.create_stage())
+        self._staged.add(statements.stage)
 
     def _apply_deletes(self, statements: PostgresStatements) -> None:
         """Remember the staged deletes and delete their rows, one index probe of the table per

@@ -1,0 +1,89 @@
+"""The PostgreSQL target's staging tables on a real server: one per connection and table shape,
+made at the shape's first batch, emptied by each commit; made again after a reconnect or a
+rollback of the transaction that made it; emptied before a second batch of one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from strangler.materializers.applier import Applier
+from strangler.materializers.postgres_target import PostgresTarget
+from strangler.materializers.target import StagedRow
+from tests.integration.materializers.test_postgres_target import view
+from tests.integration.materializers.views import matches, postgres_rows
+from tests.unit.materializers.changelog import TOPIC, Event, position, records, replay
+
+pytestmark = pytest.mark.integration
+
+
+def _spy_creates(target: PostgresTarget, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the staging tables the target creates from now on."""
+    made: list[str] = []
+    execute = target._execute
+
+    def spied(statement: str, params: Sequence[object] | None = None) -> None:
+        if statement.startswith("CREATE TEMP TABLE"):
+            made.append(statement.split()[6])
+        execute(statement, params)
+
+    monkeypatch.setattr(target, "_execute", spied)
+    return made
+
+
+def test_a_staging_table_per_connection_and_shape(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = PostgresTarget(pg_database, "s")
+    applier = Applier(view(pg_database, "s"), target)
+    made = _spy_creates(target, monkeypatch)
+    batches = [
+        [Event(k, {"name": f"n{k}"}) for k in range(4)],  # new keys: COPYed, no staging
+        [Event(1), Event(2, {"name": "m2"})],
+        [Event(1, {"name": "back"}), Event(3)],
+        [Event(2, {"name": "v2", "note": "x"}, version=2)],  # a column added: a new shape
+        [Event(0, {"name": "m0", "note": "y"}, version=2)],
+        [Event(4, {"name": "n4"}), Event(0)],  # after a reconnect
+    ]
+    for n, batch in enumerate(batches):
+        if n == len(batches) - 1:
+            target.conn.close()
+        applier.apply(records(batch, range(10 * n + 1, 10 * n + 1 + len(batch))))
+    assert len(made) == 3 and made[0] != made[1] and made[1] == made[2], made
+    events = [e for batch in batches for e in batch]
+    assert matches(postgres_rows(pg_database, "s"), replay(events))
+
+
+def _upsert(key: int, name: str, at: int) -> StagedRow:
+    return StagedRow(False, position(at), (key, name, None))
+
+
+def test_a_staging_table_of_a_rolled_back_transaction_is_made_again(pg_database: str) -> None:
+    target = PostgresTarget(pg_database, "s")
+    applier = Applier(view(pg_database, "s"), target)
+    applier.apply(records([Event(1, {"name": "a"}), Event(2, {"name": "b"})], [1, 2]))
+    spec = target.load_tables("v")[TOPIC].spec
+    target.begin()
+    target.apply(spec, [StagedRow(True, position(3), (2,))])  # makes the staging table
+    target.rollback()
+    target.begin()
+    target.apply(spec, [StagedRow(True, position(4), (2,))])  # would find none: made again
+    target.commit()
+    assert postgres_rows(pg_database, "s")[1] == {1: ("a", None)}
+
+
+def test_two_batches_of_one_table_in_one_transaction(pg_database: str) -> None:
+    """The second finds the staging table empty (else its key would be staged twice: ON
+    CONFLICT refuses to update a row twice in one statement)."""
+    target = PostgresTarget(pg_database, "s")
+    applier = Applier(view(pg_database, "s"), target)
+    applier.apply(records([Event(1, {"name": "a"}), Event(2, {"name": "b"})], [1, 2]))
+    applier.apply(records([Event(2)], [3]))  # a deleted key: every batch is staged now
+    spec = target.load_tables("v")[TOPIC].spec
+    for _ in range(2):  # the second time, the commit before emptied the staging table
+        target.begin()
+        target.apply(spec, [_upsert(1, "c", 4), _upsert(5, "e", 5)])
+        target.apply(spec, [_upsert(1, "d", 6)])
+        target.commit()
+    assert postgres_rows(pg_database, "s")[1] == {1: ("d", None), 5: ("e", None)}
