@@ -5,10 +5,11 @@ the latency the materializer adds.
         [--bootstrap-keys N] [--pg-dsn DSN] [--kafka HOST:PORT] [--latency-seconds S]
 
 - apply: N Confluent-framed records (key + 5-column value, updates over ``--keys`` keys) are
-  decoded and applied through the real decoder and applier in batches of 10,000 (no Kafka in
-  the loop: this is the materializer's own cost), each batch applied in an ``ApplyThread``
-  while the next one is decoded and prepared, as the view runner does. Messages/s and rows/s
-  are printed.
+  applied in batches of 10,000 as the view runner applies them (no Kafka in the loop: this is
+  the materializer's own cost): into SQLite by the fused apply (``sqlite_fast``) once the
+  first batch has made the table; into PostgreSQL decoded and applied through the decoder and
+  applier, each batch in an ``ApplyThread`` while the next one is decoded and prepared.
+  Messages/s are printed (``STRANGLER_SQLITE_FAST=0``: SQLite through the Python path).
 - bootstrap: ``--bootstrap-keys`` distinct keys into an empty view (messages/s and seconds).
 - latency (with ``--kafka``): after one warm-up record has gone through the view, a producer
   sends ~1,000 records/s for ``--latency-seconds``; a view runner applies them; for each
@@ -299,27 +300,42 @@ def bench_latency(kafka: str, seconds: float, tmp: Path) -> None:
     """CPU time of the runner's thread from hand-over to commit: the work the materializer
     adds, without the time a busy machine (or the producing thread) kept it from a core."""
     handed_cpu: dict[int, float] = {}
-    original_decode, original_apply = runner.decoder.decode_all, runner.applier.apply
+    original_poll, original_apply = runner._poll, runner.applier.apply
+    fast = runner._fast
+    original_fast = fast.apply if fast is not None else None
 
-    def decode(messages: Any) -> Any:
+    def poll() -> Any:  # the records the consumer hands over, before anything is done to them
+        messages: list[Any] = original_poll()
         now, now_cpu = time.time(), time.thread_time()
         for message in messages:
             handed[message.offset()] = now
             handed_cpu[message.offset()] = now_cpu
             stamps[message.offset()] = message.timestamp()[1]
-        return original_decode(messages)
+        return messages
 
-    def apply(batch: Any, prepared: Any = None) -> None:
-        original_apply(batch, prepared)
+    def committed(offsets: Any) -> None:
         done, done_cpu = time.time(), time.thread_time()
-        for record in batch:
-            added.append(done - handed.pop(record.offset))
-            added_cpu.append(done_cpu - handed_cpu.pop(record.offset))
-            end_to_end.append(done - stamps.pop(record.offset) / 1000)
+        for offset in offsets:
+            added.append(done - handed.pop(offset))
+            added_cpu.append(done_cpu - handed_cpu.pop(offset))
+            end_to_end.append(done - stamps.pop(offset) / 1000)
+
+    def apply(batch: Any, prepared: Any = None) -> None:  # the Python path
+        original_apply(batch, prepared)
+        committed([record.offset for record in batch])
+
+    def apply_fast(messages: Any) -> bool:  # the SQLite view's fused apply
+        assert original_fast is not None
+        done = original_fast(messages)
+        if done:
+            committed([message.offset() for message in messages])
+        return done
 
     stamps: dict[int, int] = {}
-    runner.decoder.decode_all = decode  # type: ignore[method-assign,assignment]
+    runner._poll = poll  # type: ignore[method-assign]
     runner.applier.apply = apply  # type: ignore[method-assign]
+    if fast is not None:
+        fast.apply = apply_fast  # type: ignore[method-assign]
     thread = threading.Thread(target=runner.run, kwargs={"idle_exit_s": 3.0})
     thread.start()
     if not runner.assigned.wait(60):

@@ -660,6 +660,15 @@ static int grow_changes(BatchObject *b) {
     return 0;
 }
 
+/* The next offset and latest position of the run of records of one partition being scanned;
+ * written into the batch's dicts when the partition changes and at the end (flush_progress). */
+typedef struct {
+    PyObject *topic, *partition; /* NULL: no run yet */
+    long long next;
+    unsigned char position[8];
+    PyObject *position_obj; /* a position that is not 8 bytes, or NULL */
+} Progress;
+
 typedef struct {
     PyObject *topic;
     long key_id, value_id;
@@ -679,6 +688,7 @@ typedef struct {
     PlanMemo memo;
     PositionMemo pmemo;
     PyObject *need; /* ("plan", topic, key id, value id) when a plan is missing */
+    Progress progress;
 } Scan;
 
 enum { OK = 0, FAIL = -1, DECLINE = -2 };
@@ -779,32 +789,32 @@ static int topic_index(BatchObject *b, PyObject *topic) {
     return (int)n;
 }
 
-static int note_progress(BatchObject *b, PyObject *topic, PyObject *partition, PyObject *offset,
-                         const Change *ch) {
-    long long at = PyLong_AsLongLong(offset);
-    if (at == -1 && PyErr_Occurred()) return -1;
-    PyObject *place = PyTuple_Pack(2, topic, partition);
-    if (place == NULL) return -1;
+
+static int flush_progress(BatchObject *b, Progress *run) {
+    if (run->topic == NULL) return 0;
     int rc = -1;
+    PyObject *place = PyTuple_Pack(2, run->topic, run->partition);
+    if (place == NULL) goto done;
     PyObject *known = PyDict_GetItemWithError(b->offsets, place);
     if (known == NULL && PyErr_Occurred()) goto done;
     long long had_next = known == NULL ? 0 : PyLong_AsLongLong(known);
     if (had_next == -1 && PyErr_Occurred()) goto done;
-    if (known == NULL || at + 1 > had_next) {
-        PyObject *next = PyLong_FromLongLong(at + 1);
+    if (known == NULL || run->next > had_next) {
+        PyObject *next = PyLong_FromLongLong(run->next);
         if (next == NULL || PyDict_SetItem(b->offsets, place, next) < 0) {
             Py_XDECREF(next);
             goto done;
         }
         Py_DECREF(next);
     }
-    Py_ssize_t psize;
-    const unsigned char *pos = change_position(ch, &psize);
+    const unsigned char *pos = run->position_obj ? (const unsigned char *)PyBytes_AS_STRING(
+                                                       run->position_obj)
+                                                 : run->position;
+    Py_ssize_t psize = run->position_obj ? PyBytes_GET_SIZE(run->position_obj) : 8;
     PyObject *had = PyDict_GetItemWithError(b->positions, place);
     if (had == NULL && PyErr_Occurred()) goto done;
     /* the latest position: replaced unless the one held is newer or equal */
-    if (had == NULL || !position_le((const unsigned char *)pos, psize,
-                                    (const unsigned char *)PyBytes_AS_STRING(had),
+    if (had == NULL || !position_le(pos, psize, (const unsigned char *)PyBytes_AS_STRING(had),
                                     PyBytes_GET_SIZE(had))) {
         PyObject *p = PyBytes_FromStringAndSize((const char *)pos, psize);
         if (p == NULL || PyDict_SetItem(b->positions, place, p) < 0) {
@@ -815,8 +825,51 @@ static int note_progress(BatchObject *b, PyObject *topic, PyObject *partition, P
     }
     rc = 0;
 done:
-    Py_DECREF(place);
+    Py_XDECREF(place);
+    Py_CLEAR(run->topic);
+    Py_CLEAR(run->partition);
+    Py_CLEAR(run->position_obj);
     return rc;
+}
+
+static int same_place(const Progress *run, PyObject *topic, PyObject *partition) {
+    if (run->topic == NULL) return 0;
+    if (run->topic != topic && PyUnicode_Compare(run->topic, topic) != 0) return 0;
+    return run->partition == partition ||
+           PyObject_RichCompareBool(run->partition, partition, Py_EQ) == 1;
+}
+
+/* Progress of the batch up to this record: offsets as progress() counts them (the offset after
+ * the record), positions the latest of the partition. */
+static int note_progress(BatchObject *b, Progress *run, PyObject *topic, PyObject *partition,
+                         PyObject *offset, const Change *ch) {
+    long long at = PyLong_AsLongLong(offset);
+    if (at == -1 && PyErr_Occurred()) return -1;
+    if (!same_place(run, topic, partition)) {
+        if (PyErr_Occurred() || flush_progress(b, run) < 0) return -1;
+        Py_INCREF(topic);
+        Py_INCREF(partition);
+        run->topic = topic;
+        run->partition = partition;
+        run->next = at + 1;
+        memcpy(run->position, ch->position, 8);
+        Py_XINCREF(ch->position_obj);
+        run->position_obj = ch->position_obj;
+        return 0;
+    }
+    if (at + 1 > run->next) run->next = at + 1;
+    Py_ssize_t psize, rsize;
+    const unsigned char *pos = change_position(ch, &psize);
+    const unsigned char *held = run->position_obj
+                                    ? (const unsigned char *)PyBytes_AS_STRING(run->position_obj)
+                                    : run->position;
+    rsize = run->position_obj ? PyBytes_GET_SIZE(run->position_obj) : 8;
+    if (!position_le(pos, psize, held, rsize)) { /* newer than the one held */
+        memcpy(run->position, ch->position, 8);
+        Py_XINCREF(ch->position_obj);
+        Py_XSETREF(run->position_obj, ch->position_obj);
+    }
+    return 0;
 }
 
 /* One record into the scan: OK, FAIL (an exception) or DECLINE. */
@@ -893,7 +946,7 @@ static int scan_one(Scan *s, PyObject *message) {
     int t = topic_index(b, topic);
     if (t < 0) goto position;
     ch->topic = t;
-    if (note_progress(b, topic, partition, offset, ch) < 0) goto position;
+    if (note_progress(b, &s->progress, topic, partition, offset, ch) < 0) goto position;
     b->records++;
     /* a change before the table's truncate mark is already gone */
     Py_ssize_t psize;
@@ -982,7 +1035,7 @@ static PyObject *scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *seq = PySequence_Fast(args[0], "messages must be a sequence");
     if (seq == NULL) return NULL;
     Scan s = {args[1], args[2], args[3], args[4], NULL, NULL, NULL, {NULL, 0, 0, NULL},
-              {NULL, NULL, NULL, NULL}, NULL};
+              {NULL, NULL, NULL, NULL}, NULL, {NULL, NULL, 0, {0}, NULL}};
     PyObject *out = NULL;
     if (!PyDict_Check(s.plans) || !PyDict_Check(s.lsn_topics) || !PyDict_Check(s.marks)) {
         PyErr_SetString(PyExc_TypeError, "plans, lsn_topics and marks must be dicts");
@@ -1014,6 +1067,7 @@ static PyObject *scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
     }
+    if (flush_progress(s.batch, &s.progress) < 0) goto done;
     set_kinds(s.batch);
     out = (PyObject *)s.batch;
     s.batch = NULL;
@@ -1028,6 +1082,9 @@ done:
     Py_XDECREF(s.pmemo.kind);
     Py_XDECREF(s.pmemo.out);
     Py_XDECREF(s.need);
+    Py_XDECREF(s.progress.topic);
+    Py_XDECREF(s.progress.partition);
+    Py_XDECREF(s.progress.position_obj);
     return out;
 }
 
