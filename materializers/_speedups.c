@@ -1584,7 +1584,7 @@ static int64_t clock_us(int h, int m, int s, int us) {
     return ((int64_t)(h * 60 + m) * 60 + s) * 1000000 + us;
 }
 
-/* int8 / float8 of an int: 1 done with *out set, 0 declined (outside the range given). */
+/* An int (not a bool) within [lo, hi]: 1 with *out set, 0 declined, -1 error. */
 static int int_in(PyObject *value, long long lo, long long hi, long long *out) {
     if (!PyLong_CheckExact(value)) return 0; /* bool too: its text is t/f */
     int overflow;
@@ -1593,37 +1593,37 @@ static int int_in(PyObject *value, long long lo, long long hi, long long *out) {
     return !overflow && *out >= lo && *out <= hi;
 }
 
-/* A float8 field: a float as it is (NaN as float8in's), an int of at most 53 bits (exact, as
- * float8in reads its text); 0 declined. */
+/* A float, or an int within +-limit (so exact as a double), as a double: 1, 0 declined (the
+text path would write an int's digits, which float8in / float4in round), -1 error. */
+static int float_in(PyObject *value, long long limit, double *out) {
+    if (PyFloat_CheckExact(value)) {
+        *out = PyFloat_AS_DOUBLE(value);
+        return 1;
+    }
+    long long v;
+    int rc = int_in(value, -limit, limit, &v);
+    if (rc > 0) *out = (double)v;
+    return rc;
+}
+
+/* A float8 field: a float as it is (NaN as float8in's), an int of at most 53 bits. */
 static int put_float8(Buffer *buf, PyObject *value) {
     double d;
-    long long v;
-    if (PyFloat_CheckExact(value)) {
-        d = PyFloat_AS_DOUBLE(value);
-    } else {
-        int rc = int_in(value, -(1LL << 53), 1LL << 53, &v);
-        if (rc <= 0) return rc;
-        d = (double)v;
-    }
+    int rc = float_in(value, 1LL << 53, &d);
+    if (rc <= 0) return rc;
     uint64_t bits = PG_NAN8;
     if (!isnan(d)) memcpy(&bits, &d, 8);
     return put_fixed(buf, bits, 8) < 0 ? -1 : 1;
 }
 
-/* A float4 field: a float or an int that a float4 holds exactly (float4in reads the text of
- * any other to a rounded value or refuses it: declined), infinities, NaN as float4in's. */
+/* A float4 field: a value a float4 holds exactly (float4in reads the text of any other to a
+ * rounded value or refuses it: declined), infinities, NaN as float4in's. */
 static int put_float4(Buffer *buf, PyObject *value) {
-    float f;
-    long long v;
-    if (PyFloat_CheckExact(value)) {
-        double d = PyFloat_AS_DOUBLE(value);
-        f = (float)d;
-        if (!isnan(d) && (double)f != d) return 0;
-    } else {
-        int rc = int_in(value, -(1LL << 24), 1LL << 24, &v);
-        if (rc <= 0) return rc;
-        f = (float)v;
-    }
+    double d;
+    int rc = float_in(value, 1LL << 24, &d);
+    if (rc <= 0) return rc;
+    float f = (float)d;
+    if (!isnan(d) && (double)f != d) return 0;
     uint32_t bits = PG_NAN4;
     if (!isnan(f)) memcpy(&bits, &f, 4);
     return put_fixed(buf, bits, 4) < 0 ? -1 : 1;

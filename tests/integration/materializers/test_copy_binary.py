@@ -17,27 +17,18 @@ from psycopg.types.json import Jsonb
 
 from strangler.materializers._speedups import copy_binary, copy_text
 from strangler.materializers.target import StagedRow
+from tests.integration.materializers.test_copy_text import AWKWARD_TEXT, staged_rows
+from tests.integration.materializers.test_copy_text import COLUMNS as TEXT_COLUMNS
 
 pytestmark = pytest.mark.integration
 
 COLUMNS = [
-    ("k", "bigint"),
-    ("i", "integer"),
-    ("b", "boolean"),
-    ("d", "double precision"),
-    ("r", "real"),
-    ("t", "text"),
-    ("y", "bytea"),
-    ("tz", "timestamptz"),
-    ("ts", "timestamp"),
-    ("dt", "date"),
-    ("tm", "time"),
+    *TEXT_COLUMNS,
     ("n", "numeric(10, 2)"),  # not written by copy_binary: only NULLs here
     ("j", "jsonb"),  # likewise
 ]
 WITH_UUID = [*COLUMNS, ("u", "uuid")]  # copy_text declines uuids: write_row is the text path
 UTC = datetime.UTC
-AWKWARD_TEXT = ["", "\\", "a\tb", "line\nline", "\\N", "é ☃ 𝄞", "\\x00", " ", "\x01\x7f"]
 DOUBLES = [0.0, -0.0, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 1e300, 0.1]
 DOUBLES += [float("inf"), float("-inf"), float("nan"), -float("nan")]
 INTS_AS_DOUBLE = [0, -1, 2**53, -(2**53), 2**31, 123_456_789]
@@ -83,20 +74,6 @@ def _value(rng: random.Random, column: str) -> Any:
         "u": uuid.UUID(int=rng.getrandbits(128)),
     }
     return values[column]
-
-
-def _rows(count: int, columns: list[tuple[str, str]], deletes: bool) -> list[StagedRow]:
-    rng = random.Random(11)
-    out = []
-    for n in range(count):
-        position = rng.randbytes(rng.choice([8, 8, 3, 0]))
-        key = (rng.choice([n, -n, 2**63 - 1 - n, -(2**63) + n]),)
-        if deletes and rng.random() < 0.3:
-            out.append(StagedRow(True, position, key))
-        else:
-            values = tuple(_value(rng, name) for name, _ in columns[1:])
-            out.append(StagedRow(False, position, key + values))
-    return out
 
 
 def _names(columns: list[tuple[str, str]], staged: bool) -> list[str]:
@@ -145,7 +122,7 @@ def _load_binary(
 def test_copy_binary_loads_what_the_text_path_loads(
     pg_database: str, staged: bool, columns: list[tuple[str, str]]
 ) -> None:
-    rows = _rows(2_000, columns, deletes=staged)
+    rows = staged_rows(2_000, staged, columns, _value)
     cols = ", ".join(f"{name} {kind}" for name, kind in columns)
     flag = "del boolean, " if staged else ""
     with psycopg.connect(pg_database, autocommit=True) as conn:

@@ -7,6 +7,7 @@ import datetime
 import decimal
 import random
 import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -58,7 +59,14 @@ def _value(rng: random.Random, column: str) -> Any:
     return values[column]
 
 
-def _rows(count: int, deletes: bool) -> list[StagedRow]:
+def staged_rows(
+    count: int,
+    deletes: bool,
+    columns: Sequence[tuple[str, str]] = COLUMNS,
+    value: Callable[[random.Random, str], Any] = _value,
+) -> list[StagedRow]:
+    """Rows of random values of ``columns`` (a key first), about 30% of them deletes if
+    ``deletes``; positions of 8, 3 or 0 bytes."""
     rng = random.Random(7)
     out = []
     for n in range(count):
@@ -67,7 +75,7 @@ def _rows(count: int, deletes: bool) -> list[StagedRow]:
         if deletes and rng.random() < 0.3:
             out.append(StagedRow(True, position, key))
         else:
-            values = tuple(_value(rng, name) for name, _ in COLUMNS[1:])
+            values = tuple(value(rng, name) for name, _ in columns[1:])
             out.append(StagedRow(False, position, key + values))
     return out
 
@@ -94,7 +102,7 @@ def _load(conn: psycopg.Connection[Any], table: str, rows: list[StagedRow], stag
 
 @pytest.mark.parametrize("staged", [True, False])
 def test_copy_text_loads_what_write_row_loads(pg_database: str, staged: bool) -> None:
-    rows = _rows(3_000, deletes=staged)
+    rows = staged_rows(3_000, deletes=staged)
     cols = ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
     flag = "del boolean, " if staged else ""
     with psycopg.connect(pg_database, autocommit=True) as conn:
