@@ -36,14 +36,11 @@ class Clock:
             raise Crash(self.now)
 
 
-class CrashingTarget:
-    """A real target that dies at chosen calls: after a crash it does nothing more (the
-    applier's rollback never runs, as in a killed process), and is abandoned."""
+class Mortal:
+    """Something that dies at the clock's chosen ticks, and stays dead."""
 
-    def __init__(self, inner: Target, clock: Clock) -> None:
-        self.inner, self.clock, self.dead = inner, clock, False
-        self.dialect: Dialect = inner.dialect
-        self.apply_ahead: bool = inner.apply_ahead
+    clock: Clock
+    dead: bool = False
 
     def _tick(self) -> None:
         try:
@@ -51,6 +48,16 @@ class CrashingTarget:
         except Crash:
             self.dead = True
             raise
+
+
+class CrashingTarget(Mortal):
+    """A real target that dies at chosen calls: after a crash it does nothing more (the
+    applier's rollback never runs, as in a killed process), and is abandoned."""
+
+    def __init__(self, inner: Target, clock: Clock) -> None:
+        self.inner, self.clock = inner, clock
+        self.dialect: Dialect = inner.dialect
+        self.apply_ahead: bool = inner.apply_ahead
 
     def begin(self) -> None:
         self._tick()

@@ -30,6 +30,7 @@ from tests.unit.materializers.changelog import KEY, TOPIC, VALUE_SCHEMAS, Event,
 from tests.unit.materializers.crashes import (
     Clock,
     Crash,
+    Mortal,
     batches_strategy,
     crashes_strategy,
     events_strategy,
@@ -173,19 +174,12 @@ def test_a_plain_changelog_is_applied_by_the_fused_apply() -> None:
     assert fused.declined == 1  # the first batch
 
 
-class CrashingSqlite(SqliteTarget):
+class CrashingSqlite(Mortal, SqliteTarget):
     """A SQLite target that dies at chosen calls (see crashes.CrashingTarget)."""
 
     def __init__(self, path: Path, clock: Clock) -> None:
         super().__init__(path)
-        self.clock, self.dead = clock, False
-
-    def _tick(self) -> None:
-        try:
-            self.clock.tick()
-        except Crash:
-            self.dead = True
-            raise
+        self.clock = clock
 
     def begin(self) -> None:
         self._tick()
