@@ -126,6 +126,8 @@ class PostgresStatements:
         )
 
     def upsert_rows(self) -> str:
+        """In key order: each row's conflict probe then finds the pages of the key index that
+        the row before it just read, instead of pages anywhere in the index (log order)."""
         names = [c.name for c in self.spec.columns]
         sets = [f"{quote(c.name)} = excluded.{quote(c.name)}" for c in self.spec.values]
         return (
@@ -133,6 +135,7 @@ class PostgresStatements:
             f"SELECT {', '.join(f's.{quote(n)}' for n in names)}, s.{_POS} FROM {self.stage} s "
             f"WHERE NOT s.{_DEL} AND NOT EXISTS (SELECT 1 FROM {self.deleted} d "
             f"WHERE {_same_key(self.spec, 'd', 's')} AND d.{_POS} > s.{_POS}) "
+            f"ORDER BY {', '.join(f's.{quote(c.name)}' for c in self.spec.key)} "
             f"ON CONFLICT ({self.keys}) DO UPDATE SET "
             f"{', '.join([*sets, f'{_POS} = excluded.{_POS}'])} WHERE r.{_POS} <= excluded.{_POS}"
         )

@@ -1,6 +1,7 @@
 """The PostgreSQL target's staging tables on a real server: one per connection and table shape,
 made at the shape's first batch, emptied by each commit; made again after a reconnect or a
-rollback of the transaction that made it; emptied before a second batch of one transaction."""
+rollback of the transaction that made it; emptied before a second batch of one transaction;
+upserted from in key order."""
 
 from __future__ import annotations
 
@@ -87,3 +88,26 @@ def test_two_batches_of_one_table_in_one_transaction(pg_database: str) -> None:
         target.apply(spec, [_upsert(1, "d", 6)])
         target.commit()
     assert postgres_rows(pg_database, "s")[1] == {1: ("d", None), 5: ("e", None)}
+
+
+def test_staged_rows_are_upserted_in_key_order(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = PostgresTarget(pg_database, "s")
+    applier = Applier(view(pg_database, "s"), target)
+    applier.apply(records([Event(k, {"name": f"n{k}"}) for k in range(100)], range(1, 101)))
+    upserts: list[str] = []
+    execute = target._execute
+
+    def spied(statement: str, params: Sequence[object] | None = None) -> None:
+        if statement.startswith("INSERT INTO") and "_strangler_stage" in statement:
+            query = f"EXPLAIN (COSTS OFF) {statement}".encode()
+            upserts.append("\n".join(r[0] for r in target.conn.execute(query, params)))
+        execute(statement, params)
+
+    monkeypatch.setattr(target, "_execute", spied)
+    events = [Event(k, {"name": "again"}) for k in (70, 3, 55, 12, 99)]
+    applier.apply(records(events, range(200, 205)))
+    assert len(upserts) == 1 and "Sort Key: s.id" in upserts[0], upserts
+    rows = postgres_rows(pg_database, "s")[1]
+    assert all(rows[k] == ("again", None) for k in (70, 3, 55, 12, 99)) and len(rows) == 100
