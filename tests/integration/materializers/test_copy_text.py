@@ -36,7 +36,7 @@ AWKWARD_TEXT = ["", "\\", "a\tb", "line\nline", "cr\r", "\\N", "é ☃ 𝄞", "\
 SPECIAL_FLOATS = [0.0, -0.0, 1e-310, 1e300, 0.1, float("inf"), float("-inf"), float("nan")]
 
 
-def _value(rng: random.Random, column: str) -> Any:
+def random_value(rng: random.Random, column: str) -> Any:
     if rng.random() < 0.1:
         return None
     stamp = datetime.datetime(1, 1, 1) + datetime.timedelta(
@@ -63,7 +63,7 @@ def staged_rows(
     count: int,
     deletes: bool,
     columns: Sequence[tuple[str, str]] = COLUMNS,
-    value: Callable[[random.Random, str], Any] = _value,
+    value: Callable[[random.Random, str], Any] = random_value,
 ) -> list[StagedRow]:
     """Rows of random values of ``columns`` (a key first), about 30% of them deletes if
     ``deletes``; positions of 8, 3 or 0 bytes."""
@@ -78,6 +78,19 @@ def staged_rows(
             values = tuple(value(rng, name) for name, _ in columns[1:])
             out.append(StagedRow(False, position, key + values))
     return out
+
+
+def make_tables(
+    conn: psycopg.Connection[Any],
+    tables: Sequence[str],
+    columns: Sequence[tuple[str, str]],
+    staged: bool,
+) -> None:
+    """Tables of these columns, and of a delete flag first if ``staged``, and a position last."""
+    cols = ", ".join(f"{name} {kind}" for name, kind in columns)
+    flag = "del boolean, " if staged else ""
+    for table in tables:
+        conn.execute(f"CREATE TABLE {table} ({flag}{cols}, pos bytea)".encode())
 
 
 def _load(conn: psycopg.Connection[Any], table: str, rows: list[StagedRow], staged: bool) -> None:
@@ -103,11 +116,9 @@ def _load(conn: psycopg.Connection[Any], table: str, rows: list[StagedRow], stag
 @pytest.mark.parametrize("staged", [True, False])
 def test_copy_text_loads_what_write_row_loads(pg_database: str, staged: bool) -> None:
     rows = staged_rows(3_000, deletes=staged)
-    cols = ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
-    flag = "del boolean, " if staged else ""
     with psycopg.connect(pg_database, autocommit=True) as conn:
+        make_tables(conn, ("via_psycopg", "via_c"), COLUMNS, staged)
         for table in ("via_psycopg", "via_c"):
-            conn.execute(f"CREATE TABLE {table} ({flag}{cols}, pos bytea)".encode())
             _load(conn, table, rows, staged)
         # text forms compare NaN equal to NaN and -0 apart from 0, as the rows should
         select = "SELECT {}::text FROM {} ORDER BY 1"

@@ -5,7 +5,7 @@ upserted from in key order."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -19,18 +19,19 @@ from tests.unit.materializers.changelog import TOPIC, Event, position, records, 
 pytestmark = pytest.mark.integration
 
 
-def _spy_creates(target: PostgresTarget, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the staging tables the target creates from now on."""
-    made: list[str] = []
+def _spy(
+    target: PostgresTarget,
+    monkeypatch: pytest.MonkeyPatch,
+    seen: Callable[[str, Sequence[object] | None], None],
+) -> None:
+    """Show ``seen`` each statement the target executes from now on, before it runs."""
     execute = target._execute
 
     def spied(statement: str, params: Sequence[object] | None = None) -> None:
-        if statement.startswith("CREATE TEMP TABLE"):
-            made.append(statement.split()[6])
+        seen(statement, params)
         execute(statement, params)
 
     monkeypatch.setattr(target, "_execute", spied)
-    return made
 
 
 def test_a_staging_table_per_connection_and_shape(
@@ -38,7 +39,13 @@ def test_a_staging_table_per_connection_and_shape(
 ) -> None:
     target = PostgresTarget(pg_database, "s")
     applier = Applier(view(pg_database, "s"), target)
-    made = _spy_creates(target, monkeypatch)
+    made: list[str] = []  # the names of the staging tables created
+
+    def creates(statement: str, _: Sequence[object] | None) -> None:
+        if statement.startswith("CREATE TEMP TABLE"):
+            made.append(statement.split()[6])
+
+    _spy(target, monkeypatch, creates)
     batches = [
         [Event(k, {"name": f"n{k}"}) for k in range(4)],  # new keys: COPYed, no staging
         [Event(1), Event(2, {"name": "m2"})],
@@ -96,16 +103,14 @@ def test_staged_rows_are_upserted_in_key_order(
     target = PostgresTarget(pg_database, "s")
     applier = Applier(view(pg_database, "s"), target)
     applier.apply(records([Event(k, {"name": f"n{k}"}) for k in range(100)], range(1, 101)))
-    upserts: list[str] = []
-    execute = target._execute
+    upserts: list[str] = []  # their plans
 
-    def spied(statement: str, params: Sequence[object] | None = None) -> None:
+    def explain(statement: str, params: Sequence[object] | None) -> None:
         if statement.startswith("INSERT INTO") and "_strangler_stage" in statement:
             query = f"EXPLAIN (COSTS OFF) {statement}".encode()
             upserts.append("\n".join(r[0] for r in target.conn.execute(query, params)))
-        execute(statement, params)
 
-    monkeypatch.setattr(target, "_execute", spied)
+    _spy(target, monkeypatch, explain)
     events = [Event(k, {"name": "again"}) for k in (70, 3, 55, 12, 99)]
     applier.apply(records(events, range(200, 205)))
     assert len(upserts) == 1 and "Sort Key: s.id" in upserts[0], upserts
