@@ -1554,7 +1554,8 @@ static int64_t days_from_civil(int y, int m, int d) {
     return era * 146097 + doe - 719468;
 }
 
-/* A field: its int32 length, then `size` bytes of v, big-endian (size 1, 2, 4 or 8). */
+/* A field: its int32 length, then `size` bytes of v, big-endian (size 1, 2, 4 or 8); 0 done,
+ * -1 error. */
 static int put_fixed(Buffer *buf, uint64_t v, int size) {
     if (grow(buf, 4 + size) < 0) return -1;
     unsigned char *at = (unsigned char *)buf->b + buf->n;
@@ -1565,7 +1566,8 @@ static int put_fixed(Buffer *buf, uint64_t v, int size) {
     return 0;
 }
 
-/* A field of `size` raw bytes (text, bytea), its length first; lengths are int32. */
+/* A field of `size` raw bytes (text, bytea), its int32 length first; 1 done, 0 declined (too
+ * long for an int32 length), -1 error. */
 static int put_raw(Buffer *buf, const char *data, Py_ssize_t size) {
     if (size > INT32_MAX - 4) return 0;
     if (grow(buf, 4 + size) < 0) return -1;
