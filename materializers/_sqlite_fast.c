@@ -504,6 +504,7 @@ static int same_library = -1;     /* whether _sqlite3 uses the very SQLite we li
 static PyObject *declined(const char *what, int rc, sqlite3 *db) {
     PyObject *args = Py_BuildValue("(sis)", what, rc,
                                    db && rc != SQLITE_OK ? sqlite3_errmsg(db) : "");
+    /* (errmsg is read at once: finalizing a statement may reset it) */
     if (args != NULL) {
         PyErr_SetObject(Declined, args);
         Py_DECREF(args);
@@ -511,14 +512,39 @@ static PyObject *declined(const char *what, int rc, sqlite3 *db) {
     return NULL;
 }
 
-/* run(connection, topic, deletes, sql, position_param) -> rows bound and stepped */
+/* Bind one change to stmt (key, value unless deletes, position) and step it; SQLITE_DONE, or
+ * SQLITE_OK for a value it does not bind as the Python path would, or SQLite's error. */
+static int step_change(sqlite3_stmt *stmt, const Change *ch, int deletes, int position_param) {
+    int rc = SQLITE_OK;
+    Cursor key = {(const unsigned char *)PyBytes_AS_STRING(ch->key), PyBytes_GET_SIZE(ch->key), 5};
+    if (bind_record(stmt, &ch->plan->key, &key, 1, &rc) < 0) return rc;
+    if (!deletes) {
+        Cursor value = {(const unsigned char *)PyBytes_AS_STRING(ch->value),
+                        PyBytes_GET_SIZE(ch->value), 5};
+        if (bind_record(stmt, &ch->plan->value, &value, 0, &rc) < 0) return rc;
+    }
+    Py_ssize_t psize;
+    const unsigned char *pos = change_position(ch, &psize);
+    rc = sqlite3_bind_blob64(stmt, position_param, pos, (sqlite3_uint64)psize, SQLITE_STATIC);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) return rc == SQLITE_OK ? SQLITE_ERROR : rc;
+    rc = sqlite3_reset(stmt);
+    return rc == SQLITE_OK ? SQLITE_DONE : rc;
+}
+
+/* run(connection, topic, deletes, sql, position_param[, otherwise]) -> rows stepped
+ *
+ * Each kept change of that kind and topic is bound to `sql` and stepped; with `otherwise`, a
+ * change that `sql` did not modify a row for (sqlite3_changes() == 0) is then bound to
+ * `otherwise` and stepped too. */
 static PyObject *batch_run(BatchObject *self, PyObject *args) {
     PyObject *conn, *topic;
     int deletes, position_param;
-    const char *sql;
-    Py_ssize_t sql_size;
-    if (!PyArg_ParseTuple(args, "OOps#i", &conn, &topic, &deletes, &sql, &sql_size,
-                          &position_param))
+    const char *sql, *otherwise = NULL;
+    Py_ssize_t sql_size, otherwise_size = 0;
+    if (!PyArg_ParseTuple(args, "OOps#i|z#", &conn, &topic, &deletes, &sql, &sql_size,
+                          &position_param, &otherwise, &otherwise_size))
         return NULL;
     if (same_library != 1 || !PyObject_TypeCheck(conn, (PyTypeObject *)connection_type))
         return declined("not a connection of the SQLite this module links", 0, NULL);
@@ -526,9 +552,15 @@ static PyObject *batch_run(BatchObject *self, PyObject *args) {
     if (db == NULL) return declined("connection closed", 0, NULL);
     Py_ssize_t t = PySequence_Index(self->topics, topic);
     if (t < 0) return NULL;
-    sqlite3_stmt *stmt = NULL;
+    sqlite3_stmt *stmt = NULL, *second = NULL;
     int rc = sqlite3_prepare_v3(db, sql, (int)sql_size, 0, &stmt, NULL);
-    if (rc != SQLITE_OK) return declined("prepare", rc, db);
+    if (rc == SQLITE_OK && otherwise != NULL)
+        rc = sqlite3_prepare_v3(db, otherwise, (int)otherwise_size, 0, &second, NULL);
+    if (rc != SQLITE_OK) {
+        PyObject *out = declined("prepare", rc, db);
+        sqlite3_finalize(stmt);
+        return out;
+    }
     Py_ssize_t done = 0;
     PlanObject *last = NULL;
     for (Py_ssize_t i = 0; i < self->count; i++) {
@@ -536,45 +568,31 @@ static PyObject *batch_run(BatchObject *self, PyObject *args) {
         if (ch->topic != t || (ch->value == NULL) != (deletes != 0)) continue;
         if (ch->plan != last) {
             sqlite3_clear_bindings(stmt);
+            if (second != NULL) sqlite3_clear_bindings(second);
             last = ch->plan;
         }
-        Cursor key = {(const unsigned char *)PyBytes_AS_STRING(ch->key), PyBytes_GET_SIZE(ch->key),
-                      5};
-        rc = SQLITE_OK;
-        if (bind_record(stmt, &ch->plan->key, &key, 1, &rc) < 0) goto refused;
-        if (!deletes) {
-            Cursor value = {(const unsigned char *)PyBytes_AS_STRING(ch->value),
-                            PyBytes_GET_SIZE(ch->value), 5};
-            if (bind_record(stmt, &ch->plan->value, &value, 0, &rc) < 0) goto refused;
-        }
-        Py_ssize_t psize;
-        const unsigned char *pos = change_position(ch, &psize);
-        rc = sqlite3_bind_blob64(stmt, position_param, pos, (sqlite3_uint64)psize, SQLITE_STATIC);
-        if (rc != SQLITE_OK) goto refused;
-        rc = sqlite3_step(stmt);
+        rc = step_change(stmt, ch, deletes, position_param);
+        if (rc == SQLITE_DONE && second != NULL && sqlite3_changes(db) == 0)
+            rc = step_change(second, ch, deletes, position_param);
         if (rc != SQLITE_DONE) goto refused;
-        rc = sqlite3_reset(stmt);
-        if (rc != SQLITE_OK) goto refused;
         done++;
     }
     sqlite3_finalize(stmt);
+    sqlite3_finalize(second);
     return PyLong_FromSsize_t(done);
-refused:
-    if (rc == SQLITE_OK) { /* a value it does not bind as the Python path would */
-        sqlite3_finalize(stmt);
-        return declined("value", 0, db);
-    }
-    {
-        int code = sqlite3_extended_errcode(db);
-        PyObject *out = declined("sqlite", code, db);
-        sqlite3_finalize(stmt);
-        return out;
-    }
+refused: {
+    /* SQLite's error is read before finalizing, which may reset it */
+    PyObject *out = rc == SQLITE_OK ? declined("value", 0, db) /* not bound as Python binds */
+                                    : declined("sqlite", sqlite3_extended_errcode(db), db);
+    sqlite3_finalize(second);
+    sqlite3_finalize(stmt);
+    return out;
+}
 }
 
 static PyMethodDef batch_methods[] = {
     {"run", (PyCFunction)batch_run, METH_VARARGS,
-     "run(connection, topic, deletes, sql, position_param) -> rows stepped"},
+     "run(connection, topic, deletes, sql, position_param[, otherwise]) -> rows stepped"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -22,7 +22,14 @@ class Batch:
     changes: int
 
     def run(
-        self, connection: Any, topic: str, deletes: bool, sql: str, position_param: int, /
+        self,
+        connection: Any,
+        topic: str,
+        deletes: bool,
+        sql: str,
+        position_param: int,
+        otherwise: str | None = None,
+        /,
     ) -> int: ...
 
 def compile(

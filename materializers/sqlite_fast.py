@@ -48,6 +48,7 @@ from strangler.materializers.target import TableState
 
 log = logging.getLogger(__name__)
 
+UPDATE_FIRST = os.environ.get("STRANGLER_SQLITE_UPDATE_FIRST", "1") != "0"
 DISABLE_ENV = "STRANGLER_SQLITE_FAST"
 """Set to ``0`` to apply every batch through the Python path."""
 
@@ -155,15 +156,15 @@ class FastApply:
         if upserts:
             position = len(spec.columns) + 1
 
-            def execute(statement: str) -> None:
+            def execute(statement: str, otherwise: str | None = None) -> None:
                 try:
-                    batch.run(conn, topic, False, statement, position)
+                    batch.run(conn, topic, False, statement, position, otherwise)
                 except _sqlite_fast.Declined as exc:
                     if exc.args[1] & 0xFF == SQLITE_CONSTRAINT:  # as executemany raises it
                         raise sqlite3.IntegrityError(exc.args[2]) from exc
                     raise
 
-            self.target.upsert(spec, execute)
+            self.target.upsert(spec, execute, execute if UPDATE_FIRST else None)
 
     def _plan(
         self, tables: dict[str, TableState], topic: str, key_id: int, value_id: int

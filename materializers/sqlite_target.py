@@ -101,6 +101,29 @@ def upsert_statement(spec: TableSpec, guarded: bool = True) -> str:
     )
 
 
+def update_statement(spec: TableSpec) -> str:
+    """Update the key's row unless it is newer; parameters as ``upsert_statement``'s. A row
+    that is there holds every deleted-key mark of its key at or before its own position (a
+    delete removes the rows it is not older than, and an upsert is refused while a newer
+    mark stands), so no mark can be newer than an update the row takes: for a row that is
+    there this does what the guarded upsert does, without looking at the marks."""
+    table, pos = quote(spec.name), quote(POSITION_COLUMN)
+    n = len(spec.columns) + 1
+    sets = [f"{quote(c.name)} = ?{i}" for i, c in enumerate(spec.columns, start=1)]
+    sets = [*sets[len(spec.key) :], f"{pos} = ?{n}"]
+    return (
+        f"UPDATE {table} SET {', '.join(sets)} WHERE {_key_match(spec, table)} "
+        f"AND {table}.{pos} <= ?{n}"
+    )
+
+
+def insert_absent_statement(spec: TableSpec, guarded: bool = True) -> str:
+    """``insert_statement`` that leaves a key already in the table alone (for the rows an
+    ``update_statement`` did not change: new keys, and rows newer than the change)."""
+    keys = column_list(c.name for c in spec.key)
+    return f"{insert_statement(spec, guarded)} ON CONFLICT ({keys}) DO NOTHING"
+
+
 class SqliteTarget:
     """A view database in one SQLite file (see the module docstring)."""
 
@@ -189,16 +212,26 @@ class SqliteTarget:
         if upserts:
             self.upsert(spec, lambda statement: self.conn.executemany(statement, upserts))
 
-    def upsert(self, spec: TableSpec, execute: Callable[[str], object]) -> None:
+    def upsert(
+        self,
+        spec: TableSpec,
+        execute: Callable[[str], object],
+        update_first: Callable[[str, str], object] | None = None,
+    ) -> None:
         """Upsert a batch's rows by calling ``execute`` with the statement for them (after the
         batch's deletes): a bulk insert while the table takes only new keys, else the guarded
-        upsert."""
+        upsert; or, given ``update_first`` (which runs its first statement for each row, and
+        its second for a row the first did not change), an update, then an insert."""
         # the view holds no deleted-key mark (this batch's deletes are in by now): the check
         # of the marks could refuse no row, so the statements leave it out
         deleted = quote(spec.name + DELETED_SUFFIX)
         guarded = self.conn.execute(f"SELECT 1 FROM {deleted} LIMIT 1").fetchone() is not None
-        if not self._insert_new(spec, execute, guarded):
+        if self._insert_new(spec, execute, guarded):
+            return
+        if update_first is None:
             execute(upsert_statement(spec, guarded))
+        else:
+            update_first(update_statement(spec), insert_absent_statement(spec, guarded))
 
     def _insert_new(self, spec: TableSpec, execute: Callable[[str], object], guarded: bool) -> bool:
         """Bulk path (a bootstrap, a table of new keys): plain guarded INSERTs, about half

@@ -189,9 +189,14 @@ class CrashingSqlite(Mortal, SqliteTarget):
         self._tick()
         super().commit()
 
-    def upsert(self, spec: TableSpec, execute: Callable[[str], object]) -> None:
+    def upsert(
+        self,
+        spec: TableSpec,
+        execute: Callable[[str], object],
+        update_first: Callable[[str, str], object] | None = None,
+    ) -> None:
         self._tick()
-        super().upsert(spec, execute)
+        super().upsert(spec, execute, update_first)
 
     def save_offsets(self, view: str, offsets: Any) -> None:
         self._tick()
