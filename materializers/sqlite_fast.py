@@ -48,7 +48,6 @@ from strangler.materializers.target import TableState
 
 log = logging.getLogger(__name__)
 
-UPDATE_FIRST = os.environ.get("STRANGLER_SQLITE_UPDATE_FIRST", "1") != "0"
 DISABLE_ENV = "STRANGLER_SQLITE_FAST"
 """Set to ``0`` to apply every batch through the Python path."""
 
@@ -164,7 +163,8 @@ class FastApply:
                         raise sqlite3.IntegrityError(exc.args[2]) from exc
                     raise
 
-            self.target.upsert(spec, execute, execute if UPDATE_FIRST else None)
+            # an update, then an insert where it changed no row (see update_statement)
+            self.target.upsert(spec, execute, execute)
 
     def _plan(
         self, tables: dict[str, TableState], topic: str, key_id: int, value_id: int
