@@ -38,6 +38,7 @@ setup(
         Extension(
             "strangler.materializers._sqlite_fast",
             sources=["materializers/_sqlite_fast.c"],
+            depends=["materializers/avro_common.h"],
             libraries=["sqlite3"],
             extra_compile_args=_FLAGS,
         ),
