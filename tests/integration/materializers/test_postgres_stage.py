@@ -116,3 +116,17 @@ def test_staged_rows_are_upserted_in_key_order(
     assert len(upserts) == 1 and "Sort Key: s.id" in upserts[0], upserts
     rows = postgres_rows(pg_database, "s")[1]
     assert all(rows[k] == ("again", None) for k in (70, 3, 55, 12, 99)) and len(rows) == 100
+
+
+def test_statements_are_planned_for_each_batch(pg_database: str) -> None:
+    """None is prepared (psycopg would prepare a statement at its fifth run, and a prepared
+    one keeps the plan of the batch it was prepared in, for batches of any size)."""
+    target = PostgresTarget(pg_database, "s")
+    applier = Applier(view(pg_database, "s"), target)
+    applier.apply(records([Event(k, {"name": f"n{k}"}) for k in range(10)], range(1, 11)))
+    for n in range(8):  # a deleted key in each: every batch is staged
+        batch = [Event(n), Event(10 + n, {"name": "x"})]
+        applier.apply(records(batch, [20 + 2 * n, 21 + 2 * n]))
+    prepared = target.conn.execute("SELECT statement FROM pg_prepared_statements").fetchall()
+    assert prepared == []
+    assert sorted(postgres_rows(pg_database, "s")[1]) == [8, 9, *range(10, 18)]
