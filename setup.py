@@ -32,6 +32,7 @@ setup(
         Extension(
             "strangler.materializers._speedups",
             sources=["materializers/_speedups.c"],
+            depends=["materializers/avro_common.h"],
             extra_compile_args=_FLAGS,
         ),
         # the SQLite view's fused apply: SQLite's own C API, on the sqlite3 module's handle

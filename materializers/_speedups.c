@@ -21,23 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
-enum Kind {
-    K_NULL = 0,
-    K_BOOLEAN = 1,
-    K_LONG = 2,
-    K_FLOAT = 3,
-    K_DOUBLE = 4,
-    K_STRING = 5,
-    K_BYTES = 6,
-    K_ENUM = 7,
-    K_FIXED = 8,
-    K_TS_MICROS = 9,
-    K_TS_MILLIS = 10,
-    K_LOCAL_TS_MICROS = 11,
-    K_LOCAL_TS_MILLIS = 12,
-    K_DATE = 13,
-    K_LAST = 13,
-};
+#include "avro_common.h"
+
 
 typedef struct {
     int kind;
@@ -113,22 +98,7 @@ static int read_length(Cursor *c, Py_ssize_t *start, Py_ssize_t *size) {
     return read_sized(c, start, *size);
 }
 
-/* Days since 1970-01-01 -> proleptic Gregorian year, month, day (H. Hinnant's algorithm). */
-static void civil_from_days(int64_t z, int *y, int *m, int *d) {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
 
-#define FIRST_DAY (-719162) /* 0001-01-01 */
-#define LAST_DAY 2932896    /* 9999-12-31 */
-#define US_PER_DAY 86400000000LL
 
 /* epoch + timedelta(microseconds=us), epoch aware (UTC) or naive. */
 static PyObject *timestamp(int64_t us, int utc) {
@@ -572,40 +542,7 @@ static int decoder_init(DecoderObject *self, PyObject *args, PyObject *kwargs) {
     return slots_plan(&self->record_plan, record_type, 9);
 }
 
-static int hex_digit(unsigned char ch) {
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
 
-/* "16/B374D848" -> 0x16B374D848 as 8 bytes big-endian; 0 if not that form (no exception). */
-static int parse_lsn(const unsigned char *s, Py_ssize_t n, unsigned char out[8]) {
-    Py_ssize_t slash = -1;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (s[i] == '/') {
-            slash = i;
-            break;
-        }
-    }
-    if (slash < 1 || slash > 8 || n - slash - 1 < 1 || n - slash - 1 > 8) return 0;
-    uint64_t high = 0, low = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (i == slash) continue;
-        int digit = hex_digit(s[i]);
-        if (digit < 0) return 0;
-        if (i < slash)
-            high = high << 4 | (uint64_t)digit;
-        else
-            low = low << 4 | (uint64_t)digit;
-    }
-    uint64_t v = high << 32 | low; /* as the Python path: (high << 32) | low, both < 2**32 */
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (unsigned char)(v & 0xFF);
-        v >>= 8;
-    }
-    return 1;
-}
 
 /* The position sort key of a record, new reference; NULL with an exception set, or NULL
  * without one (*fallback) when the Python path must decide. */
@@ -1251,13 +1188,6 @@ static PyObject *sqlite_params(PyObject *module, PyObject *const *args, Py_ssize
  * datetimes naive or in datetime.timezone.utc, times naive), written here; anything else is
  * value.isoformat() itself. The text is the one isoformat gives (years zero-padded to four
  * digits, microseconds only when not zero, "+00:00" for UTC). */
-static char *digits(char *at, int value, int width) {
-    for (int i = width - 1; i >= 0; i--) {
-        at[i] = (char)('0' + value % 10);
-        value /= 10;
-    }
-    return at + width;
-}
 
 static char *clock_text(char *at, int h, int m, int s, int us) {
     at = digits(at, h, 2);
