@@ -119,7 +119,12 @@ class FastApply:
             key = scanned[1]
             if key in self._plans:
                 return None
-            self._plans[key] = self._plan(tables, *key)
+            try:
+                self._plans[key] = self._plan(tables, *key)
+            except Exception as exc:  # noqa: BLE001 - the Python path reports it (and no plan
+                # is remembered: a registry that failed once may answer the next batch)
+                log.debug("no fast plan for %s now: %s", key, exc)
+                return None
         return None
 
     def _transaction(self, batch: _sqlite_fast.Batch) -> bool:
@@ -134,6 +139,7 @@ class FastApply:
                 self._apply_topic(batch, topic, self._tables[topic].spec, deletes, upserts)
             target.save_offsets(view, batch.offsets)
             target.save_positions(view, batch.positions)
+            target.commit()
         except _sqlite_fast.Declined as exc:
             log.debug("fast apply declined a batch: %s", exc)
             target.rollback()
@@ -141,7 +147,6 @@ class FastApply:
         except BaseException:
             target.rollback()
             raise
-        target.commit()
         self.last_offsets = batch.offsets
         return True
 
@@ -173,15 +178,11 @@ class FastApply:
         config, state = self.applier.topics.get(topic), tables.get(topic)
         if config is None or state is None or config.filter is not None:
             return None
-        try:
-            key_schema = self.decoder.writer_schema(key_id)
-            value_schema = self.decoder.writer_schema(value_id) if value_id >= 0 else None
-            probe = ChangeRecord(topic, 0, 0, Op.UPDATE, b"", {}, None, key_schema, value_schema)
-            if plan_steps(config, [probe], state)[1]:
-                return None  # the table changes for them: the Python path does that
-        except Exception as exc:  # noqa: BLE001 - any trouble: the Python path reports it
-            log.debug("no fast plan for %s %s/%s: %s", topic, key_id, value_id, exc)
-            return None
+        key_schema = self.decoder.writer_schema(key_id)
+        value_schema = self.decoder.writer_schema(value_id) if value_id >= 0 else None
+        probe = ChangeRecord(topic, 0, 0, Op.UPDATE, b"", {}, None, key_schema, value_schema)
+        if plan_steps(config, [probe], state)[1]:
+            return None  # the table changes for them: the Python path does that
         spec = state.spec
         key_fields = _fields(key_schema.schema, spec, True)
         if key_fields is None:
