@@ -6,11 +6,12 @@
   view never saw), so a restart or a rebalance resumes exactly after the last applied batch.
 - A batch is what the consumer holds when the previous one is decoded (at most
   ``batch_size`` records; if none, the first to arrive within ``batch_timeout_ms``), decoded
-  and applied in one database transaction. Batches are applied in a thread of their own
-  (``ApplyThread``, if the target gains: ``Target.apply_ahead``), one at a time and in order,
-  while the next one is polled, decoded and prepared; a batch that fails stops the view
-  before the next one begins, and the batch in flight is finished before a rebalance reads or
-  gives up offsets, before the lag is measured, and before ``run`` returns.
+  and applied in one database transaction (a SQLite view's batch by the fused apply,
+  ``sqlite_fast``, unless it leaves the batch to this path). Batches are applied in a thread
+  of their own (``ApplyThread``, if the target gains: ``Target.apply_ahead``), one at a time
+  and in order, while the next one is polled, decoded and prepared; a batch that fails stops
+  the view before the next one begins, and the batch in flight is finished before a rebalance
+  reads or gives up offsets, before the lag is measured, and before ``run`` returns.
 - ``stop()`` (from a signal handler or another thread) ends the loop after the batch in
   flight (a batch decoded but not yet applied is left: its offsets were not stored, so it is
   read again on the next start).
@@ -131,9 +132,7 @@ class ViewRunner:
                 batch = self.decoder.decode_all(messages) if messages else []
                 prepared = self.applier.prepare(batch) if batch else None
                 self._applying.wait()
-                if time.monotonic() >= self._next_lag:
-                    self._measure_lag()
-                    self._next_lag = time.monotonic() + LAG_INTERVAL_S
+                self._lag_due()
                 if batch:
                     self._applying.submit((batch, prepared))
                     self._idle_since = time.monotonic()
@@ -179,9 +178,7 @@ class ViewRunner:
         self.lag_tracker.applied_up_to(self._fast.last_offsets)
         self.applied_records += len(messages)
         self._idle_since = time.monotonic()
-        if time.monotonic() >= self._next_lag:
-            self._measure_lag()
-            self._next_lag = time.monotonic() + LAG_INTERVAL_S
+        self._lag_due()
         return True
 
     def _poll(self) -> list[Message]:
@@ -225,6 +222,12 @@ class ViewRunner:
         """Records behind the end and seconds behind the source commit, per partition, as of
         the loop's last look (a consumer may only be used from the thread that runs it)."""
         return dict(self._lag)
+
+    def _lag_due(self) -> None:
+        """Measure the lag if it was last measured ``LAG_INTERVAL_S`` ago (nothing in flight)."""
+        if time.monotonic() >= self._next_lag:
+            self._measure_lag()
+            self._next_lag = time.monotonic() + LAG_INTERVAL_S
 
     def _measure_lag(self) -> None:
         """Refresh ``lag()`` from the end offsets the consumer's fetches brought back."""
