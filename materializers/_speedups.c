@@ -1189,25 +1189,9 @@ static PyObject *sqlite_params(PyObject *module, PyObject *const *args, Py_ssize
  * value.isoformat() itself. The text is the one isoformat gives (years zero-padded to four
  * digits, microseconds only when not zero, "+00:00" for UTC). */
 
-static char *clock_text(char *at, int h, int m, int s, int us) {
-    at = digits(at, h, 2);
-    *at++ = ':';
-    at = digits(at, m, 2);
-    *at++ = ':';
-    at = digits(at, s, 2);
-    if (us) {
-        *at++ = '.';
-        at = digits(at, us, 6);
-    }
-    return at;
-}
-
 static char *date_text(char *at, PyObject *value) {
-    at = digits(at, PyDateTime_GET_YEAR(value), 4);
-    *at++ = '-';
-    at = digits(at, PyDateTime_GET_MONTH(value), 2);
-    *at++ = '-';
-    return digits(at, PyDateTime_GET_DAY(value), 2);
+    return ymd_text(at, PyDateTime_GET_YEAR(value), PyDateTime_GET_MONTH(value),
+                    PyDateTime_GET_DAY(value));
 }
 
 /* The isoformat() text of a date, time or datetime the readers make (exact types; datetimes

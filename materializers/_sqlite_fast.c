@@ -243,16 +243,10 @@ static int valid_utf8(const unsigned char *s, Py_ssize_t n) {
 
 /* ---- ISO text of dates and timestamps, as isoformat() writes them ------------------------ */
 
-
-
 static char *date_text(char *at, int64_t days) {
     int y, m, d;
     civil_from_days(days, &y, &m, &d);
-    at = digits(at, y, 4);
-    *at++ = '-';
-    at = digits(at, m, 2);
-    *at++ = '-';
-    return digits(at, d, 2);
+    return ymd_text(at, y, m, d);
 }
 
 /* isoformat() of epoch + timedelta(microseconds=us) (with "+00:00" if utc) into text (40
@@ -266,17 +260,9 @@ static int timestamp_text(int64_t us, int utc, char *text) {
     if (days < FIRST_DAY || days > LAST_DAY) return 0;
     char *at = date_text(text, days);
     int64_t secs = rem / 1000000;
-    int micros = (int)(rem % 1000000);
     *at++ = 'T';
-    at = digits(at, (int)(secs / 3600), 2);
-    *at++ = ':';
-    at = digits(at, (int)(secs / 60 % 60), 2);
-    *at++ = ':';
-    at = digits(at, (int)(secs % 60), 2);
-    if (micros) {
-        *at++ = '.';
-        at = digits(at, micros, 6);
-    }
+    at = clock_text(at, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),
+                    (int)(rem % 1000000));
     if (utc) {
         memcpy(at, "+00:00", 6);
         at += 6;
@@ -421,7 +407,6 @@ typedef struct {
     PyObject *kinds;     /* list of (has deletes, has upserts) per topic, as lists */
     PyObject *offsets;   /* {(topic, partition): next offset} */
     PyObject *positions; /* {(topic, partition): position} */
-    Py_ssize_t records;  /* records scanned */
 } BatchObject;
 
 static void batch_dealloc(BatchObject *self) {
@@ -568,8 +553,6 @@ static PyMemberDef batch_members[] = {
      "{(topic, partition): next offset}"},
     {"positions", T_OBJECT_EX, offsetof(BatchObject, positions), READONLY,
      "{(topic, partition): latest position}"},
-    {"records", T_PYSSIZET, offsetof(BatchObject, records), READONLY, "records scanned"},
-    {"changes", T_PYSSIZET, offsetof(BatchObject, count), READONLY, "changes kept"},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -897,7 +880,6 @@ static int scan_one(Scan *s, PyObject *message) {
     if (t < 0) goto position;
     ch->topic = t;
     if (note_progress(b, &s->progress, topic, partition, offset, ch) < 0) goto position;
-    b->records++;
     /* a change before the table's truncate mark is already gone */
     Py_ssize_t psize;
     const unsigned char *p = change_position(ch, &psize);
@@ -994,7 +976,7 @@ static PyObject *scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     s.batch = PyObject_New(BatchObject, &BatchType);
     if (s.batch == NULL) goto done;
     s.batch->changes = NULL;
-    s.batch->count = s.batch->cap = s.batch->records = 0;
+    s.batch->count = s.batch->cap = 0;
     s.batch->topics = PyList_New(0);
     s.batch->kinds = PyList_New(0);
     s.batch->offsets = PyDict_New();

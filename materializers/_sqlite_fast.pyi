@@ -18,8 +18,6 @@ class Batch:
     kinds: list[list[bool]]
     offsets: dict[tuple[str, int], int]
     positions: dict[tuple[str, int], bytes]
-    records: int
-    changes: int
 
     def run(
         self,

@@ -1,6 +1,6 @@
 /* What the materializers' C modules (_speedups.c, _sqlite_fast.c) share: the kinds of Avro
  * values their readers know (as native.Kind), calendar arithmetic for dates and timestamps, and
- * the position sort key of a PostgreSQL LSN header. Header-only (static inline). */
+ * ISO text as isoformat() writes it, and the position sort key of a PostgreSQL LSN header. Header-only (static inline). */
 #ifndef STRANGLER_MATERIALIZERS_AVRO_COMMON_H
 #define STRANGLER_MATERIALIZERS_AVRO_COMMON_H
 
@@ -48,6 +48,30 @@ static inline char *digits(char *at, int value, int width) {
         value /= 10;
     }
     return at + width;
+}
+
+/* "YYYY-MM-DD" (as isoformat() writes a date) at `at`; just after it. */
+static inline char *ymd_text(char *at, int y, int m, int d) {
+    at = digits(at, y, 4);
+    *at++ = '-';
+    at = digits(at, m, 2);
+    *at++ = '-';
+    return digits(at, d, 2);
+}
+
+/* "HH:MM:SS[.ffffff]" (as isoformat() writes a time: microseconds only when not zero) at `at`;
+ * just after it. */
+static inline char *clock_text(char *at, int h, int m, int s, int us) {
+    at = digits(at, h, 2);
+    *at++ = ':';
+    at = digits(at, m, 2);
+    *at++ = ':';
+    at = digits(at, s, 2);
+    if (us) {
+        *at++ = '.';
+        at = digits(at, us, 6);
+    }
+    return at;
 }
 
 static inline int hex_digit(unsigned char ch) {
