@@ -32,14 +32,14 @@ setup(
         Extension(
             "strangler.materializers._speedups",
             sources=["materializers/_speedups.c"],
-            depends=["materializers/avro_common.h"],
+            depends=["materializers/avro_common.h", "materializers/pg_binary.h"],
             extra_compile_args=_FLAGS,
         ),
         # the SQLite view's fused apply: SQLite's own C API, on the sqlite3 module's handle
         Extension(
             "strangler.materializers._sqlite_fast",
             sources=["materializers/_sqlite_fast.c"],
-            depends=["materializers/avro_common.h"],
+            depends=["materializers/avro_common.h", "materializers/pg_binary.h"],
             libraries=["sqlite3"],
             extra_compile_args=_FLAGS,
         ),
