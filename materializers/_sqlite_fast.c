@@ -27,6 +27,8 @@
 #include <structmember.h>
 
 #include "avro_common.h"
+#include "pg_binary.h"
+#include <math.h>
 #include <string.h>
 
 
@@ -270,122 +272,221 @@ static int timestamp_text(int64_t us, int utc, char *text) {
     return (int)(at - text);
 }
 
-/* ---- binding ---------------------------------------------------------------------------- */
+/* ---- reading a value ------------------------------------------------------------------- */
 
-/* Read one leaf at c and bind it to parameter `param` (0: read only). 0, or -1 if the value
- * cannot be bound exactly as the Python path would (or SQLite refused the binding: *rc). */
-static int bind_leaf(sqlite3_stmt *stmt, int param, Cursor *c, const Leaf *leaf, int key,
-                     int *rc) {
-    int64_t n;
-    Py_ssize_t start, size;
+/* One value as read from a payload: what both writers (SQLite's bindings, PostgreSQL's binary
+ * COPY) take from it. */
+typedef struct {
+    int kind;         /* the leaf's kind; K_NULL for a null (or, in a row, a column not read) */
+    int64_t n;        /* boolean, long, enum index; timestamps in microseconds; date in days */
+    double d;         /* float, double */
+    const char *data; /* string and enum (UTF-8), bytes and fixed: in the payload or the plan */
+    Py_ssize_t size;
+} Slot;
+
+/* Read one leaf at c into *s: 0, or -1 if the value is not one the Python path reads as the
+ * writers write it (a malformed or non-canonical key, invalid UTF-8, an enum index out of
+ * range, a date or timestamp outside years 1-9999). */
+static int read_leaf(Cursor *c, const Leaf *leaf, int key, Slot *s) {
+    Py_ssize_t start;
     int canonical = 1;
-    char text[48];
-    *rc = SQLITE_OK;
+    s->kind = leaf->kind;
     switch (leaf->kind) {
     case K_NULL:
-        if (key) return -1;
-        if (param) *rc = sqlite3_bind_null(stmt, param);
-        break;
+        return key ? -1 : 0;
     case K_BOOLEAN:
         if (key || c->p >= c->n) return -1;
-        n = c->b[c->p++] != 0;
-        if (param) *rc = sqlite3_bind_int64(stmt, param, n);
-        break;
+        s->n = c->b[c->p++] != 0;
+        return 0;
     case K_LONG:
-        if (read_long(c, &n, &canonical) < 0 || (key && !canonical)) return -1;
-        if (param) *rc = sqlite3_bind_int64(stmt, param, n);
-        break;
+        return read_long(c, &s->n, &canonical) < 0 || (key && !canonical) ? -1 : 0;
     case K_FLOAT:
     case K_DOUBLE: {
         Py_ssize_t width = leaf->kind == K_FLOAT ? 4 : 8;
         if (key || width > c->n - c->p) return -1;
-        double v = width == 4 ? PyFloat_Unpack4((const char *)c->b + c->p, 1)
-                              : PyFloat_Unpack8((const char *)c->b + c->p, 1);
-        if (v == -1.0 && PyErr_Occurred()) {
+        s->d = width == 4 ? PyFloat_Unpack4((const char *)c->b + c->p, 1)
+                          : PyFloat_Unpack8((const char *)c->b + c->p, 1);
+        if (s->d == -1.0 && PyErr_Occurred()) {
             PyErr_Clear();
             return -1;
         }
         c->p += width;
-        if (param) *rc = sqlite3_bind_double(stmt, param, v);
-        break;
+        return 0;
     }
     case K_STRING:
-        if (read_length(c, &start, &size, &canonical) < 0 || (key && !canonical)) return -1;
-        if (!valid_utf8(c->b + start, size)) return -1;
-        if (param)
-            *rc = sqlite3_bind_text64(stmt, param, (const char *)c->b + start,
-                                      (sqlite3_uint64)size, SQLITE_STATIC, SQLITE_UTF8);
-        break;
     case K_BYTES:
-        if (read_length(c, &start, &size, &canonical) < 0 || (key && !canonical)) return -1;
-        if (param)
-            *rc = sqlite3_bind_blob64(stmt, param, c->b + start, (sqlite3_uint64)size,
-                                      SQLITE_STATIC);
-        break;
+        if (read_length(c, &start, &s->size, &canonical) < 0 || (key && !canonical)) return -1;
+        s->data = (const char *)c->b + start;
+        return leaf->kind == K_BYTES || valid_utf8(c->b + start, s->size) ? 0 : -1;
     case K_FIXED:
         if (key || leaf->size > c->n - c->p) return -1;
-        if (param)
-            *rc = sqlite3_bind_blob64(stmt, param, c->b + c->p, (sqlite3_uint64)leaf->size,
-                                      SQLITE_STATIC);
+        s->data = (const char *)c->b + c->p;
+        s->size = leaf->size;
         c->p += leaf->size;
-        break;
+        return 0;
     case K_ENUM: {
-        if (key || read_long(c, &n, NULL) < 0) return -1;
+        if (key || read_long(c, &s->n, NULL) < 0) return -1;
         Py_ssize_t count = PyTuple_GET_SIZE(leaf->symbols);
-        if (n < -(int64_t)count || n >= (int64_t)count) return -1;
-        PyObject *symbol = PyTuple_GET_ITEM(leaf->symbols, n < 0 ? n + count : n);
-        const char *utf8 = PyUnicode_AsUTF8AndSize(symbol, &size);
-        if (utf8 == NULL) {
+        if (s->n < -(int64_t)count || s->n >= (int64_t)count) return -1;
+        PyObject *symbol = PyTuple_GET_ITEM(leaf->symbols, s->n < 0 ? s->n + count : s->n);
+        if ((s->data = PyUnicode_AsUTF8AndSize(symbol, &s->size)) == NULL) {
             PyErr_Clear();
             return -1;
         }
-        if (param)
-            *rc = sqlite3_bind_text64(stmt, param, utf8, (sqlite3_uint64)size, SQLITE_STATIC,
-                                      SQLITE_UTF8);
-        break;
+        return 0;
     }
     case K_TS_MICROS:
     case K_LOCAL_TS_MICROS:
     case K_TS_MILLIS:
     case K_LOCAL_TS_MILLIS: {
-        if (key || read_long(c, &n, NULL) < 0) return -1;
-        int millis = leaf->kind == K_TS_MILLIS || leaf->kind == K_LOCAL_TS_MILLIS;
-        if (millis) {
-            if (n > INT64_MAX / 1000 || n < INT64_MIN / 1000) return -1;
-            n *= 1000;
+        if (key || read_long(c, &s->n, NULL) < 0) return -1;
+        if (leaf->kind == K_TS_MILLIS || leaf->kind == K_LOCAL_TS_MILLIS) {
+            if (s->n > INT64_MAX / 1000 || s->n < INT64_MIN / 1000) return -1;
+            s->n *= 1000;
         }
-        int len = timestamp_text(n, leaf->kind == K_TS_MICROS || leaf->kind == K_TS_MILLIS, text);
-        if (len == 0) return -1;
-        if (param)
-            *rc = sqlite3_bind_text(stmt, param, text, len, SQLITE_TRANSIENT);
-        break;
+        int64_t days = s->n / US_PER_DAY - (s->n % US_PER_DAY < 0);
+        return days < FIRST_DAY || days > LAST_DAY ? -1 : 0;
     }
     case K_DATE:
-        if (key || read_long(c, &n, NULL) < 0 || n < FIRST_DAY || n > LAST_DAY) return -1;
-        if (param) *rc = sqlite3_bind_text(stmt, param, text, (int)(date_text(text, n) - text),
-                                           SQLITE_TRANSIENT);
-        break;
+        if (key || read_long(c, &s->n, NULL) < 0) return -1;
+        return s->n < FIRST_DAY || s->n > LAST_DAY ? -1 : 0;
     default:
         return -1;
+    }
+}
+
+/* The leaf of field f at c: its only one, or the union branch read first; NULL if malformed
+ * (or a union in a key). */
+static const Leaf *field_leaf(const Field *f, Cursor *c, int key) {
+    if (!f->is_union) return &f->branches[0];
+    int64_t u;
+    if (key || read_long(c, &u, NULL) < 0 || u < 0 || u >= (int64_t)f->nbranches) return NULL;
+    return &f->branches[u];
+}
+
+/* ---- binding to SQLite ------------------------------------------------------------------ */
+
+/* Bind a value to parameter `param` as the Python path binds it (dates and timestamps as the
+ * ISO text isoformat() gives); 0, or -1 if SQLite refused the binding (*rc). */
+static int bind_slot(sqlite3_stmt *stmt, int param, const Slot *s, int *rc) {
+    char text[48];
+    switch (s->kind) {
+    case K_NULL:
+        *rc = sqlite3_bind_null(stmt, param);
+        break;
+    case K_BOOLEAN:
+    case K_LONG:
+        *rc = sqlite3_bind_int64(stmt, param, s->n);
+        break;
+    case K_FLOAT:
+    case K_DOUBLE:
+        *rc = sqlite3_bind_double(stmt, param, s->d);
+        break;
+    case K_STRING:
+    case K_ENUM:
+        *rc = sqlite3_bind_text64(stmt, param, s->data, (sqlite3_uint64)s->size, SQLITE_STATIC,
+                                  SQLITE_UTF8);
+        break;
+    case K_BYTES:
+    case K_FIXED:
+        *rc = sqlite3_bind_blob64(stmt, param, s->data, (sqlite3_uint64)s->size, SQLITE_STATIC);
+        break;
+    case K_DATE:
+        *rc = sqlite3_bind_text(stmt, param, text, (int)(date_text(text, s->n) - text),
+                                SQLITE_TRANSIENT);
+        break;
+    default: { /* the timestamps (read_leaf checked their range) */
+        int utc = s->kind == K_TS_MICROS || s->kind == K_TS_MILLIS;
+        *rc = sqlite3_bind_text(stmt, param, text, timestamp_text(s->n, utc, text),
+                                SQLITE_TRANSIENT);
+    }
     }
     return *rc == SQLITE_OK ? 0 : -1;
 }
 
 /* Read the record at c (from byte 5 of a framed payload) binding its fields; it must end
- * exactly at the end of the payload. */
+ * exactly at the end of the payload. -1 if a value is not bound as the Python path binds it,
+ * or SQLite refused a binding (*rc). */
 static int bind_record(sqlite3_stmt *stmt, const Record *r, Cursor *c, int key, int *rc) {
+    *rc = SQLITE_OK;
     for (Py_ssize_t i = 0; i < r->nfields; i++) {
         const Field *f = &r->fields[i];
-        const Leaf *leaf = &f->branches[0];
-        if (f->is_union) {
-            int64_t u;
-            if (key || read_long(c, &u, NULL) < 0 || u < 0 || u >= (int64_t)f->nbranches)
-                return -1;
-            leaf = &f->branches[u];
-        }
-        if (bind_leaf(stmt, f->param, c, leaf, key, rc) < 0) return -1;
+        const Leaf *leaf = field_leaf(f, c, key);
+        Slot s;
+        if (leaf == NULL || read_leaf(c, leaf, key, &s) < 0) return -1;
+        if (f->param && bind_slot(stmt, f->param, &s, rc) < 0) return -1;
     }
     return c->p == c->n ? 0 : -1;
+}
+
+/* ---- PostgreSQL binary COPY ------------------------------------------------------------- */
+
+/* Read the record at c into slots[param - 1] of its fields (of `width`); -1 as bind_record. */
+static int slot_record(const Record *r, Cursor *c, int key, Slot *slots, Py_ssize_t width) {
+    for (Py_ssize_t i = 0; i < r->nfields; i++) {
+        const Field *f = &r->fields[i];
+        const Leaf *leaf = field_leaf(f, c, key);
+        Slot s;
+        if (leaf == NULL || read_leaf(c, leaf, key, &s) < 0 || f->param > width) return -1;
+        if (f->param) slots[f->param - 1] = s;
+    }
+    return c->p == c->n ? 0 : -1;
+}
+
+/* A value into a column of PostgreSQL type `type`, in that type's binary format, exactly as
+ * copy_binary writes the value the Python path decodes: 1 done, 0 declined (a pairing of kind
+ * and type that copy_binary would not write, or a value it would decline), -1 error. */
+static int put_slot(Buffer *buf, const Slot *s, int type) {
+    uint64_t bits;
+    switch (s->kind) {
+    case K_NULL:
+        return put(buf, "\377\377\377\377", 4) < 0 ? -1 : 1;
+    case K_BOOLEAN:
+        if (type != PG_BOOLEAN) return 0;
+        return put_fixed(buf, (uint64_t)s->n, 1) < 0 ? -1 : 1;
+    case K_LONG:
+        if (type == PG_INTEGER && s->n >= INT32_MIN && s->n <= INT32_MAX)
+            return put_fixed(buf, (uint32_t)(int32_t)s->n, 4) < 0 ? -1 : 1;
+        if (type == PG_BIGINT) return put_fixed(buf, (uint64_t)s->n, 8) < 0 ? -1 : 1;
+        return 0;
+    case K_FLOAT:
+    case K_DOUBLE:
+        if (type == PG_DOUBLE) {
+            bits = PG_NAN8;
+            if (!isnan(s->d)) memcpy(&bits, &s->d, 8);
+            return put_fixed(buf, bits, 8) < 0 ? -1 : 1;
+        }
+        if (type == PG_REAL) {
+            float f = (float)s->d;
+            uint32_t bits4 = PG_NAN4;
+            if (!isnan(s->d) && (double)f != s->d) return 0;
+            if (!isnan(f)) memcpy(&bits4, &f, 4);
+            return put_fixed(buf, bits4, 4) < 0 ? -1 : 1;
+        }
+        return 0;
+    case K_STRING:
+    case K_ENUM:
+        if (type != PG_TEXT || memchr(s->data, '\0', (size_t)s->size)) return 0;
+        return put_raw(buf, s->data, s->size);
+    case K_BYTES:
+    case K_FIXED:
+        return type == PG_BYTEA ? put_raw(buf, s->data, s->size) : 0;
+    case K_TS_MICROS:
+    case K_TS_MILLIS:
+    case K_LOCAL_TS_MICROS:
+    case K_LOCAL_TS_MILLIS:
+        if (type != ((s->kind == K_TS_MICROS || s->kind == K_TS_MILLIS) ? PG_TIMESTAMPTZ
+                                                                       : PG_TIMESTAMP))
+            return 0;
+        return put_fixed(buf, (uint64_t)(s->n - (int64_t)PG_EPOCH_DAYS * US_PER_DAY), 8) < 0
+                   ? -1
+                   : 1;
+    case K_DATE:
+        if (type != PG_DATE) return 0;
+        return put_fixed(buf, (uint32_t)(int32_t)(s->n - PG_EPOCH_DAYS), 4) < 0 ? -1 : 1;
+    default:
+        return 0;
+    }
 }
 
 /* ---- Batch ------------------------------------------------------------------------------ */
@@ -539,9 +640,79 @@ refused: {
 }
 }
 
+/* copy(topic, staged, types) -> COPY binary data of the topic's kept changes
+ *
+ * staged: each change as a row of the staging table (delete flag, position, then the columns,
+ * a delete's values NULL); else as a row of the view table (the columns, then the position),
+ * for a batch of upserts only. `types` are the PostgreSQL type names of the table's columns,
+ * in order (key columns first, as the plan's parameters number them). Values are written
+ * exactly as copy_binary writes those the Python path decodes; a value or a pairing it would
+ * not write so raises Declined. */
+static PyObject *batch_copy(BatchObject *self, PyObject *args) {
+    PyObject *topic, *names;
+    int staged;
+    if (!PyArg_ParseTuple(args, "OpO", &topic, &staged, &names)) return NULL;
+    Py_ssize_t t = PySequence_Index(self->topics, topic);
+    Py_ssize_t width = t < 0 ? -1 : PySequence_Size(names);
+    if (width < 0) return NULL;
+    if (width > INT16_MAX - 2) return declined("too many columns", 0, NULL);
+    int *types = pg_types(names, width);
+    Slot *slots = types ? PyMem_Calloc((size_t)width + 1, sizeof *slots) : NULL;
+    Buffer buf = {NULL, 0, 0};
+    int rc = slots == NULL ? -1 : put_copy_header(&buf) < 0 ? -1 : 1;
+    if (types != NULL && slots == NULL) PyErr_NoMemory();
+    for (Py_ssize_t i = 0; rc > 0 && i < self->count; i++) {
+        const Change *ch = &self->changes[i];
+        if (ch->topic != t) continue;
+        if (!staged && ch->value == NULL) {
+            rc = 0;
+            break;
+        }
+        for (Py_ssize_t k = 0; k < width; k++) slots[k].kind = K_NULL;
+        Cursor key = {(const unsigned char *)PyBytes_AS_STRING(ch->key), PyBytes_GET_SIZE(ch->key),
+                      5};
+        if (slot_record(&ch->plan->key, &key, 1, slots, width) < 0) {
+            rc = 0;
+            break;
+        }
+        if (ch->value != NULL) {
+            Cursor value = {(const unsigned char *)PyBytes_AS_STRING(ch->value),
+                            PyBytes_GET_SIZE(ch->value), 5};
+            if (slot_record(&ch->plan->value, &value, 0, slots, width) < 0) {
+                rc = 0;
+                break;
+            }
+        }
+        Py_ssize_t fields = width + 1 + staged, psize;
+        const unsigned char *pos = change_position(ch, &psize);
+        if (grow(&buf, 2) < 0) {
+            rc = -1;
+            break;
+        }
+        buf.b[buf.n++] = (char)(fields >> 8);
+        buf.b[buf.n++] = (char)fields;
+        if (staged) {
+            rc = put_fixed(&buf, ch->value == NULL, 1) < 0 ? -1 : 1;
+            if (rc > 0) rc = put_raw(&buf, (const char *)pos, psize);
+        }
+        for (Py_ssize_t k = 0; rc > 0 && k < width; k++) rc = put_slot(&buf, &slots[k], types[k]);
+        if (rc > 0 && !staged) rc = put_raw(&buf, (const char *)pos, psize);
+    }
+    if (rc > 0) rc = put_copy_trailer(&buf) < 0 ? -1 : 1;
+    PyMem_Free(types);
+    PyMem_Free(slots);
+    PyObject *out = rc < 0    ? NULL
+                    : rc == 0 ? declined("value", 0, NULL)
+                              : PyBytes_FromStringAndSize(buf.b, buf.n);
+    PyMem_Free(buf.b);
+    return out;
+}
+
 static PyMethodDef batch_methods[] = {
     {"run", (PyCFunction)batch_run, METH_VARARGS,
      "run(connection, topic, deletes, sql, position_param[, otherwise]) -> rows stepped"},
+    {"copy", (PyCFunction)batch_copy, METH_VARARGS,
+     "copy(topic, staged, types) -> PostgreSQL COPY binary data of the topic's kept changes"},
     {NULL, NULL, 0, NULL},
 };
 

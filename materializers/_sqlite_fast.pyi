@@ -29,6 +29,7 @@ class Batch:
         otherwise: str | None = None,
         /,
     ) -> int: ...
+    def copy(self, topic: str, staged: bool, types: Sequence[str], /) -> bytes: ...
 
 def compile(
     key_id: int,
