@@ -37,8 +37,8 @@ setup(
         ),
         # the SQLite view's fused apply: SQLite's own C API, on the sqlite3 module's handle
         Extension(
-            "strangler.materializers._sqlite_fast",
-            sources=["materializers/_sqlite_fast.c"],
+            "strangler.materializers._fused",
+            sources=["materializers/_fused.c"],
             depends=["materializers/avro_common.h", "materializers/pg_binary.h"],
             libraries=["sqlite3"],
             extra_compile_args=_FLAGS,

@@ -6,10 +6,12 @@ the latency the materializer adds.
 
 - apply: N Confluent-framed records (key + 5-column value, updates over ``--keys`` keys) are
   applied in batches of 10,000 as the view runner applies them (no Kafka in the loop: this is
-  the materializer's own cost): into SQLite by the fused apply (``sqlite_fast``) once the
-  first batch has made the table; into PostgreSQL decoded and applied through the decoder and
-  applier, each batch in an ``ApplyThread`` while the next one is decoded and prepared.
-  Messages/s are printed (``STRANGLER_SQLITE_FAST=0``: SQLite through the Python path).
+  the materializer's own cost): by the fused apply (``fused``) once the first batch
+  has made the table (SQLite: bound to SQLite's statements; PostgreSQL: COPY binary data
+  written from the payloads, then the set-based statements), as the view runner does.
+  Messages/s are printed (``STRANGLER_FUSED_APPLY=0``: through the Python path, decoded and
+  applied through the decoder and applier, a PostgreSQL view's batch in an ``ApplyThread``
+  while the next one is decoded and prepared).
 - bootstrap: ``--bootstrap-keys`` distinct keys into an empty view (messages/s and seconds).
 - latency (with ``--kafka``): after one warm-up record has gone through the view, a producer
   sends ~1,000 records/s for ``--latency-seconds``; a view runner applies them; for each
@@ -44,10 +46,10 @@ from confluent_kafka import Message
 from strangler.materializers.applier import Applier, Prepared
 from strangler.materializers.apply_thread import ApplyThread
 from strangler.materializers.config import ViewConfig
-from strangler.materializers.decoding import RecordDecoder, encode
+from strangler.materializers.decoding import KafkaRecord, RecordDecoder, encode
+from strangler.materializers.fused import fast_apply
 from strangler.materializers.records import ChangeRecord
 from strangler.materializers.schemas import StaticSchemas
-from strangler.materializers.sqlite_fast import fast_apply
 from strangler.materializers.target import Target
 
 TOPIC = "bench.public.products"
@@ -133,15 +135,24 @@ def apply_all(view: ViewConfig, target: Target, messages: Sequence[Message]) -> 
     applying: ApplyThread[tuple[Sequence[Any], Prepared | None]] = ApplyThread(
         lambda work: applier.apply(*work), "bench-apply", target.apply_ahead
     )
-    fast = None if target.apply_ahead else fast_apply(applier, decoder)
+    fast = fast_apply(applier, decoder)
+
+    def python_path(chunk: Sequence[KafkaRecord]) -> None:
+        batch = decoder.decode_all(chunk)
+        applying.submit((batch, applier.prepare(batch)))
+
     start = _clock()
     try:
         for i in range(0, len(messages), BATCH):
             chunk = messages[i : i + BATCH]
-            if fast is not None and fast.apply(chunk):  # as the view runner does
+            if fast is None:
+                python_path(chunk)
                 continue
-            batch = decoder.decode_all(chunk)
-            applying.submit((batch, applier.prepare(batch)))
+            applying.wait()  # as the view runner does: the fused apply first
+            for left in fast.apply(chunk):
+                python_path(left)
+        for left in fast.settle() if fast is not None else []:
+            python_path(left)
     finally:
         applying.close()
     return _since(start)
@@ -302,7 +313,7 @@ def bench_latency(kafka: str, seconds: float, tmp: Path) -> None:
     handed_cpu: dict[int, float] = {}
     original_poll, original_apply = runner._poll, runner.applier.apply
     fast = runner._fast
-    original_fast = fast.apply if fast is not None else None
+    original_committed = fast.committed if fast is not None else None
 
     def poll() -> Any:  # the records the consumer hands over, before anything is done to them
         messages: list[Any] = original_poll()
@@ -324,18 +335,17 @@ def bench_latency(kafka: str, seconds: float, tmp: Path) -> None:
         original_apply(batch, prepared)
         committed([record.offset for record in batch])
 
-    def apply_fast(messages: Any) -> bool:  # the SQLite view's fused apply
-        assert original_fast is not None
-        done = original_fast(messages)
-        if done:
-            committed([message.offset() for message in messages])
-        return done
+    def committed_fast(offsets: dict[tuple[str, int], int], count: int) -> None:  # fused apply
+        assert original_committed is not None
+        original_committed(offsets, count)
+        (next_offset,) = offsets.values()  # one partition
+        committed([offset for offset in list(handed) if offset < next_offset])
 
     stamps: dict[int, int] = {}
     runner._poll = poll  # type: ignore[method-assign]
     runner.applier.apply = apply  # type: ignore[method-assign]
     if fast is not None:
-        fast.apply = apply_fast  # type: ignore[method-assign]
+        fast.committed = committed_fast
     thread = threading.Thread(target=runner.run, kwargs={"idle_exit_s": 3.0})
     thread.start()
     if not runner.assigned.wait(60):

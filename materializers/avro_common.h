@@ -1,4 +1,4 @@
-/* What the materializers' C modules (_speedups.c, _sqlite_fast.c) share: the kinds of Avro
+/* What the materializers' C modules (_speedups.c, _fused.c) share: the kinds of Avro
  * values their readers know (as native.Kind), calendar arithmetic for dates and timestamps, and
  * ISO text as isoformat() writes it, and the position sort key of a PostgreSQL LSN header. Header-only (static inline). */
 #ifndef STRANGLER_MATERIALIZERS_AVRO_COMMON_H

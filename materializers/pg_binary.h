@@ -1,5 +1,5 @@
 /* PostgreSQL's binary COPY format, as the materializers' C modules (_speedups.c's copy_binary,
- * _sqlite_fast.c's Batch.copy) write it: a growing buffer, a field's length and big-endian bytes,
+ * _fused.c's Batch.copy) write it: a growing buffer, a field's length and big-endian bytes,
  * and the column types they write, by their names in columns.py. Header-only (static inline). */
 #ifndef STRANGLER_MATERIALIZERS_PG_BINARY_H
 #define STRANGLER_MATERIALIZERS_PG_BINARY_H

@@ -21,10 +21,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import select
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import psycopg
+from psycopg import pq
 
 from strangler.core.bookkeeping import DELETED_SUFFIX
 from strangler.materializers import _speedups
@@ -63,6 +66,33 @@ def _retriable(method: Callable[P, R]) -> Callable[P, R]:
 
 def _same_key(spec: TableSpec, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{quote(c.name)} = {right}.{quote(c.name)}" for c in spec.key)
+
+
+@dataclass(frozen=True)
+class Copied:
+    """A batch's changes of one table that write their own COPY binary data (the fused apply's,
+    ``fused``): ``write(staged)`` gives the rows of the staging table (True) or of the
+    view table (False: only asked when there are no deletes). Their apply statements are sent
+    with the COMMIT: a row the server refuses fails the commit, and the fused apply leaves the
+    batch to the Python path, which then tells which row of which table it was."""
+
+    write: Callable[[bool], bytes]
+    deletes: bool
+    upserts: bool
+
+
+def _copy_data(
+    statements: PostgresStatements, rows: Sequence[StagedRow] | Copied, staged: bool
+) -> tuple[bytes | None, bool]:
+    """The COPY data of ``rows`` and whether it is binary: binary written in C, else text
+    written in C, else None (a value both C writers decline: psycopg writes the rows)."""
+    if isinstance(rows, Copied):
+        return rows.write(staged), True
+    width = len(statements.spec.columns)
+    data = _speedups.copy_binary(rows, width, staged, statements.types)
+    if data is not None:
+        return data, True
+    return _speedups.copy_text(rows, width, staged), False
 
 
 class PostgresStatements:
@@ -151,6 +181,10 @@ class PostgresTarget:
         self.sql = Sql(Dialect.POSTGRES, schema, "%s")
         self.dsn, self.schema = dsn, schema
         self.conn = self._connect()
+        self._deferred: list[str] = []
+        """Statements of the open transaction not sent yet, bound (see ``_send``)."""
+        self._committing = False
+        """A COMMIT was sent by ``commit_later`` and not yet waited for (``settle``)."""
         self._create_bookkeeping()
         self._copying: dict[str, bool] = {}
         """Per table: False once a bulk COPY met a key already there (see _copy_new)."""
@@ -183,43 +217,135 @@ class PostgresTarget:
         return conn
 
     def _execute(self, statement: str, params: Sequence[object] | None = None) -> None:
+        self._send(statement, params)
+
+    def _send(
+        self, statement: str, params: Sequence[object] | None = None
+    ) -> psycopg.Cursor[tuple[Any, ...]]:
+        """Send ``statement`` together with the deferred statements before it, in one round
+        trip (a simple query of several statements; the cursor is on the first one's result).
+        A batch's statements are sent in a few such trips, not one each: the thread applying it
+        waits for the server, then for the GIL, once per trip."""
+        self.settle()
+        if self._deferred:
+            if params is not None:
+                statement, params = self._bind(statement, params), None
+            statement = "; ".join([*self._deferred, statement])
+            self._deferred.clear()
         # statements are built here from quoted identifiers, never from values; psycopg's
         # typing wants a LiteralString for str queries, and takes bytes as they are
-        self.conn.execute(statement.encode(), params)
+        return self.conn.execute(statement.encode(), params)
+
+    def _bind(self, statement: str, params: Sequence[object]) -> str:
+        """``statement`` with its parameters as literals, quoted by psycopg."""
+        return psycopg.ClientCursor(self.conn).mogrify(statement.encode(), params)
+
+    def _rows(
+        self, statement: str, params: Sequence[object] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The rows of a query sent with the deferred statements before it."""
+        cursor = self._send(statement, params)
+        while cursor.nextset():  # the query's result is the last one
+            pass
+        return cursor.fetchall()
+
+    def _defer(self, statement: str) -> None:
+        """Send ``statement`` (no parameters: bind them first) with the next one sent."""
+        self._deferred.append(statement)
+
+    def _flush(self) -> None:
+        """Send the deferred statements now."""
+        self.settle()
+        if self._deferred:
+            statements = "; ".join(self._deferred)
+            self._deferred.clear()
+            self.conn.execute(statements.encode())
 
     def begin(self) -> None:
+        self.settle()
         if self.conn.broken or self.conn.closed:  # lost in an earlier batch: reconnect
             self.conn = self._connect()
             self._stages.clear()  # temporary tables end with their session
         self._staged.clear()
-        try:
-            self._execute("BEGIN")
-        except psycopg.OperationalError as exc:
-            raise TargetError(f"cannot begin a transaction: {exc}") from exc
+        self._deferred = ["BEGIN"]  # sent with the transaction's first statement
 
     def commit(self) -> None:
         try:
-            self._execute("COMMIT")
-        except psycopg.OperationalError as exc:
+            self._execute("COMMIT")  # with the deferred offsets and positions
+        except (psycopg.OperationalError, psycopg.IntegrityError) as exc:
+            self.rollback()
             raise TargetError(f"commit failed: {exc}") from exc
         self._stages |= self._staged
 
+    def commit_later(self) -> None:
+        """Send the COMMIT, with the statements deferred until it, and return without waiting
+        for the server: ``settle`` waits. The fused apply scans the next batch meanwhile (the
+        server works on this one). Any other use of the connection settles first."""
+        statements = "; ".join([*self._deferred, "COMMIT"]).encode()
+        self._deferred.clear()
+        pgconn = self.conn.pgconn
+        try:
+            pgconn.send_query(statements)
+            while pgconn.flush():  # a non-blocking connection: the rest when the socket takes it
+                select.select([], [pgconn.socket], [])
+        except psycopg.OperationalError as exc:
+            self._recover()
+            raise TargetError(f"commit failed: {exc}") from exc
+        self._committing = True
+
+    def settle(self) -> None:
+        """Wait for the COMMIT ``commit_later`` sent, if one is out; ``TargetError`` if it
+        failed (the transaction rolled back: nothing of it was applied)."""
+        if not self._committing:
+            return
+        self._committing = False
+        pgconn = self.conn.pgconn
+        error = None
+        try:
+            while True:
+                pgconn.consume_input()
+                if pgconn.is_busy():
+                    select.select([pgconn.socket], [], [])
+                    continue
+                result = pgconn.get_result()
+                if result is None:
+                    break
+                if result.status == pq.ExecStatus.FATAL_ERROR and error is None:
+                    error = (result.error_message or b"").decode(errors="replace").strip()
+        except psycopg.OperationalError as exc:
+            error = str(exc)
+        if error is None:
+            self._stages |= self._staged
+            return
+        self._recover()
+        raise TargetError(f"commit failed: {error}")
+
+    def _recover(self) -> None:
+        """After a failed ``commit_later``: roll back what is left of the transaction, or close
+        a lost connection (``begin`` connects again)."""
+        if self.conn.pgconn.status == pq.ConnStatus.BAD:
+            self.conn.close()
+        elif self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            self.conn.execute(b"ROLLBACK")
+
     def rollback(self) -> None:
+        self._deferred.clear()
         if not (self.conn.closed or self.conn.broken):
             self._execute("ROLLBACK")
 
     def close(self) -> None:
+        self._committing = False
         self.conn.close()
 
     @_retriable
     def load_offsets(self, view: str) -> dict[Partition, int]:
-        rows = self.conn.execute(self.sql.select_offsets().encode(), [view]).fetchall()
+        rows = self._rows(self.sql.select_offsets(), [view])
         return {(topic, partition): offset for topic, partition, offset in rows}
 
     @_retriable
     def load_tables(self, view: str) -> dict[str, TableState]:
         query = self.sql.select_tables() + " FOR SHARE"
-        rows = self.conn.execute(query.encode(), [view]).fetchall()
+        rows = self._rows(query, [view])
         return {t: TableState(TableSpec.from_json(json.loads(s)), m) for t, s, m in rows}
 
     @_retriable
@@ -251,7 +377,7 @@ class PostgresTarget:
             self._execute(statement, [position])
         self._copying.pop(spec.name, None)
 
-    def apply(self, spec: TableSpec, rows: Sequence[StagedRow]) -> None:
+    def apply(self, spec: TableSpec, rows: Sequence[StagedRow] | Copied) -> None:
         try:
             self._apply(spec, rows)
         except (psycopg.DataError, psycopg.IntegrityError) as exc:
@@ -259,21 +385,26 @@ class PostgresTarget:
         except psycopg.OperationalError as exc:
             raise TargetError(f"PostgreSQL failed applying to {spec.name}: {exc}") from exc
 
-    def _apply(self, spec: TableSpec, rows: Sequence[StagedRow]) -> None:
-        if not rows:
+    def _apply(self, spec: TableSpec, rows: Sequence[StagedRow] | Copied) -> None:
+        if isinstance(rows, Copied):
+            deletes, upserts = rows.deletes, rows.upserts
+        else:
+            deletes = any(row.delete for row in rows)
+            upserts = not all(row.delete for row in rows)
+        if not (deletes or upserts):
             return
         statements = PostgresStatements(self.sql, spec)
-        if self._copy_new(spec, statements, rows):
+        if not deletes and self._copy_new(spec, statements, rows):
             return
         self._stage(statements)
         self._copy(statements, rows, True)
-        deletes = any(row.delete for row in rows)
-        upserts = not all(row.delete for row in rows)
         # each statement reads only its kind of staged rows: skip the ones with none
         if deletes:
             self._apply_deletes(statements)
         if upserts:
-            self._execute(statements.upsert_rows())
+            self._defer(statements.upsert_rows())
+        if not isinstance(rows, Copied):
+            self._flush()  # in one round trip, whose errors are this table's (see ``apply``)
 
     def _stage(self, statements: PostgresStatements) -> None:
         """An empty staging table for this batch: made at its shape's first batch on this
@@ -291,22 +422,23 @@ class PostgresTarget:
         staged delete: left to its cost model, the planner hashes the whole view table for a
         few hundred deletes (it cannot know how few rows a fresh staging table holds, nor that
         the table is cached), a full scan of the view per batch. ``SET LOCAL`` lasts until the
-        statements are done (``RESET``) or the transaction ends."""
-        self._execute(NESTED_LOOPS_ONLY)
-        self._execute(statements.remember_deletes())
-        self._execute(statements.delete_rows())
-        self._execute(ANY_JOINS)
+        statements are done (``RESET``) or the transaction ends. Deferred: ``_apply`` sends
+        them."""
+        self._defer(NESTED_LOOPS_ONLY)
+        self._defer(statements.remember_deletes())
+        self._defer(statements.delete_rows())
+        self._defer(ANY_JOINS)
 
     def _copy_new(
-        self, spec: TableSpec, statements: PostgresStatements, rows: Sequence[StagedRow]
+        self, spec: TableSpec, statements: PostgresStatements, rows: Sequence[StagedRow] | Copied
     ) -> bool:
-        """Bulk path (a bootstrap, a table of new keys): COPY the rows straight into the
-        table, no staging and no ON CONFLICT. Only for a batch without deletes while no key
-        was ever deleted (so no guard applies to a new key); False, undone, at the first key
-        already in the table (then the table is not tried again until a truncate)."""
-        if not self._copying.get(spec.name, True) or any(r.delete for r in rows):
+        """Bulk path (a bootstrap, a table of new keys): COPY the rows (no deletes) straight
+        into the table, no staging and no ON CONFLICT. Only while no key was ever deleted (so
+        no guard applies to a new key); False, undone, at the first key already in the table
+        (then the table is not tried again until a truncate)."""
+        if not self._copying.get(spec.name, True):
             return False
-        if self.conn.execute(statements.any_deleted().encode()).fetchone() is not None:
+        if self._rows(statements.any_deleted()):
             return False
         self._execute("SAVEPOINT strangler_copy")
         try:
@@ -319,20 +451,19 @@ class PostgresTarget:
         return True
 
     def _copy(
-        self, statements: PostgresStatements, rows: Sequence[StagedRow], staged: bool
+        self, statements: PostgresStatements, rows: Sequence[StagedRow] | Copied, staged: bool
     ) -> None:
         """COPY the rows into the staging table (``staged``: flag, position, columns, a delete's
         missing values NULL) or the view table: binary data written in C, else text written in
         C, else (a value both C writers decline) psycopg's ``write_row``."""
-        width = len(statements.spec.columns)
-        data = _speedups.copy_binary(rows, width, staged, statements.types)
-        binary = data is not None
-        if data is None:
-            data = _speedups.copy_text(rows, width, staged)
+        data, binary = _copy_data(statements, rows, staged)
+        self._flush()
         with self.conn.cursor() as cur, cur.copy(statements.copy(staged, binary).encode()) as copy:
             if data is not None:
                 copy.write(data)
                 return
+            assert not isinstance(rows, Copied)  # (which always writes its data)
+            width = len(statements.spec.columns)
             pad = (None,) * width
             for row in rows:
                 values = row.values + pad[len(row.values) :]
@@ -340,15 +471,16 @@ class PostgresTarget:
                     (row.delete, row.position, *values) if staged else (*values, row.position)
                 )
 
-    @_retriable
     def save_offsets(self, view: str, offsets: Mapping[Partition, int]) -> None:
-        rows = [(view, topic, part, offset) for (topic, part), offset in offsets.items()]
-        with self.conn.cursor() as cur:
-            cur.executemany(self.sql.upsert_offset().encode(), rows)
+        """Deferred: sent with the COMMIT."""
+        statement = self.sql.upsert_offset()
+        for (topic, part), offset in offsets.items():
+            self._defer(self._bind(statement, (view, topic, part, offset)))
 
     @_retriable
     def dead_letter(self, view: str, records: Sequence[BadRecord]) -> None:
         rows = [(view, r.topic, r.partition, r.offset, r.error, r.key, r.value) for r in records]
+        self._flush()
         with self.conn.cursor() as cur:
             cur.executemany(self.sql.insert_dead_letter().encode(), rows)
 
@@ -360,11 +492,8 @@ class PostgresTarget:
             self._execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
 
     def _exists(self, name: str) -> bool:
-        found = self.conn.execute(
-            "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s",
-            [self.schema, name],
-        ).fetchone()
-        return found is not None
+        query = "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s"
+        return bool(self._rows(query, [self.schema, name]))
 
     @_retriable
     def swap_table(self, live: str, shadow: str) -> None:
@@ -378,11 +507,11 @@ class PostgresTarget:
 
     @_retriable
     def load_positions(self, view: str) -> dict[Partition, bytes]:
-        rows = self.conn.execute(self.sql.select_positions().encode(), [view]).fetchall()
+        rows = self._rows(self.sql.select_positions(), [view])
         return {(topic, partition): bytes(position) for topic, partition, position in rows}
 
-    @_retriable
     def save_positions(self, view: str, positions: Mapping[Partition, bytes]) -> None:
-        rows = [(pos, view, topic, part, pos) for (topic, part), pos in positions.items()]
-        with self.conn.cursor() as cur:
-            cur.executemany(self.sql.raise_position().encode(), rows)
+        """Deferred: sent with the COMMIT."""
+        statement = self.sql.raise_position()
+        for (topic, part), pos in positions.items():
+            self._defer(self._bind(statement, (pos, view, topic, part, pos)))

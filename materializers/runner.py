@@ -6,12 +6,15 @@
   view never saw), so a restart or a rebalance resumes exactly after the last applied batch.
 - A batch is what the consumer holds when the previous one is decoded (at most
   ``batch_size`` records; if none, the first to arrive within ``batch_timeout_ms``), decoded
-  and applied in one database transaction (a SQLite view's batch by the fused apply,
-  ``sqlite_fast``, unless it leaves the batch to this path). Batches are applied in a thread
-  of their own (``ApplyThread``, if the target gains: ``Target.apply_ahead``), one at a time
-  and in order, while the next one is polled, decoded and prepared; a batch that fails stops
-  the view before the next one begins, and the batch in flight is finished before a rebalance
-  reads or gives up offsets, before the lag is measured, and before ``run`` returns.
+  and applied in one database transaction: by the fused apply (``fused``) unless it
+  leaves the batch to the Python path. The fused apply works in this thread; a PostgreSQL
+  view's COMMIT is sent and waited for once the next batch is polled and scanned (or before
+  waiting for records), and a batch whose commit failed goes to the Python path before the
+  next one. The Python path applies batches in a thread of their own (``ApplyThread``, if the
+  target gains: ``Target.apply_ahead``), one at a time and in order, while the next one is
+  polled, decoded and prepared; a batch that fails stops the view before the next one begins.
+  The batch in flight (either way) is finished before a rebalance reads or gives up offsets,
+  before the lag is measured, and before ``run`` returns.
 - ``stop()`` (from a signal handler or another thread) ends the loop after the batch in
   flight (a batch decoded but not yet applied is left: its offsets were not stored, so it is
   read again on the next start).
@@ -42,12 +45,12 @@ from strangler.core.kafka import KafkaSettings, consumer_config
 from strangler.materializers.applier import Applier, Prepared
 from strangler.materializers.apply_thread import ApplyThread
 from strangler.materializers.config import ViewConfig
-from strangler.materializers.decoding import RecordDecoder
+from strangler.materializers.decoding import KafkaRecord, RecordDecoder
 from strangler.materializers.errors import MaterializerError
+from strangler.materializers.fused import fast_apply
 from strangler.materializers.lag import LagTracker, PartitionLag
 from strangler.materializers.records import Received
 from strangler.materializers.schemas import SchemaSource
-from strangler.materializers.sqlite_fast import fast_apply
 from strangler.materializers.target import Target
 
 log = logging.getLogger(__name__)
@@ -109,8 +112,8 @@ class ViewRunner:
         self._applying: ApplyThread[tuple[Sequence[Received], Prepared | None]] = ApplyThread(
             self._apply_with_retries, f"apply-{view.name}", target.apply_ahead
         )
-        self._fast = None if target.apply_ahead else fast_apply(self.applier, self.decoder)
-        """The SQLite view's fused apply (``sqlite_fast``), tried first for every batch."""
+        self._fast = fast_apply(self.applier, self.decoder, self._fast_committed)
+        """The view's fused apply (``fused``), tried first for every batch."""
 
     def stop(self) -> None:
         """Finish the current batch, then leave the group and return from ``run``."""
@@ -125,24 +128,49 @@ class ViewRunner:
                 return
             self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
             while not self._stop.is_set():
-                # polled, decoded and prepared while the batch before is applied
                 messages = self._poll()
-                if messages and self._fast_applied(messages):
-                    continue
-                batch = self.decoder.decode_all(messages) if messages else []
-                prepared = self.applier.prepare(batch) if batch else None
-                self._applying.wait()
+                for left in self._fast_apply(messages):
+                    self._python_apply(left)
                 self._lag_due()
-                if batch:
-                    self._applying.submit((batch, prepared))
-                    self._idle_since = time.monotonic()
-                elif self._idle_too_long(idle_exit_s):
+                if not messages and self._idle_too_long(idle_exit_s):
                     return
         finally:
             try:
+                self._settle()
                 self._applying.close()
             finally:
                 self._consumer.close()
+
+    def _python_apply(self, messages: Sequence[KafkaRecord]) -> None:
+        """Decode and prepare ``messages`` (while the batch before is applied), then apply them
+        in the apply thread."""
+        batch = self.decoder.decode_all(messages)
+        prepared = self.applier.prepare(batch) if batch else None
+        if batch:
+            self._applying.submit((batch, prepared))
+            self._idle_since = time.monotonic()
+
+    def _fast_apply(self, messages: Sequence[KafkaRecord]) -> list[Sequence[KafkaRecord]]:
+        """Give ``messages`` to the fused apply (which runs in this thread, so nothing may be
+        in flight in the apply thread); the batches it leaves to the Python path, in order."""
+        if self._fast is None or not messages:
+            return [messages] if messages else []
+        self._applying.wait()
+        self._idle_since = time.monotonic()
+        return self._fast.apply(messages)
+
+    def _settle(self) -> None:
+        """Wait for a commit of the fused apply that is out; a batch whose commit failed goes
+        to the Python path; then wait for the apply thread. Before the view database is read
+        (offsets on a rebalance, the lag), before waiting for records, and before leaving."""
+        if self._fast is not None:
+            for left in self._fast.settle():
+                self._python_apply(left)
+        self._applying.wait()
+
+    def _fast_committed(self, offsets: dict[tuple[str, int], int], count: int) -> None:
+        self.lag_tracker.applied_up_to(offsets)
+        self.applied_records += count
 
     def _idle_too_long(self, idle_exit_s: float | None) -> bool:
         if idle_exit_s is None or self._idle_since is None:
@@ -151,10 +179,10 @@ class ViewRunner:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Finish the batch in flight before its partitions may go to another member."""
-        self._applying.wait()
+        self._settle()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._applying.wait()  # its connection is needed now
+        self._settle()  # its connection is needed now
         stored = self.applier.stored_offsets()
         for tp in partitions:
             tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
@@ -167,20 +195,6 @@ class ViewRunner:
         self._idle_since = time.monotonic()
         self.assigned.set()
 
-    def _fast_applied(self, messages: Sequence[Message]) -> bool:
-        """Whether the target's fused apply took the batch (then it is applied and committed;
-        the fused apply runs in this thread, so nothing is in flight while it does)."""
-        if self._fast is None:
-            return False
-        self._applying.wait()
-        if not self._fast.apply(messages):
-            return False
-        self.lag_tracker.applied_up_to(self._fast.last_offsets)
-        self.applied_records += len(messages)
-        self._idle_since = time.monotonic()
-        self._lag_due()
-        return True
-
     def _poll(self) -> list[Message]:
         """What is there now (up to batch_size); if nothing, wait for the first record.
 
@@ -189,6 +203,7 @@ class ViewRunner:
         size = self.view.batch_size
         messages = self._consumer.consume(size, 0)
         if not messages:
+            self._settle()  # (the lag tracker learns of a commit the fused apply left out)
             first = self._consumer.poll(self.view.batch_timeout_ms / 1000)
             if first is None:
                 return []
@@ -226,6 +241,7 @@ class ViewRunner:
     def _lag_due(self) -> None:
         """Measure the lag if it was last measured ``LAG_INTERVAL_S`` ago (nothing in flight)."""
         if time.monotonic() >= self._next_lag:
+            self._settle()
             self._measure_lag()
             self._next_lag = time.monotonic() + LAG_INTERVAL_S
 

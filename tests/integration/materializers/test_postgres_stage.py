@@ -24,14 +24,20 @@ def _spy(
     monkeypatch: pytest.MonkeyPatch,
     seen: Callable[[str, Sequence[object] | None], None],
 ) -> None:
-    """Show ``seen`` each statement the target executes from now on, before it runs."""
-    execute = target._execute
+    """Show ``seen`` each statement the target executes or defers from now on (a deferred one
+    when it is deferred, before it is sent with the next)."""
+    execute, defer = target._execute, target._defer
 
     def spied(statement: str, params: Sequence[object] | None = None) -> None:
         seen(statement, params)
         execute(statement, params)
 
+    def deferred(statement: str) -> None:
+        seen(statement, None)
+        defer(statement)
+
     monkeypatch.setattr(target, "_execute", spied)
+    monkeypatch.setattr(target, "_defer", deferred)
 
 
 def test_a_staging_table_per_connection_and_shape(

@@ -1,4 +1,4 @@
-"""Types of the SQLite view's fused apply (``_sqlite_fast.c``)."""
+"""Types of the fused apply of SQLite and PostgreSQL views (``_fused.c``)."""
 
 from collections.abc import Callable, Sequence
 from typing import Any

@@ -1,6 +1,6 @@
-/* The SQLite view's fused apply: Kafka records of a batch straight into SQLite statements,
- * without a Python object per record or per value (see sqlite_fast.py for what it takes and
- * when it declines).
+/* The fused apply of SQLite and PostgreSQL views: Kafka records of a batch straight into SQLite
+ * statements or PostgreSQL COPY data, without a Python object per record or per value (see
+ * fused.py for what it takes and when it declines).
  *
  * scan(messages, plans, lsn_topics, position, marks) reads every record of a batch: headers
  * (op, position), the Confluent framing of key and value, and compacts the batch by key in log
@@ -10,14 +10,22 @@
  * record without a key, a payload that is not framed, a second key schema of one topic, a key
  * whose encoding is not the canonical one. Nothing is read from the database by scan.
  *
+ * Every value is read from its payload into a Slot by read_leaf, checked as strictly as the
+ * Python path decodes it (UTF-8 text, enum indexes, dates and timestamps within years 1-9999,
+ * canonical keys), then written by one of:
+ *
  * Batch.run(connection, topic, deletes, sql, position_param) binds the kept changes of one kind
  * of that topic to the statement, one row at a time, on the connection's own database handle
- * (in the transaction the caller began), decoding each payload as it binds it: the values are
- * exactly those the Python path binds (ints, floats, UTF-8 text checked as strictly as Python
- * decodes it, blobs, ISO text of dates and timestamps as isoformat gives it). A payload it
- * cannot bind exactly so, or any error of SQLite, raises Declined (with SQLite's result code
- * when SQLite refused): the caller rolls the transaction back and the batch takes the Python
- * path, which then says what is wrong. */
+ * (in the transaction the caller began): the values are exactly those the Python path binds
+ * (ints, floats, UTF-8 text, blobs, ISO text of dates and timestamps as isoformat gives it).
+ *
+ * Batch.copy(topic, staged, types) writes the kept changes of that topic as PostgreSQL COPY
+ * binary data, each value exactly as _speedups.c's copy_binary writes the one the Python path
+ * decodes.
+ *
+ * A payload either cannot write exactly so, or any error of SQLite, raises Declined (with
+ * SQLite's result code when SQLite refused): the caller rolls the transaction back and the batch
+ * takes the Python path, which then says what is wrong. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <dlfcn.h>
@@ -78,7 +86,7 @@ static void plan_dealloc(PlanObject *self) {
 }
 
 static PyTypeObject PlanType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "strangler.materializers._sqlite_fast.Plan",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "strangler.materializers._fused.Plan",
     .tp_basicsize = sizeof(PlanObject),
     .tp_dealloc = (destructor)plan_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -728,7 +736,7 @@ static PyMemberDef batch_members[] = {
 };
 
 static PyTypeObject BatchType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "strangler.materializers._sqlite_fast.Batch",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "strangler.materializers._fused.Batch",
     .tp_basicsize = sizeof(BatchObject),
     .tp_dealloc = (destructor)batch_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -1242,12 +1250,12 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "_sqlite_fast",
-    "The SQLite view's fused apply (see sqlite_fast.py).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_fused",
+    "The fused apply of SQLite and PostgreSQL views (see fused.py).", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__sqlite_fast(void) {
+PyMODINIT_FUNC PyInit__fused(void) {
     static const char *method[6] = {"topic", "partition", "offset", "headers", "key", "value"};
     for (int i = 0; i < 6; i++) {
         names[i] = PyUnicode_InternFromString(method[i]);
@@ -1266,7 +1274,7 @@ PyMODINIT_FUNC PyInit__sqlite_fast(void) {
     if (same_library < 0) return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL) return NULL;
-    Declined = PyErr_NewException("strangler.materializers._sqlite_fast.Declined", NULL, NULL);
+    Declined = PyErr_NewException("strangler.materializers._fused.Declined", NULL, NULL);
     if (Declined == NULL || PyModule_AddObjectRef(m, "Declined", Declined) < 0 ||
         PyModule_AddIntConstant(m, "same_library", same_library) < 0) {
         Py_DECREF(m);

@@ -1,4 +1,4 @@
-"""The SQLite view's fused apply (``sqlite_fast``, ``_sqlite_fast.c``) leaves a view database
+"""The SQLite view's fused apply (``fused``, ``_fused.c``) leaves a view database
 exactly as the Python path does, on random batches, kills included, and leaves to the Python
 path every batch it cannot take exactly so."""
 
@@ -18,14 +18,15 @@ from confluent_kafka import Message
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strangler.materializers import _sqlite_fast
+from strangler.materializers import _fused
 from strangler.materializers.applier import Applier
 from strangler.materializers.config import ViewConfig
 from strangler.materializers.decoding import RecordDecoder, encode
+from strangler.materializers.fused import FastApply, fast_apply
 from strangler.materializers.schemas import StaticSchemas
-from strangler.materializers.sqlite_fast import FastApply, fast_apply
 from strangler.materializers.sqlite_target import SqliteTarget
 from strangler.materializers.tables import TableSpec
+from strangler.materializers.target import Target
 from tests.unit.materializers.changelog import KEY, TOPIC, VALUE_SCHEMAS, Event, normalise, replay
 from tests.unit.materializers.crashes import (
     Clock,
@@ -113,11 +114,12 @@ def dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def apply_all(
-    view: ViewConfig, target: SqliteTarget, messages: Sequence[Message], sizes: Sequence[int],
+    view: ViewConfig, target: Target, messages: Sequence[Message], sizes: Sequence[int],
     schemas: StaticSchemas = SCHEMAS, fast: bool = True,
 ) -> FastApply | None:  # fmt: skip
     """Apply ``messages`` in batches of ``sizes`` as the view runner does: the fused apply
-    first (if ``fast``), else the Python path; from the stored offsets on."""
+    first (if ``fast``), the Python path for the batches it leaves; from the stored offsets
+    on (a PostgreSQL view's batch is committed while the next one is scanned)."""
     applier, decoder = Applier(view, target), RecordDecoder(view.topics, schemas)
     fused = fast_apply(applier, decoder) if fast else None
     assert fused is not None or not fast
@@ -125,9 +127,11 @@ def apply_all(
     offset = applier.stored_offsets().get((TOPIC, 0), 0)
     while offset < len(messages):
         chunk = messages[offset : offset + next(cycle)]
-        if fused is None or not fused.apply(chunk):
-            applier.apply(decoder.decode_all(chunk))
-        offset = applier.stored_offsets()[(TOPIC, 0)]
+        for left in [chunk] if fused is None else fused.apply(chunk):
+            applier.apply(decoder.decode_all(left))
+        offset += len(chunk)
+    for left in [] if fused is None else fused.settle():
+        applier.apply(decoder.decode_all(left))
     return fused
 
 
@@ -398,8 +402,8 @@ def test_two_topics_and_their_partitions_interleaved() -> None:
             fused = fast_apply(applier, decoder) if fast else None
             for i in range(0, len(msgs), 13):
                 chunk = msgs[i : i + 13]
-                if fused is None or not fused.apply(chunk):
-                    applier.apply(decoder.decode_all(chunk))
+                for left in [chunk] if fused is None else fused.apply(chunk):
+                    applier.apply(decoder.decode_all(left))
             target.close()
             dumps.append(dump(db))
             if fused is not None:
@@ -410,11 +414,11 @@ def test_two_topics_and_their_partitions_interleaved() -> None:
 
 def test_the_c_module_uses_the_sqlite3_modules_library() -> None:
     """The fused apply binds on sqlite3's own handles: only with one SQLite in the process."""
-    assert _sqlite_fast.same_library == 1
+    assert _fused.same_library == 1
     with tempfile.TemporaryDirectory() as tmp:
         target = SqliteTarget(Path(tmp) / "v.db")
         try:
-            assert _sqlite_fast.filename(target.conn) is not None
-            assert _sqlite_fast.filename(object()) is None
+            assert _fused.filename(target.conn) is not None
+            assert _fused.filename(object()) is None
         finally:
             target.close()
