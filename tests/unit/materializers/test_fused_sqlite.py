@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -124,15 +124,28 @@ def apply_all(
     fused = fast_apply(applier, decoder) if fast else None
     assert fused is not None or not fast
     cycle = itertools.cycle(sizes)
-    offset = applier.stored_offsets().get((TOPIC, 0), 0)
-    while offset < len(messages):
-        chunk = messages[offset : offset + next(cycle)]
+
+    def chunks(offset: int) -> Iterator[Sequence[Message]]:
+        while offset < len(messages):
+            chunk = messages[offset : offset + next(cycle)]
+            offset += len(chunk)
+            yield chunk
+
+    apply_chunks(fused, applier, decoder, chunks(applier.stored_offsets().get((TOPIC, 0), 0)))
+    return fused
+
+
+def apply_chunks(
+    fused: FastApply | None, applier: Applier, decoder: RecordDecoder,
+    chunks: Iterable[Sequence[Message]],
+) -> None:  # fmt: skip
+    """Apply each chunk as the view runner does: the fused apply first (if any), the Python
+    path for the batches it leaves; at the end, wait for a commit that is out."""
+    for chunk in chunks:
         for left in [chunk] if fused is None else fused.apply(chunk):
             applier.apply(decoder.decode_all(left))
-        offset += len(chunk)
     for left in [] if fused is None else fused.settle():
         applier.apply(decoder.decode_all(left))
-    return fused
 
 
 @contextmanager
@@ -379,31 +392,35 @@ def test_integer_positions_go_through_the_decoder() -> None:
     assert fused.declined == 1  # the first batch
 
 
-def test_two_topics_and_their_partitions_interleaved() -> None:
-    """Offsets and positions per partition, rows per table, as the Python path stores them."""
-    other = "shop.public.other"
+OTHER = "shop.public.other"
+
+
+def interleaved_messages() -> list[Message]:
+    """Changes of two topics with two partitions each, interleaved, positions out of order."""
     base = changelog_messages([Event(k % 7, {"name": f"x{k}", "amount": k}) for k in range(60)],
                               [1, 0, 2] * 20)  # fmt: skip
-    msgs = [
+    return [
         message(i // 4, m.key(), m.value(), lsn(1000 - i if i % 9 == 0 else i + 1),
-                topic=other if i % 2 else TOPIC, partition=(i // 2) % 2)
+                topic=OTHER if i % 2 else TOPIC, partition=(i // 2) % 2)
         for i, m in enumerate(base)
     ]  # fmt: skip
+
+
+def test_two_topics_and_their_partitions_interleaved() -> None:
+    """Offsets and positions per partition, rows per table, as the Python path stores them."""
+    msgs = interleaved_messages()
     dumps = []
     for fast in (True, False):
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "v.db"
             view = ViewConfig.model_validate({
                 "name": "v", "target": {"sqlite": {"path": str(db)}},
-                "topics": [{"topic": TOPIC, "table": "items"}, {"topic": other, "table": "others"}],
+                "topics": [{"topic": TOPIC, "table": "items"}, {"topic": OTHER, "table": "others"}],
             })  # fmt: skip
             target = SqliteTarget(db)
             applier, decoder = Applier(view, target), RecordDecoder(view.topics, SCHEMAS)
             fused = fast_apply(applier, decoder) if fast else None
-            for i in range(0, len(msgs), 13):
-                chunk = msgs[i : i + 13]
-                for left in [chunk] if fused is None else fused.apply(chunk):
-                    applier.apply(decoder.decode_all(left))
+            apply_chunks(fused, applier, decoder, (msgs[i : i + 13] for i in range(0, 60, 13)))
             target.close()
             dumps.append(dump(db))
             if fused is not None:
