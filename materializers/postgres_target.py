@@ -11,6 +11,12 @@ C (``_speedups.copy_text``) or, for a value that declines too, by psycopg.
 3. upsert the rows, unless the key was deleted at a newer position; on conflict update only
    if the stored row is not newer.
 
+Statements that need no answer (BEGIN, a table's apply statements, offsets and positions) are
+deferred and sent with the next statement, several in one simple query: a steady batch takes
+a few round trips (the tables' read, the COPY, the apply statements, the COMMIT). The fused
+apply (``fused``) writes its own COPY data (``Copied``), leaves the apply statements to go with
+the COMMIT, and does not wait for that (``commit_later``, then ``settle``).
+
 Several processes of one consumer group may share a view: offsets are per partition, and the
 ``_strangler_tables`` rows (shapes, truncate marks) are read ``FOR SHARE`` so a truncate or a
 schema change of one process serialises with the batches of the others.
@@ -273,7 +279,7 @@ class PostgresTarget:
         try:
             self._execute("COMMIT")  # with the deferred offsets and positions
         except (psycopg.OperationalError, psycopg.IntegrityError) as exc:
-            self.rollback()
+            self._recover()
             raise TargetError(f"commit failed: {exc}") from exc
         self._stages |= self._staged
 
@@ -321,12 +327,16 @@ class PostgresTarget:
         raise TargetError(f"commit failed: {error}")
 
     def _recover(self) -> None:
-        """After a failed ``commit_later``: roll back what is left of the transaction, or close
-        a lost connection (``begin`` connects again)."""
-        if self.conn.pgconn.status == pq.ConnStatus.BAD:
+        """After a failed COMMIT: roll back what is left of the transaction, or close a lost
+        connection (``begin`` connects again)."""
+        self._deferred.clear()
+        try:
+            if self.conn.pgconn.status == pq.ConnStatus.BAD:
+                self.conn.close()
+            elif self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                self.conn.execute(b"ROLLBACK")
+        except psycopg.OperationalError:
             self.conn.close()
-        elif self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
-            self.conn.execute(b"ROLLBACK")
 
     def rollback(self) -> None:
         self._deferred.clear()
