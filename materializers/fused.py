@@ -38,6 +38,7 @@ it always does, dead letters and errors included. The common case:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
@@ -52,7 +53,7 @@ from strangler.materializers.applier import Applier, plan_steps
 from strangler.materializers.columns import Dialect, sql_type
 from strangler.materializers.decoding import PG_LSN, KafkaRecord, RecordDecoder
 from strangler.materializers.native import Kind, plan
-from strangler.materializers.postgres_target import Copied, PostgresStatements, PostgresTarget
+from strangler.materializers.postgres_target import Copied, PostgresTarget
 from strangler.materializers.records import ChangeRecord
 from strangler.materializers.sqlite_target import SqliteTarget, delete_statements
 from strangler.materializers.tables import TableSpec, ViewColumn, source_name
@@ -227,12 +228,7 @@ class FastApply:
         self, batch: _fused.Batch, topic: str, spec: TableSpec, deletes: bool, upserts: bool
     ) -> None:
         if isinstance(self.target, PostgresTarget):
-            types = PostgresStatements(self.target.sql, spec).types
-
-            def write(staged: bool) -> bytes:
-                return batch.copy(topic, staged, types)
-
-            self.target.apply(spec, Copied(write, deletes, upserts))
+            self.target.apply(spec, Copied(functools.partial(batch.copy, topic), deletes, upserts))
             return
         conn = self.target.conn
         if deletes:

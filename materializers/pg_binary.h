@@ -40,8 +40,9 @@ static inline int put(Buffer *buf, const char *text, Py_ssize_t size) {
     return 0;
 }
 
-/* The column types copy_binary writes, by their names in columns.py's PostgreSQL column; a
- * column of any other type (numeric, jsonb) takes only NULLs (any other value declines). */
+/* The column types copy_binary and Batch.copy write, by their names in columns.py's PostgreSQL
+ * column; a column of any other type (numeric, jsonb) takes only NULLs (any other value
+ * declines). */
 enum PgType {
     PG_OTHER = -1,
     PG_BOOLEAN,

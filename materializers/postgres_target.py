@@ -77,12 +77,13 @@ def _same_key(spec: TableSpec, left: str, right: str) -> str:
 @dataclass(frozen=True)
 class Copied:
     """A batch's changes of one table that write their own COPY binary data (the fused apply's,
-    ``fused``): ``write(staged)`` gives the rows of the staging table (True) or of the
-    view table (False: only asked when there are no deletes). Their apply statements are sent
+    ``fused``): ``write(staged, types)`` gives the rows of the staging table (True) or of the
+    view table (False: only asked when there are no deletes), ``types`` the PostgreSQL types of
+    the table's columns (``PostgresStatements.types``). Their apply statements are sent
     with the COMMIT: a row the server refuses fails the commit, and the fused apply leaves the
     batch to the Python path, which then tells which row of which table it was."""
 
-    write: Callable[[bool], bytes]
+    write: Callable[[bool, Sequence[str]], bytes]
     deletes: bool
     upserts: bool
 
@@ -93,7 +94,7 @@ def _copy_data(
     """The COPY data of ``rows`` and whether it is binary: binary written in C, else text
     written in C, else None (a value both C writers decline: psycopg writes the rows)."""
     if isinstance(rows, Copied):
-        return rows.write(staged), True
+        return rows.write(staged, statements.types), True
     width = len(statements.spec.columns)
     data = _speedups.copy_binary(rows, width, staged, statements.types)
     if data is not None:
